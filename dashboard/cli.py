@@ -1,0 +1,232 @@
+"""``recruitment-dashboard``: one click group over every step of the pipeline.
+
+Commands import their step lazily so that data commands (import, summary) start fast and
+never load Dash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .datadir import DataPaths, default_data_dir
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: the shipped SCLERITA demo data, or $RECRUITMENT_DASHBOARD_DATA_DIR).",
+)
+
+
+def _paths(data_dir: Path | None) -> DataPaths:
+    return DataPaths(data_dir or default_data_dir())
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+class DefaultGroup(click.Group):
+    """A group whose bare invocation runs ``serve`` (as datasette does)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version", "-h")):
+            args.insert(0, "serve")
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="recruitment-dashboard")
+def main() -> None:
+    """Recruitment dashboard for multi-site clinical trials (SCLERITA, NCT04789850)."""
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------- registry
+@main.group()
+def registry() -> None:
+    """The trial's registry record (ClinicalTrials.gov API v2 study JSON)."""
+
+
+@registry.command("import")
+@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_dir_option
+def registry_import(study_file: Path, data_dir: Path | None) -> None:
+    """Store a study JSON and regenerate sites.csv (activation dates and targets are kept)."""
+    from .registry import RegistryError
+    from .sites import SitesError, import_registry
+
+    try:
+        nct_id, sites = import_registry(study_file, _paths(data_dir))
+    except (RegistryError, SitesError) as exc:
+        _fail(f"Registry import refused, nothing changed:\n{exc}")
+    click.echo(f"Imported {nct_id}: {len(sites)} sites written to sites.csv")
+
+
+# --------------------------------------------------------------------------- geocode
+@main.command()
+@data_dir_option
+@click.option("--offline", is_flag=True, help="Use only the shipped gazetteer (city points).")
+@click.option("--refresh", is_flag=True, help="Query again sites already in the cache.")
+@click.option(
+    "--nominatim-url",
+    default="https://nominatim.openstreetmap.org",
+    show_default=True,
+    help="Nominatim server (self-hosted instance, or a test server).",
+)
+@click.option(
+    "--min-delay", type=float, default=1.0, show_default=True, help="Seconds between requests."
+)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+def geocode(
+    data_dir: Path | None,
+    offline: bool,
+    refresh: bool,
+    nominatim_url: str,
+    min_delay: float,
+    timeout: float,
+) -> None:
+    """Geocode every site into geocodes.csv (cache kept, manual rows never overwritten)."""
+    from .geocode import run_geocode
+
+    result = run_geocode(
+        _paths(data_dir),
+        offline=offline,
+        refresh=refresh,
+        nominatim_url=nominatim_url,
+        min_delay=min_delay,
+        timeout=timeout,
+        echo=lambda msg: click.echo(msg, err=True),
+    )
+    click.echo(result)
+
+
+# --------------------------------------------------------------------------- enrollment
+@main.command("import-enrollment")
+@click.argument("export_file", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@click.option("--cutoff", callback=_date, help="Data cut-off (default: latest date in the file).")
+def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.date | None) -> None:
+    """Validate an EDC/IWRS export (.csv/.xlsx) and make it the trial's enrollment."""
+    from .enrollment import EnrollmentError, import_enrollment
+
+    try:
+        report = import_enrollment(export_file, _paths(data_dir), cutoff=cutoff)
+    except EnrollmentError as exc:
+        _fail(f"Refused, nothing changed: {export_file}\n" + "\n".join(exc.errors))
+    for notice in report.get("notices", []):
+        click.echo(f"Notice: {notice}", err=True)
+    click.echo(
+        f"Imported {report['rows']} patients from {export_file.name}; "
+        f"data cut-off {report['data_cutoff']}."
+    )
+
+
+@main.command()
+@data_dir_option
+@click.option("--seed", type=int, default=None, help="Random seed (default: the shipped demo's).")
+@click.option("--cutoff", callback=_date, help="Data cut-off of the demo (default 2025-11-20).")
+def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> None:
+    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic)."""
+    from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, write_demo
+
+    enrollment = write_demo(
+        _paths(data_dir), seed=DEFAULT_SEED if seed is None else seed, cutoff=cutoff or DEFAULT_CUTOFF
+    )
+    click.echo(
+        f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "
+        f"{int(enrollment['randomization_date'].notna().sum())} randomized."
+    )
+
+
+# --------------------------------------------------------------------------- reports
+def _load(data_dir: Path | None):
+    from .store import LOAD_ERRORS, load_trial_data
+
+    paths = _paths(data_dir)
+    try:
+        return load_trial_data(paths.root)
+    except LOAD_ERRORS as exc:
+        _fail(f"Cannot load data dir {paths.root}:\n{exc}")
+
+
+@main.command()
+@data_dir_option
+@click.option("--as-of", "as_of", callback=_date, help="Count as of this date (default: data cut-off).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None:
+    """Where recruitment stands: randomized vs target, screening, sites."""
+    from .metrics import summary as build_summary
+    from .report import format_summary
+
+    data = _load(data_dir)
+    result = build_summary(
+        data.trial,
+        data.sites,
+        data.geocodes,
+        data.enrollment,
+        as_of or data.data_cutoff,
+        synthetic=data.synthetic,
+        data_cutoff=data.data_cutoff,
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_summary(result))
+
+
+@main.command()
+@data_dir_option
+def validate(data_dir: Path | None) -> None:
+    """Check that registry, sites, geocodes and enrollment agree; exit 1 listing problems."""
+    from .store import LOAD_ERRORS, load_trial_data
+
+    paths = _paths(data_dir)
+    try:
+        data = load_trial_data(paths.root)
+    except LOAD_ERRORS as exc:
+        _fail(f"{paths.root}: NOT SOUND\n{exc}")
+    if data.problems:
+        _fail(f"{paths.root}: NOT SOUND\n" + "\n".join(f"- {p}" for p in data.problems))
+    click.echo(
+        f"{paths.root}: sound — {data.trial.nct_id}, {len(data.sites)} sites, "
+        f"{len(data.geocodes)} geocoded, {len(data.enrollment)} patients"
+        + (" (SYNTHETIC)" if data.synthetic else "")
+    )
+
+
+@main.command()
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
+def log(data_dir: Path | None, as_json: bool) -> None:
+    """Print the import log (audit trail of every import, refusals included)."""
+    from .datadir import read_import_log
+
+    for entry in read_import_log(_paths(data_dir)):
+        if as_json:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{entry.get('time', '?')}  {entry.get('kind', 'import'):<10} "
+                f"{entry.get('result', '?'):<8} {entry.get('file', '')}  rows={entry.get('rows', '')}"
+                f"  sha256={str(entry.get('sha256', ''))[:12]}"
+            )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,166 @@
+"""The data directory: where each file lives, and how it is written safely.
+
+Every write to a data dir goes through :func:`atomic_write_bytes` (temporary file in the
+same directory, fsync, rename) under :func:`write_lock`, so a crash or a concurrent import
+never leaves a half-written file and the last good data set stays loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The shipped SCLERITA data set, next to the package in the source tree.
+SHIPPED_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR_ENV = "RECRUITMENT_DASHBOARD_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """The data dir used when a command gets no ``--data-dir``: env var, else shipped data."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else SHIPPED_DATA_DIR
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Names of the files of one data dir, so no module spells them on its own."""
+
+    root: Path
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def sites(self) -> Path:
+        return self.root / "sites.csv"
+
+    @property
+    def geocodes(self) -> Path:
+        return self.root / "geocodes.csv"
+
+    @property
+    def enrollment(self) -> Path:
+        return self.root / "enrollment.csv"
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset.json"
+
+    @property
+    def import_log(self) -> Path:
+        return self.root / "import-log.jsonl"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
+
+    def registry_file(self) -> Path:
+        """The study JSON of this data dir (the one named in dataset.json, else the only one)."""
+        meta = read_dataset_meta(self)
+        if meta.get("registry_file"):
+            return self.registry_dir / meta["registry_file"]
+        files = sorted(self.registry_dir.glob("*.json"))
+        if len(files) != 1:
+            raise FileNotFoundError(
+                f"{self.registry_dir}: expected exactly one study JSON, found {len(files)}"
+            )
+        return files[0]
+
+    def data_files(self) -> list[Path]:
+        """Files whose content defines the data version seen by the app."""
+        files = [self.sites, self.geocodes, self.enrollment, self.dataset]
+        if self.registry_dir.is_dir():
+            files += sorted(self.registry_dir.glob("*.json"))
+        return files
+
+
+@contextlib.contextmanager
+def write_lock(paths: DataPaths) -> Iterator[None]:
+    """Serialise writers of one data dir: a second import waits for the first to finish."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see either the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_dataset_meta(paths: DataPaths) -> dict[str, Any]:
+    """dataset.json: whether the enrollment is synthetic, its data cut-off, its origin."""
+    if not paths.dataset.exists():
+        return {}
+    return json.loads(paths.dataset.read_text(encoding="utf-8"))
+
+
+def write_dataset_meta(paths: DataPaths, meta: dict[str, Any]) -> None:
+    atomic_write_text(paths.dataset, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def append_import_log(paths: DataPaths, entry: dict[str, Any]) -> None:
+    """Append one line to the audit trail; the log is never rewritten, only appended to."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": utc_now_iso(), **entry}, ensure_ascii=False) + "\n"
+    fd = os.open(paths.import_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_import_log(paths: DataPaths) -> list[dict[str, Any]]:
+    if not paths.import_log.exists():
+        return []
+    entries = []
+    for line in paths.import_log.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entries.append(json.loads(line))
+    return entries

@@ -1,0 +1,334 @@
+"""Metrics step: every count the product shows, as of one date. The single place that counts.
+
+Definitions (the foundation issue's):
+- screened = patients with screening_date ≤ as_of;
+- screen_failed = status SCREEN_FAILED and screening_date ≤ as_of;
+- randomized = randomization_date ≤ as_of, whatever the later status;
+- enrolling site = a site with ≥ 1 randomized by as_of.
+Rates are per month of 30.4375 days (365.25 / 12).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .registry import LOCATION_STATUSES, Trial
+
+MONTH_DAYS = 365.25 / 12
+RATE_WINDOW_DAYS = 90
+WEEK_DAYS = 7
+STALE_CUTOFF_DAYS = 14
+
+DateLike = dt.date | str | pd.Timestamp
+
+
+def to_date(value: DateLike) -> dt.date:
+    """Accept a date, an ISO string or a Timestamp; return a plain date."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _ts(value: DateLike) -> pd.Timestamp:
+    return pd.Timestamp(to_date(value))
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Counts:
+    screened: int
+    screen_failed: int
+    randomized: int
+
+    @property
+    def screen_fail_percent(self) -> float | None:
+        return None if self.screened == 0 else 100.0 * self.screen_failed / self.screened
+
+
+def counts(enrollment: pd.DataFrame, as_of: DateLike) -> Counts:
+    cut = _ts(as_of)
+    screened_mask = enrollment["screening_date"] <= cut
+    return Counts(
+        screened=int(screened_mask.sum()),
+        screen_failed=int((screened_mask & (enrollment["status"] == "SCREEN_FAILED")).sum()),
+        randomized=int((enrollment["randomization_date"] <= cut).sum()),
+    )
+
+
+def percent_of_target(randomized: int, target: int) -> float | None:
+    return None if target <= 0 else 100.0 * randomized / target
+
+
+def site_table(
+    sites: pd.DataFrame,
+    geocodes: pd.DataFrame | None,
+    enrollment: pd.DataFrame,
+    as_of: DateLike,
+    trial_start: dt.date | None = None,
+) -> pd.DataFrame:
+    """One row per site (all sites, site-id order) with its counts and activity as of a date.
+
+    Sites open from their activation date when known, else from the trial start date.
+    """
+    cut = _ts(as_of)
+    seen = enrollment[enrollment["screening_date"] <= cut]
+    rand = enrollment[enrollment["randomization_date"] <= cut]
+    by_site = pd.DataFrame(
+        {
+            "screened": seen.groupby("site_id").size(),
+            "screen_failed": seen[seen["status"] == "SCREEN_FAILED"].groupby("site_id").size(),
+            "randomized": rand.groupby("site_id").size(),
+            "randomized_last_90_days": rand[
+                rand["randomization_date"] > cut - pd.Timedelta(days=RATE_WINDOW_DAYS)
+            ]
+            .groupby("site_id")
+            .size(),
+            "first_randomization": rand.groupby("site_id")["randomization_date"].min(),
+            "last_randomization": rand.groupby("site_id")["randomization_date"].max(),
+        }
+    )
+    table = sites.set_index("site_id").join(by_site, how="left")
+    for col in ("screened", "screen_failed", "randomized", "randomized_last_90_days"):
+        table[col] = table[col].fillna(0).astype(int)
+    if geocodes is not None and len(geocodes):
+        geo = geocodes.set_index("site_id")[["lat", "lon", "precision"]].rename(
+            columns={"precision": "geocode_precision"}
+        )
+        table = table.join(geo, how="left")
+    else:
+        table["lat"] = np.nan
+        table["lon"] = np.nan
+        table["geocode_precision"] = None
+    total = int(table["randomized"].sum())
+    table["share_of_randomized"] = (
+        100.0 * table["randomized"] / total if total else pd.Series(0.0, index=table.index)
+    )
+    table["days_since_last_randomization"] = (cut - table["last_randomization"]).dt.days
+    opened = table["activation_date"]
+    if trial_start is not None:
+        opened = opened.fillna(pd.Timestamp(trial_start))
+    days_open = (cut - opened).dt.days
+    months_open = days_open.where(days_open > 0) / MONTH_DAYS
+    table["days_open"] = days_open.where(days_open >= 0)
+    table["rate_per_month_since_activation"] = (table["randomized"] / months_open).where(
+        opened <= cut
+    )
+    table["days_activation_to_first_randomization"] = (
+        table["first_randomization"] - table["activation_date"]
+    ).dt.days
+    recruiting = table["status"] == "RECRUITING"
+    table["no_randomization"] = recruiting & (table["randomized"] == 0)
+    table["none_last_90_days"] = (
+        recruiting & (table["randomized"] > 0) & (table["randomized_last_90_days"] == 0)
+    )
+    table["flag"] = np.select(
+        [table["no_randomization"], table["none_last_90_days"]],
+        ["Recruiting, none randomized", "None in last 90 days"],
+        default="",
+    )
+    return table.reset_index()
+
+
+def accrual_series(enrollment: pd.DataFrame, start: DateLike, as_of: DateLike) -> pd.DataFrame:
+    """Daily cumulative screened and randomized from the trial start to as_of (inclusive)."""
+    start_ts, cut = _ts(start), _ts(as_of)
+    if cut < start_ts:
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "screened": [], "randomized": []})
+    days = pd.date_range(start_ts, cut, freq="D")
+    out = pd.DataFrame({"date": days})
+    for col, date_col in (("screened", "screening_date"), ("randomized", "randomization_date")):
+        dates = enrollment[date_col].dropna()
+        before = int((dates < start_ts).sum())
+        daily = dates[(dates >= start_ts) & (dates <= cut)].value_counts()
+        out[col] = daily.reindex(days, fill_value=0).cumsum().to_numpy() + before
+    return out
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Where accrual stands against the plan, in rates a PM compares at a glance."""
+
+    as_of: dt.date
+    randomized: int
+    remaining: int
+    current_rate_per_month: float
+    required_rate_per_month: float | None
+    required_rate_lpi_per_month: float | None
+    days_to_completion: int
+    days_to_last_patient_in: int
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["as_of"] = self.as_of.isoformat()
+        return out
+
+
+def _required_rate(remaining: int, days_left: int) -> float | None:
+    if remaining <= 0:
+        return 0.0
+    if days_left <= 0:
+        return None  # no time left: no finite rate reaches the target
+    return remaining / (days_left / MONTH_DAYS)
+
+
+def pace(trial: Trial, enrollment: pd.DataFrame, as_of: DateLike) -> Pace:
+    cut = to_date(as_of)
+    randomized = counts(enrollment, cut).randomized
+    window_start = pd.Timestamp(cut - dt.timedelta(days=RATE_WINDOW_DAYS))
+    recent = (
+        (enrollment["randomization_date"] > window_start)
+        & (enrollment["randomization_date"] <= pd.Timestamp(cut))
+    ).sum()
+    window_days = min(RATE_WINDOW_DAYS, max((cut - trial.start_date).days, 1))
+    remaining = max(trial.target - randomized, 0)
+    days_to_completion = (trial.planned_completion_date - cut).days
+    days_to_lpi = (trial.last_patient_in_date - cut).days
+    return Pace(
+        as_of=cut,
+        randomized=randomized,
+        remaining=remaining,
+        current_rate_per_month=float(recent) / (window_days / MONTH_DAYS),
+        required_rate_per_month=_required_rate(remaining, days_to_completion),
+        required_rate_lpi_per_month=_required_rate(remaining, days_to_lpi),
+        days_to_completion=days_to_completion,
+        days_to_last_patient_in=days_to_lpi,
+    )
+
+
+def status_counts(sites: pd.DataFrame) -> dict[str, int]:
+    """Sites per ClinicalTrials.gov status (only statuses present, in canonical order)."""
+    present = sites["status"].value_counts()
+    return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
+
+
+def week_changes(
+    sites: pd.DataFrame, enrollment: pd.DataFrame, as_of: DateLike
+) -> dict[str, Any]:
+    """What changed in the 7 days up to as_of: count deltas and the sites that moved."""
+    cut = to_date(as_of)
+    before = cut - dt.timedelta(days=WEEK_DAYS)
+    now_c, then_c = counts(enrollment, cut), counts(enrollment, before)
+    now_by_site = enrollment[enrollment["randomization_date"] <= pd.Timestamp(cut)]
+    then_by_site = enrollment[enrollment["randomization_date"] <= pd.Timestamp(before)]
+    in_week = now_by_site[now_by_site["randomization_date"] > pd.Timestamp(before)]
+    week_sites = in_week.groupby("site_id").size()
+    names = sites.set_index("site_id")
+    activated = sites[
+        sites["activation_date"].notna()
+        & (sites["activation_date"] > pd.Timestamp(before))
+        & (sites["activation_date"] <= pd.Timestamp(cut))
+    ]
+    return {
+        "since": before.isoformat(),
+        "randomized": now_c.randomized - then_c.randomized,
+        "screened": now_c.screened - then_c.screened,
+        "screen_failed": now_c.screen_failed - then_c.screen_failed,
+        "sites_enrolling": int(now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()),
+        "sites_recruiting": int(len(activated)),
+        "sites_randomizing_in_week": [
+            {
+                "site_id": sid,
+                "facility": names.at[sid, "facility"],
+                "city": names.at[sid, "city"],
+                "randomized": int(n),
+            }
+            for sid, n in week_sites.sort_index().items()
+            if sid in names.index
+        ],
+        "sites_activated_in_week": [
+            {"site_id": r.site_id, "facility": r.facility, "city": r.city}
+            for r in activated.itertuples()
+        ],
+    }
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def summary(
+    trial: Trial,
+    sites: pd.DataFrame,
+    geocodes: pd.DataFrame | None,
+    enrollment: pd.DataFrame,
+    as_of: DateLike,
+    synthetic: bool,
+    data_cutoff: dt.date | None = None,
+) -> dict[str, Any]:
+    """The object printed by ``summary --json`` (and the numbers the dashboard shows)."""
+    cut = to_date(as_of)
+    c = counts(enrollment, cut)
+    table = site_table(sites, geocodes, enrollment, cut, trial.start_date)
+    per_site = []
+    for row in table.itertuples():
+        per_site.append(
+            {
+                "site_id": row.site_id,
+                "facility": row.facility,
+                "city": row.city,
+                "status": row.status,
+                "lat": _clean(row.lat),
+                "lon": _clean(row.lon),
+                "geocode_precision": None
+                if row.geocode_precision is None or pd.isna(row.geocode_precision)
+                else row.geocode_precision,
+                "screened": int(row.screened),
+                "randomized": int(row.randomized),
+                "first_randomization": _iso(row.first_randomization),
+                "last_randomization": _iso(row.last_randomization),
+            }
+        )
+    p = pace(trial, enrollment, cut)
+    pct = percent_of_target(c.randomized, trial.target)
+    return {
+        "trial": {
+            "nct_id": trial.nct_id,
+            "title": trial.title,
+            "acronym": trial.acronym,
+            "sponsor": trial.sponsor,
+            "target": trial.target,
+            "start_date": trial.start_date.isoformat(),
+            "planned_completion_date": trial.planned_completion_date.isoformat(),
+            "last_patient_in_date": trial.last_patient_in_date.isoformat(),
+        },
+        "as_of": cut.isoformat(),
+        "data_cutoff": data_cutoff.isoformat() if data_cutoff else None,
+        "synthetic": bool(synthetic),
+        "randomized": c.randomized,
+        "screened": c.screened,
+        "screen_failed": c.screen_failed,
+        "screen_fail_percent": None
+        if c.screen_fail_percent is None
+        else round(c.screen_fail_percent, 1),
+        "percent_of_target": None if pct is None else round(pct, 1),
+        "sites": {
+            "total": int(len(sites)),
+            "by_status": status_counts(sites),
+            "enrolling": int((table["randomized"] > 0).sum()),
+        },
+        "pace": {k: _clean(v) for k, v in p.to_json().items()},
+        "per_site": per_site,
+    }

@@ -1,0 +1,192 @@
+"""Registry step: a ClinicalTrials.gov API v2 study JSON becomes a :class:`Trial` and its locations.
+
+The registry is the only source of sites, statuses and trial dates. Names are kept exactly
+as registered (typos included); only structure is checked here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them.
+LOCATION_STATUSES: tuple[str, ...] = (
+    "RECRUITING",
+    "NOT_YET_RECRUITING",
+    "ENROLLING_BY_INVITATION",
+    "ACTIVE_NOT_RECRUITING",
+    "SUSPENDED",
+    "COMPLETED",
+    "TERMINATED",
+    "WITHDRAWN",
+    "AVAILABLE",
+)
+
+#: Human labels for the statuses (legends, tables, the PDF).
+STATUS_LABELS: dict[str, str] = {
+    "RECRUITING": "Recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "SUSPENDED": "Suspended",
+    "COMPLETED": "Completed",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "AVAILABLE": "Available",
+}
+
+#: Days of treatment per patient (registry arms: 360 days); last patient in = completion − this.
+DEFAULT_TREATMENT_DAYS = 360
+
+
+class RegistryError(ValueError):
+    """A study JSON that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    nct_id: str
+    title: str
+    acronym: str | None
+    sponsor: str
+    target: int
+    start_date: dt.date
+    planned_completion_date: dt.date
+    last_updated: dt.date | None
+    overall_status: str | None
+    treatment_days: int = DEFAULT_TREATMENT_DAYS
+
+    @property
+    def registry_url(self) -> str:
+        return f"https://clinicaltrials.gov/study/{self.nct_id}"
+
+    @property
+    def last_patient_in_date(self) -> dt.date:
+        """Latest randomization that still lets the patient finish treatment by completion."""
+        return self.planned_completion_date - dt.timedelta(days=self.treatment_days)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, dt.date):
+                out[key] = value.isoformat()
+        return out
+
+
+def _get(obj: dict[str, Any], dotted: str, source: str) -> Any:
+    cur: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            raise RegistryError(f"{source}: missing required field {dotted}")
+        cur = cur[part]
+    return cur
+
+
+def _parse_date(value: Any, field: str, source: str) -> dt.date:
+    """Registry dates are YYYY-MM-DD or YYYY-MM (month precision: first of month)."""
+    if not isinstance(value, str):
+        raise RegistryError(f"{source}: {field} must be a date string, got {value!r}")
+    try:
+        if len(value) == 7:
+            return dt.date.fromisoformat(value + "-01")
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise RegistryError(f"{source}: {field} is not an ISO date: {value!r}") from exc
+
+
+def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Trial, pd.DataFrame]:
+    """Return the trial and its locations (registry order) from an API v2 study object."""
+    if not isinstance(study, dict):
+        raise RegistryError(f"{source}: top level must be a JSON object")
+    ident = _get(study, "protocolSection.identificationModule", source)
+    status = _get(study, "protocolSection.statusModule", source)
+    nct_id = _get(ident, "nctId", source + " protocolSection.identificationModule")
+    if not isinstance(nct_id, str) or not nct_id.strip():
+        raise RegistryError(f"{source}: identificationModule.nctId must be a non-empty string")
+    title = ident.get("briefTitle") or ident.get("officialTitle")
+    if not title:
+        raise RegistryError(f"{source}: missing required field identificationModule.briefTitle")
+    start = _parse_date(
+        _get(status, "startDateStruct.date", source + " statusModule"), "startDateStruct", source
+    )
+    completion_struct = status.get("primaryCompletionDateStruct") or {}
+    completion_raw = (status.get("completionDateStruct") or {}).get("date") or completion_struct.get(
+        "date"
+    )
+    if completion_raw is None:
+        raise RegistryError(f"{source}: missing required field statusModule.completionDateStruct")
+    completion = _parse_date(completion_raw, "completionDateStruct", source)
+    if completion <= start:
+        raise RegistryError(f"{source}: completion date {completion} is not after start {start}")
+    target = _get(study, "protocolSection.designModule.enrollmentInfo.count", source)
+    if not isinstance(target, int) or isinstance(target, bool) or target < 0:
+        raise RegistryError(f"{source}: enrollmentInfo.count must be a whole number ≥ 0")
+    last_updated_raw = (status.get("lastUpdatePostDateStruct") or {}).get("date")
+    sponsor = (
+        study["protocolSection"].get("sponsorCollaboratorsModule", {}).get("leadSponsor", {})
+    ).get("name") or (ident.get("organization") or {}).get("fullName", "")
+
+    locations = _get(study, "protocolSection.contactsLocationsModule.locations", source)
+    if not isinstance(locations, list) or not locations:
+        raise RegistryError(f"{source}: contactsLocationsModule.locations must be a non-empty list")
+    rows = []
+    for number, loc in enumerate(locations, start=1):
+        where = f"{source}: locations[{number - 1}]"
+        if not isinstance(loc, dict):
+            raise RegistryError(f"{where} must be an object")
+        for field in ("facility", "city", "country"):
+            if not isinstance(loc.get(field), str) or not loc[field].strip():
+                raise RegistryError(f"{where}: missing required field {field}")
+        loc_status = loc.get("status") or "UNKNOWN"
+        if loc_status not in LOCATION_STATUSES:
+            raise RegistryError(
+                f"{where} ({loc['facility']}): unknown status {loc_status!r}; "
+                f"expected one of {', '.join(LOCATION_STATUSES)}"
+            )
+        geo = loc.get("geoPoint") or {}
+        rows.append(
+            {
+                "facility": loc["facility"],
+                "city": loc["city"],
+                "country": loc["country"],
+                "status": loc_status,
+                "registry_lat": geo.get("lat"),
+                "registry_lon": geo.get("lon"),
+            }
+        )
+    trial = Trial(
+        nct_id=nct_id.strip(),
+        title=title,
+        acronym=ident.get("acronym"),
+        sponsor=sponsor,
+        target=target,
+        start_date=start,
+        planned_completion_date=completion,
+        last_updated=_parse_date(last_updated_raw, "lastUpdatePostDateStruct", source)
+        if last_updated_raw
+        else None,
+        overall_status=status.get("overallStatus"),
+    )
+    return trial, pd.DataFrame(rows)
+
+
+def read_study_file(path: Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RegistryError(
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def load_registry(path: Path) -> tuple[Trial, pd.DataFrame]:
+    return parse_study(read_study_file(path), source=str(path))

@@ -1,0 +1,167 @@
+"""Sites step: registry locations become numbered sites (``sites.csv``).
+
+Site ids are strings in registry order, zero-padded ("01".."46"), so that two facilities
+sharing a name stay distinct. The user-maintained columns (activation date, per-site target)
+are carried over when the sites are regenerated from a newer registry file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .datadir import (
+    DataPaths,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_dataset_meta,
+    write_dataset_meta,
+    write_lock,
+)
+from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
+
+SITE_COLUMNS = ["site_id", "facility", "city", "country", "status", "activation_date", "target"]
+USER_COLUMNS = ["activation_date", "target"]
+
+
+class SitesError(ValueError):
+    """sites.csv cannot be used; the message names the file, line and column."""
+
+
+def site_id_width(n_sites: int) -> int:
+    return max(2, len(str(n_sites)))
+
+
+def normalise_site_id(value: object, width: int) -> str | None:
+    """Match ids ignoring leading zeros ("8", "08", 8.0 → "08"); None when not a number."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    if not text.isdigit():
+        return None
+    return str(int(text)).zfill(width)
+
+
+def build_sites(locations: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Number the registry's locations and carry the user's columns over from ``previous``.
+
+    A previous row is matched by (facility, city, n-th occurrence), not by id, so that a
+    newer registry file that inserts a location does not shift activation dates to the
+    wrong hospital.
+    """
+    width = site_id_width(len(locations))
+    sites = locations[["facility", "city", "country", "status"]].copy()
+    sites.insert(0, "site_id", [str(i).zfill(width) for i in range(1, len(sites) + 1)])
+    sites["activation_date"] = pd.NA
+    sites["target"] = pd.NA
+    if previous is not None and len(previous):
+        prev = previous.copy()
+        prev["_occurrence"] = prev.groupby(["facility", "city"]).cumcount()
+        sites["_occurrence"] = sites.groupby(["facility", "city"]).cumcount()
+        keep = prev.set_index(["facility", "city", "_occurrence"])[USER_COLUMNS]
+        for idx, row in sites.iterrows():
+            key = (row["facility"], row["city"], row["_occurrence"])
+            if key in keep.index:
+                for col in USER_COLUMNS:
+                    sites.at[idx, col] = keep.loc[key, col]
+        sites = sites.drop(columns="_occurrence")
+    return sites[SITE_COLUMNS].reset_index(drop=True)
+
+
+def sites_to_csv(sites: pd.DataFrame) -> str:
+    out = sites.copy()
+    out["activation_date"] = [
+        "" if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in out["activation_date"]
+    ]
+    out["target"] = ["" if pd.isna(v) else str(int(v)) for v in out["target"]]
+    buf = io.StringIO()
+    out[SITE_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
+def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
+    """Read sites.csv strictly: ids stay strings, dates ISO, targets whole numbers."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    missing = [c for c in SITE_COLUMNS[:5] if c not in frame.columns]
+    if missing:
+        raise SitesError(f"{source}: missing column(s) {', '.join(missing)}")
+    for col in USER_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = ""
+    errors = []
+    activation: list[object] = []
+    targets: list[object] = []
+    for i, row in frame.iterrows():
+        line = i + 2
+        if row["status"] not in LOCATION_STATUSES:
+            errors.append(f"{source}: line {line}, column status: unknown status {row['status']!r}")
+        raw = row["activation_date"].strip()
+        try:
+            activation.append(pd.Timestamp(dt.date.fromisoformat(raw)) if raw else pd.NaT)
+        except ValueError:
+            errors.append(
+                f"{source}: line {line}, column activation_date: {raw!r} is not YYYY-MM-DD"
+            )
+            activation.append(pd.NaT)
+        raw_t = row["target"].strip()
+        if raw_t and not raw_t.isdigit():
+            errors.append(f"{source}: line {line}, column target: {raw_t!r} is not a whole number")
+        targets.append(int(raw_t) if raw_t.isdigit() else pd.NA)
+    if errors:
+        raise SitesError("\n".join(errors))
+    frame["activation_date"] = pd.to_datetime(pd.Series(activation, dtype="datetime64[ns]"))
+    frame["target"] = pd.array(targets, dtype="Int64")
+    frame["site_id"] = frame["site_id"].astype(str)
+    if frame["site_id"].duplicated().any():
+        dup = frame.loc[frame["site_id"].duplicated(), "site_id"].tolist()
+        raise SitesError(f"{source}: duplicate site_id {', '.join(dup)}")
+    return frame[SITE_COLUMNS]
+
+
+def load_sites(paths: DataPaths) -> pd.DataFrame:
+    return parse_sites_csv(paths.sites.read_text(encoding="utf-8-sig"), str(paths.sites))
+
+
+def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
+    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing."""
+    study = read_study_file(study_file)
+    trial, locations = parse_study(study, source=str(study_file))
+    with write_lock(paths):
+        previous = load_sites(paths) if paths.sites.exists() else None
+        sites = build_sites(locations, previous)
+        target_name = f"{trial.nct_id}.json"
+        # Stale study files of another trial would make the data dir ambiguous.
+        for other in paths.registry_dir.glob("*.json") if paths.registry_dir.is_dir() else []:
+            if other.name != target_name:
+                raise RegistryError(
+                    f"{paths.registry_dir}: already holds {other.name}; use a separate data dir "
+                    f"for {trial.nct_id}"
+                )
+        atomic_write_bytes(
+            paths.registry_dir / target_name,
+            (json.dumps(study, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+        )
+        atomic_write_text(paths.sites, sites_to_csv(sites))
+        meta = read_dataset_meta(paths)
+        meta["registry_file"] = target_name
+        write_dataset_meta(paths, meta)
+    return trial.nct_id, sites
+
+
+__all__ = [
+    "RegistryError",
+    "SitesError",
+    "build_sites",
+    "import_registry",
+    "load_sites",
+    "normalise_site_id",
+    "parse_sites_csv",
+    "site_id_width",
+    "sites_to_csv",
+]

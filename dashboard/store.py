@@ -1,0 +1,145 @@
+"""Store: loads and validates one data dir, once per data version, keeping the last good one.
+
+The running app asks :class:`DataStore` for data on every page load and callback. The
+store looks at the files' sizes and mtimes (cheap); when they changed it reloads and
+validates them all, and only swaps the new version in when it is sound. An invalid data
+dir (a half-copied file, an edit by hand) never replaces good data: the errors are kept
+and shown as a warning while the last good version stays in service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .datadir import DataPaths, read_dataset_meta
+from .enrollment import EnrollmentError, load_enrollment
+from .geocode import GeocodeError, load_geocodes
+from .registry import RegistryError, Trial, load_registry
+from .sites import SitesError, load_sites
+
+LOAD_ERRORS = (RegistryError, SitesError, EnrollmentError, GeocodeError, OSError, ValueError, KeyError)
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Everything the dashboard needs, loaded and cross-checked together."""
+
+    trial: Trial
+    sites: pd.DataFrame
+    geocodes: pd.DataFrame
+    enrollment: pd.DataFrame
+    meta: dict[str, Any]
+    version: str
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.meta.get("synthetic", False))
+
+    @property
+    def data_cutoff(self) -> dt.date:
+        """The recorded data cut-off, else the latest date in the enrollment, else the start."""
+        raw = self.meta.get("data_cutoff")
+        if raw:
+            return dt.date.fromisoformat(raw)
+        dates = pd.concat(
+            [self.enrollment["screening_date"], self.enrollment["randomization_date"]]
+        ).dropna()
+        return dates.max().date() if len(dates) else self.trial.start_date
+
+
+def cross_check(
+    trial: Trial, sites: pd.DataFrame, geocodes: pd.DataFrame, enrollment: pd.DataFrame
+) -> list[str]:
+    """Problems that make the data dir inconsistent (used by ``validate`` and the store)."""
+    problems: list[str] = []
+    site_ids = set(sites["site_id"])
+    unknown = sorted(set(enrollment["site_id"]) - site_ids)
+    if unknown:
+        problems.append(f"enrollment.csv: patients at unknown site id(s) {', '.join(unknown)}")
+    if enrollment["patient_id"].duplicated().any():
+        dups = enrollment.loc[enrollment["patient_id"].duplicated(), "patient_id"]
+        problems.append(f"enrollment.csv: {len(dups)} duplicate patient_id value(s)")
+    early = enrollment["randomization_date"] < enrollment["screening_date"]
+    if early.any():
+        problems.append(
+            f"enrollment.csv: {int(early.sum())} patient(s) randomized before screening"
+        )
+    missing_geo = sorted(site_ids - set(geocodes["site_id"]))
+    if missing_geo:
+        problems.append(f"geocodes.csv: no point for site(s) {', '.join(missing_geo)}")
+    extra_geo = sorted(set(geocodes["site_id"]) - site_ids)
+    if extra_geo:
+        problems.append(f"geocodes.csv: unknown site id(s) {', '.join(extra_geo)}")
+    bad_points = geocodes[geocodes["lat"].isna() | geocodes["lon"].isna()]
+    if len(bad_points):
+        problems.append(
+            f"geocodes.csv: blank coordinates for site(s) {', '.join(bad_points['site_id'])}"
+        )
+    return problems
+
+
+def fingerprint(paths: DataPaths) -> str:
+    """A cheap data version: names, sizes and mtimes of the data files."""
+    digest = hashlib.sha1()
+    for path in paths.data_files():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            digest.update(f"{path.name}:missing".encode())
+            continue
+        digest.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
+    """Load a data dir; raise ``ValueError`` listing problems when ``strict`` and not sound."""
+    paths = DataPaths(Path(data_dir))
+    version = fingerprint(paths)
+    trial, _ = load_registry(paths.registry_file())
+    sites = load_sites(paths)
+    geocodes = load_geocodes(paths)
+    enrollment = load_enrollment(paths)
+    meta = read_dataset_meta(paths)
+    problems = cross_check(trial, sites, geocodes, enrollment)
+    if strict and problems:
+        raise ValueError("\n".join(problems))
+    return TrialData(trial, sites, geocodes, enrollment, meta, version, tuple(problems))
+
+
+class DataStore:
+    """Serves the last good :class:`TrialData` of a data dir, reloading when files change."""
+
+    def __init__(self, data_dir: Path | str):
+        self.paths = DataPaths(Path(data_dir))
+        self._lock = threading.Lock()
+        self._data: TrialData | None = None
+        self._seen_version: str | None = None
+        self.errors: tuple[str, ...] = ()
+
+    def get(self) -> TrialData:
+        version = fingerprint(self.paths)
+        if version == self._seen_version and self._data is not None:
+            return self._data
+        with self._lock:
+            if version == self._seen_version and self._data is not None:
+                return self._data
+            try:
+                data = load_trial_data(self.paths.root, strict=True)
+            except LOAD_ERRORS as exc:
+                if self._data is None:
+                    raise
+                self.errors = tuple(str(exc).splitlines()) or (repr(exc),)
+            else:
+                self._data = data
+                self.errors = ()
+            self._seen_version = version
+        assert self._data is not None
+        return self._data
