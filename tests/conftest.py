@@ -1,0 +1,41 @@
+"""Shared fixtures: the shipped data dir and throw-away copies of it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
+
+REGISTRY_RECORD = Path(__file__).resolve().parents[2] / "shared" / "registry" / "NCT04789850-registry-record.txt"
+
+
+@pytest.fixture
+def shipped_data_dir() -> Path:
+    return SHIPPED_DATA_DIR
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A writable copy of the shipped data dir (registry, sites, geocodes, demo enrollment)."""
+    target = tmp_path / "data"
+    shutil.copytree(
+        SHIPPED_DATA_DIR, target, ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl")
+    )
+    return target
+
+
+@pytest.fixture
+def data_paths(data_dir: Path) -> DataPaths:
+    return DataPaths(data_dir)
+
+
+def snapshot_dir(path: Path) -> dict[str, bytes]:
+    """Every file of a data dir with its bytes, to prove a refused import changed nothing."""
+    return {
+        str(p.relative_to(path)): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
