@@ -30,12 +30,3 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def data_paths(data_dir: Path) -> DataPaths:
     return DataPaths(data_dir)
-
-
-def snapshot_dir(path: Path) -> dict[str, bytes]:
-    """Every file of a data dir with its bytes, to prove a refused import changed nothing."""
-    return {
-        str(p.relative_to(path)): p.read_bytes()
-        for p in sorted(path.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
