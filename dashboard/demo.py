@@ -77,7 +77,9 @@ def make_demo_enrollment(
     return frame[ENROLLMENT_COLUMNS].reset_index(drop=True), sites
 
 
-def write_demo(paths: DataPaths, seed: int = DEFAULT_SEED, cutoff: dt.date = DEFAULT_CUTOFF) -> pd.DataFrame:
+def write_demo(
+    paths: DataPaths, seed: int = DEFAULT_SEED, cutoff: dt.date = DEFAULT_CUTOFF
+) -> pd.DataFrame:
     """Write a synthetic enrollment into the data dir and mark the data set synthetic."""
     trial, _ = load_registry(paths.registry_file())
     with write_lock(paths):

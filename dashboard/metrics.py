@@ -148,7 +148,9 @@ def accrual_series(enrollment: pd.DataFrame, start: DateLike, as_of: DateLike) -
     """Daily cumulative screened and randomized from the trial start to as_of (inclusive)."""
     start_ts, cut = _ts(start), _ts(as_of)
     if cut < start_ts:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "screened": [], "randomized": []})
+        return pd.DataFrame(
+            {"date": pd.Series(dtype="datetime64[ns]"), "screened": [], "randomized": []}
+        )
     days = pd.date_range(start_ts, cut, freq="D")
     out = pd.DataFrame({"date": days})
     for col, date_col in (("screened", "screening_date"), ("randomized", "randomization_date")):
@@ -216,9 +218,7 @@ def status_counts(sites: pd.DataFrame) -> dict[str, int]:
     return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
 
 
-def week_changes(
-    sites: pd.DataFrame, enrollment: pd.DataFrame, as_of: DateLike
-) -> dict[str, Any]:
+def week_changes(sites: pd.DataFrame, enrollment: pd.DataFrame, as_of: DateLike) -> dict[str, Any]:
     """What changed in the 7 days up to as_of: count deltas and the sites that moved."""
     cut = to_date(as_of)
     before = cut - dt.timedelta(days=WEEK_DAYS)
@@ -238,7 +238,9 @@ def week_changes(
         "randomized": now_c.randomized - then_c.randomized,
         "screened": now_c.screened - then_c.screened,
         "screen_failed": now_c.screen_failed - then_c.screen_failed,
-        "sites_enrolling": int(now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()),
+        "sites_enrolling": int(
+            now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()
+        ),
         "sites_recruiting": int(len(activated)),
         "sites_randomizing_in_week": [
             {

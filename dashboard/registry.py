@@ -115,9 +115,9 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
         _get(status, "startDateStruct.date", source + " statusModule"), "startDateStruct", source
     )
     completion_struct = status.get("primaryCompletionDateStruct") or {}
-    completion_raw = (status.get("completionDateStruct") or {}).get("date") or completion_struct.get(
+    completion_raw = (status.get("completionDateStruct") or {}).get(
         "date"
-    )
+    ) or completion_struct.get("date")
     if completion_raw is None:
         raise RegistryError(f"{source}: missing required field statusModule.completionDateStruct")
     completion = _parse_date(completion_raw, "completionDateStruct", source)

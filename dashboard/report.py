@@ -27,9 +27,15 @@ def format_summary(s: dict[str, Any]) -> str:
         f"Randomized {s['randomized']} / {t['target']}"
         + (f" ({pct:.1f} %)" if pct is not None else "")
         + f"   Screened {s['screened']}   Screen failures {s['screen_failed']}"
-        + (f" ({s['screen_fail_percent']:.1f} %)" if s.get("screen_fail_percent") is not None else "")
+        + (
+            f" ({s['screen_fail_percent']:.1f} %)"
+            if s.get("screen_fail_percent") is not None
+            else ""
+        )
     )
-    by_status = ", ".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in s["sites"]["by_status"].items())
+    by_status = ", ".join(
+        f"{STATUS_LABELS.get(k, k)} {v}" for k, v in s["sites"]["by_status"].items()
+    )
     lines.append(
         f"Sites {s['sites']['total']}: {by_status}; {s['sites']['enrolling']} have randomized ≥ 1"
     )
@@ -38,7 +44,11 @@ def format_summary(s: dict[str, Any]) -> str:
         req = pace.get("required_rate_per_month")
         lines.append(
             f"Rate last 90 days {pace['current_rate_per_month']:.2f}/month; "
-            + (f"required to reach target by completion {req:.2f}/month" if req is not None else "no time left before planned completion")
+            + (
+                f"required to reach target by completion {req:.2f}/month"
+                if req is not None
+                else "no time left before planned completion"
+            )
         )
     lines.append("")
     header = f"{'Site':<4} {'Facility':<34} {'City':<22} {'Status':<20} {'Scr':>4} {'Rand':>4}  {'First':<10}  {'Last':<10}"

@@ -24,7 +24,15 @@ from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
 from .sites import SitesError, load_sites
 
-LOAD_ERRORS = (RegistryError, SitesError, EnrollmentError, GeocodeError, OSError, ValueError, KeyError)
+LOAD_ERRORS = (
+    RegistryError,
+    SitesError,
+    EnrollmentError,
+    GeocodeError,
+    OSError,
+    ValueError,
+    KeyError,
+)
 
 
 @dataclass(frozen=True)

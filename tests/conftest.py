@@ -9,7 +9,9 @@ import pytest
 
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
 
-REGISTRY_RECORD = Path(__file__).resolve().parents[2] / "shared" / "registry" / "NCT04789850-registry-record.txt"
+REGISTRY_RECORD = (
+    Path(__file__).resolve().parents[2] / "shared" / "registry" / "NCT04789850-registry-record.txt"
+)
 
 
 @pytest.fixture
@@ -22,7 +24,9 @@ def data_dir(tmp_path: Path) -> Path:
     """A writable copy of the shipped data dir (registry, sites, geocodes, demo enrollment)."""
     target = tmp_path / "data"
     shutil.copytree(
-        SHIPPED_DATA_DIR, target, ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl")
+        SHIPPED_DATA_DIR,
+        target,
+        ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl"),
     )
     return target
 

@@ -1,0 +1,207 @@
+"""Registry and sites: the shipped study JSON matches the shared record; imports are all-or-nothing."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dashboard.cli import main
+from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
+from dashboard.registry import LOCATION_STATUSES, RegistryError, load_registry, parse_study
+from dashboard.sites import build_sites, import_registry, load_sites, normalise_site_id
+from tests.conftest import REGISTRY_RECORD
+from tests.helpers import snapshot_dir
+
+SHIPPED_JSON = SHIPPED_DATA_DIR / "registry" / "NCT04789850.json"
+
+
+def record_locations() -> list[tuple[str, str, str]]:
+    """Parse the shared plain-text record independently of the product code."""
+    text = REGISTRY_RECORD.read_text(encoding="utf-8")
+    block = text.split("\nLocations\n", 1)[1].split("\nCountries\n", 1)[0]
+    found = re.findall(r"\n([^\n]+)\n\n([^\n,]+), , France\n\nSite Status (\w+)", block)
+    return [(f.strip(), c.strip(), s) for f, c, s in found]
+
+
+def test_shipped_registry_matches_the_shared_record():
+    trial, locations = load_registry(SHIPPED_JSON)
+    expected = record_locations()
+    assert len(expected) == 46
+    got = list(zip(locations["facility"], locations["city"], locations["status"], strict=True))
+    assert got == expected
+    assert trial.nct_id == "NCT04789850"
+    assert trial.target == 74
+    assert trial.start_date == dt.date(2023, 2, 2)
+    assert trial.planned_completion_date == dt.date(2026, 2, 28)
+    assert trial.last_updated == dt.date(2025, 11, 20)
+    assert trial.last_patient_in_date == dt.date(2025, 3, 5)  # 2026-02-28 − 360 days
+    assert trial.sponsor == "Assistance Publique - Hôpitaux de Paris"
+
+
+def test_statuses_exact():
+    _, locations = load_registry(SHIPPED_JSON)
+    assert (locations["status"] == "RECRUITING").sum() == 43
+    not_yet = [i + 1 for i in locations.index[locations["status"] == "NOT_YET_RECRUITING"]]
+    assert not_yet == [31, 35, 40]
+    assert locations.loc[30, "facility"] == "Saint Antoine Hospital"
+    assert locations.loc[34, "facility"] == "Hospital Croix St Simon"
+    assert locations.loc[39, "facility"] == "CHU Rouen"
+
+
+def test_typos_kept_as_registered():
+    _, locations = load_registry(SHIPPED_JSON)
+    assert "Hôpitaux de Barbois" in set(locations["facility"])
+    assert "CH Dax-Côte d'ARgent" in set(locations["facility"])
+
+
+def test_shipped_sites_csv_ids_and_duplicates():
+    sites = load_sites(DataPaths(SHIPPED_DATA_DIR))
+    assert list(sites["site_id"]) == [f"{i:02d}" for i in range(1, 47)]
+    for name, n in [
+        ("CHU Bordeaux", 2),
+        ("CHU Grenoble", 2),
+        ("La Timone Hospital", 2),
+        ("La Pitié-Salpêtrière", 2),
+    ]:
+        rows = sites[sites["facility"] == name]
+        assert len(rows) == n
+        assert rows["site_id"].nunique() == n
+
+
+def test_site_id_normalisation():
+    assert normalise_site_id("8", 2) == "08"
+    assert normalise_site_id("008", 2) == "08"
+    assert normalise_site_id(8.0, 2) == "08"
+    assert normalise_site_id("8.0", 2) == "08"
+    assert normalise_site_id("46", 2) == "46"
+    assert normalise_site_id("x8", 2) is None
+    assert normalise_site_id("", 2) is None
+    assert normalise_site_id("7", 3) == "007"
+
+
+def test_wider_ids_for_100_sites():
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    locs = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    study["protocolSection"]["contactsLocationsModule"]["locations"] = (locs * 3)[:120]
+    _, locations = parse_study(study)
+    sites = build_sites(locations)
+    assert sites["site_id"].iloc[0] == "001"
+    assert sites["site_id"].iloc[-1] == "120"
+
+
+def test_user_columns_survive_regeneration(data_dir: Path, tmp_path: Path):
+    paths = DataPaths(data_dir)
+    sites = load_sites(paths)
+    sites.loc[sites["site_id"] == "07", "activation_date"] = "2023-04-01"
+    sites.loc[sites["site_id"] == "07", "target"] = 3
+    from dashboard.sites import sites_to_csv
+
+    paths.sites.write_text(sites_to_csv(sites.astype(object)), encoding="utf-8")
+    # A newer registry file inserts a location at the top: ids shift, user data must follow the site.
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    locs = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    locs.insert(
+        0, {"facility": "CHU Brest", "city": "Brest", "country": "France", "status": "RECRUITING"}
+    )
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(study), encoding="utf-8")
+    _, regenerated = import_registry(newer, paths)
+    assert len(regenerated) == 47
+    second_bordeaux = regenerated[regenerated["facility"] == "CHU Bordeaux"].iloc[1]
+    assert second_bordeaux["site_id"] == "08"
+    assert str(second_bordeaux["activation_date"])[:10] == "2023-04-01"
+    assert int(second_bordeaux["target"]) == 3
+    first_bordeaux = regenerated[regenerated["facility"] == "CHU Bordeaux"].iloc[0]
+    assert first_bordeaux["target"] is None or str(first_bordeaux["target"]) in ("<NA>", "nan", "")
+
+
+def test_all_ctgov_statuses_understood():
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    locs = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    for loc, status in zip(locs, LOCATION_STATUSES, strict=False):
+        loc["status"] = status
+    _, locations = parse_study(study)
+    assert set(locations["status"]) >= set(LOCATION_STATUSES)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda s: s["protocolSection"].pop("statusModule"), "statusModule"),
+        (lambda s: s["protocolSection"]["designModule"].pop("enrollmentInfo"), "enrollmentInfo"),
+        (
+            lambda s: s["protocolSection"]["contactsLocationsModule"]["locations"][3].pop("city"),
+            "locations[3]: missing required field city",
+        ),
+        (
+            lambda s: s["protocolSection"]["contactsLocationsModule"]["locations"][5].update(
+                status="OPEN"
+            ),
+            "unknown status 'OPEN'",
+        ),
+        (lambda s: s["protocolSection"]["identificationModule"].pop("nctId"), "nctId"),
+        (
+            lambda s: s["protocolSection"]["statusModule"]["startDateStruct"].update(
+                date="02/02/2023"
+            ),
+            "not an ISO date",
+        ),
+    ],
+)
+def test_registry_import_refuses_bad_study(data_dir: Path, tmp_path: Path, mutate, message):
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    bad = copy.deepcopy(study)
+    mutate(bad)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    before = snapshot_dir(data_dir)
+    result = CliRunner().invoke(
+        main, ["registry", "import", str(path), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 1
+    assert "nothing changed" in result.output
+    assert message in result.output
+    assert "bad.json" in result.output
+    assert snapshot_dir(data_dir) == before
+
+
+def test_registry_import_refuses_invalid_json(data_dir: Path, tmp_path: Path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"protocolSection": {', encoding="utf-8")
+    before = snapshot_dir(data_dir)
+    result = CliRunner().invoke(
+        main, ["registry", "import", str(path), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 1
+    assert "invalid JSON at line 1" in result.output
+    assert snapshot_dir(data_dir) == before
+
+
+def test_registry_import_of_another_trial_in_a_new_dir(tmp_path: Path):
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    study["protocolSection"]["identificationModule"]["nctId"] = "NCT00000001"
+    study["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 12
+    study["protocolSection"]["contactsLocationsModule"]["locations"] = [
+        {"facility": "CHU Lille", "city": "Lille", "country": "France", "status": "COMPLETED"},
+        {"facility": "CHU Caen", "city": "Caen", "country": "France", "status": "WITHDRAWN"},
+    ]
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(study), encoding="utf-8")
+    target = tmp_path / "other-data"
+    result = CliRunner().invoke(main, ["registry", "import", str(path), "--data-dir", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "registry" / "NCT00000001.json").exists()
+    sites = load_sites(DataPaths(target))
+    assert list(sites["site_id"]) == ["01", "02"]
+    assert list(sites["status"]) == ["COMPLETED", "WITHDRAWN"]
+
+
+def test_parse_study_rejects_non_object():
+    with pytest.raises(RegistryError, match="top level"):
+        parse_study([1, 2, 3])  # type: ignore[arg-type]
