@@ -78,7 +78,7 @@ class DataPaths:
 
     def data_files(self) -> list[Path]:
         """Files whose content defines the data version seen by the app."""
-        files = [self.sites, self.geocodes, self.enrollment, self.dataset]
+        files = [self.sites, self.geocodes, self.enrollment, self.dataset, self.import_log]
         if self.registry_dir.is_dir():
             files += sorted(self.registry_dir.glob("*.json"))
         return files

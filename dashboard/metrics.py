@@ -218,8 +218,17 @@ def status_counts(sites: pd.DataFrame) -> dict[str, int]:
     return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
 
 
-def week_changes(sites: pd.DataFrame, enrollment: pd.DataFrame, as_of: DateLike) -> dict[str, Any]:
-    """What changed in the 7 days up to as_of: count deltas and the sites that moved."""
+def week_changes(
+    sites: pd.DataFrame,
+    enrollment: pd.DataFrame,
+    as_of: DateLike,
+    status_events: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None,
+) -> dict[str, Any]:
+    """What changed in the 7 days up to as_of: count deltas and the sites that moved.
+
+    ``status_events`` are registry status changes dated by the day they were imported
+    (``TrialData.status_events``); those in (as_of − 7, as_of] are listed.
+    """
     cut = to_date(as_of)
     before = cut - dt.timedelta(days=WEEK_DAYS)
     now_c, then_c = counts(enrollment, cut), counts(enrollment, before)
@@ -255,6 +264,9 @@ def week_changes(sites: pd.DataFrame, enrollment: pd.DataFrame, as_of: DateLike)
         "sites_activated_in_week": [
             {"site_id": r.site_id, "facility": r.facility, "city": r.city}
             for r in activated.itertuples()
+        ],
+        "status_changes_in_week": [
+            e for e in (status_events or []) if before.isoformat() < e["date"] <= cut.isoformat()
         ],
     }
 

@@ -16,9 +16,11 @@ import pandas as pd
 
 from .datadir import (
     DataPaths,
+    append_import_log,
     atomic_write_bytes,
     atomic_write_text,
     read_dataset_meta,
+    sha256_file,
     write_dataset_meta,
     write_lock,
 )
@@ -128,21 +130,58 @@ def load_sites(paths: DataPaths) -> pd.DataFrame:
     return parse_sites_csv(paths.sites.read_text(encoding="utf-8-sig"), str(paths.sites))
 
 
+def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
+    """Sites whose registry status differs from the previous sites.csv (new sites included)."""
+    if previous is None or not len(previous):
+        return []
+    prev = previous.assign(occurrence=previous.groupby(["facility", "city"]).cumcount())
+    cur = sites.assign(occurrence=sites.groupby(["facility", "city"]).cumcount())
+    old_status = prev.set_index(["facility", "city", "occurrence"])["status"]
+    changes = []
+    for row in cur.itertuples():
+        before = old_status.get((row.facility, row.city, row.occurrence))
+        if before != row.status:
+            changes.append(
+                {
+                    "site_id": row.site_id,
+                    "facility": row.facility,
+                    "city": row.city,
+                    "from": before if isinstance(before, str) else None,
+                    "to": row.status,
+                }
+            )
+    return changes
+
+
 def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
-    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing."""
-    study = read_study_file(study_file)
-    trial, locations = parse_study(study, source=str(study_file))
+    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing.
+
+    Every attempt is appended to the import log; status changes are recorded there with
+    the import time, which is how the weekly report knows which sites changed status.
+    """
+    entry = {"kind": "registry", "file": Path(study_file).name}
     with write_lock(paths):
-        previous = load_sites(paths) if paths.sites.exists() else None
+        try:
+            entry["sha256"] = sha256_file(Path(study_file))
+            study = read_study_file(study_file)
+            trial, locations = parse_study(study, source=str(study_file))
+            target_name = f"{trial.nct_id}.json"
+            # Study files of another trial would make the data dir ambiguous.
+            existing = (
+                sorted(paths.registry_dir.glob("*.json")) if paths.registry_dir.is_dir() else []
+            )
+            for other in existing:
+                if other.name != target_name:
+                    raise RegistryError(
+                        f"{paths.registry_dir}: already holds {other.name}; "
+                        f"use a separate data dir for {trial.nct_id}"
+                    )
+            previous = load_sites(paths) if paths.sites.exists() else None
+        except (RegistryError, SitesError, OSError) as exc:
+            append_import_log(paths, {**entry, "result": "refused", "errors": [str(exc)]})
+            raise
         sites = build_sites(locations, previous)
-        target_name = f"{trial.nct_id}.json"
-        # Stale study files of another trial would make the data dir ambiguous.
-        for other in paths.registry_dir.glob("*.json") if paths.registry_dir.is_dir() else []:
-            if other.name != target_name:
-                raise RegistryError(
-                    f"{paths.registry_dir}: already holds {other.name}; use a separate data dir "
-                    f"for {trial.nct_id}"
-                )
+        changes = status_changes(previous, sites)
         atomic_write_bytes(
             paths.registry_dir / target_name,
             (json.dumps(study, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
@@ -151,6 +190,10 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
         meta = read_dataset_meta(paths)
         meta["registry_file"] = target_name
         write_dataset_meta(paths, meta)
+        append_import_log(
+            paths,
+            {**entry, "result": "imported", "rows": len(sites), "status_changes": changes},
+        )
     return trial.nct_id, sites
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datadir import DataPaths, read_dataset_meta
+from .datadir import DataPaths, read_dataset_meta, read_import_log
 from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
@@ -46,6 +46,7 @@ class TrialData:
     meta: dict[str, Any]
     version: str
     problems: tuple[str, ...] = field(default=())
+    status_events: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def synthetic(self) -> bool:
@@ -119,7 +120,19 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     problems = cross_check(trial, sites, geocodes, enrollment)
     if strict and problems:
         raise ValueError("\n".join(problems))
-    return TrialData(trial, sites, geocodes, enrollment, meta, version, tuple(problems))
+    return TrialData(
+        trial, sites, geocodes, enrollment, meta, version, tuple(problems), status_events(paths)
+    )
+
+
+def status_events(paths: DataPaths) -> tuple[dict[str, Any], ...]:
+    """Registry status changes from the import log, dated by the day they were imported."""
+    events = []
+    for entry in read_import_log(paths):
+        if entry.get("kind") == "registry" and entry.get("result") == "imported":
+            for change in entry.get("status_changes") or []:
+                events.append({"date": str(entry.get("time", ""))[:10], **change})
+    return tuple(events)
 
 
 class DataStore:

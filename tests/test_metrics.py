@@ -167,3 +167,27 @@ def test_summary_shape(trial, sites, enrollment):
     assert [p["site_id"] for p in s["per_site"]] == ["01", "02", "03", "04"]
     assert s["per_site"][1]["first_randomization"] == "2023-05-20"
     assert s["per_site"][3]["first_randomization"] is None
+
+
+def test_week_lists_status_changes_in_the_week(sites, enrollment):
+    events = [
+        {
+            "date": "2023-06-09",
+            "site_id": "04",
+            "facility": "CHU D",
+            "city": "Paris",
+            "from": "NOT_YET_RECRUITING",
+            "to": "RECRUITING",
+        },
+        {
+            "date": "2023-06-08",
+            "site_id": "03",
+            "facility": "CHU C",
+            "city": "Nice",
+            "from": "RECRUITING",
+            "to": "SUSPENDED",
+        },
+    ]
+    w = metrics.week_changes(sites, enrollment, "2023-06-15", events)
+    # (2023-06-08, 2023-06-15]: the 06-09 change is in, the 06-08 one is the week before.
+    assert [e["site_id"] for e in w["status_changes_in_week"]] == ["04"]

@@ -205,3 +205,21 @@ def test_registry_import_of_another_trial_in_a_new_dir(tmp_path: Path):
 def test_parse_study_rejects_non_object():
     with pytest.raises(RegistryError, match="top level"):
         parse_study([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_status_changes_are_logged(data_dir: Path, tmp_path: Path):
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    locs = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    locs[39]["status"] = "RECRUITING"  # CHU Rouen opens
+    locs[0]["status"] = "SUSPENDED"  # CH Amiens pauses
+    path = tmp_path / "update.json"
+    path.write_text(json.dumps(study), encoding="utf-8")
+    result = CliRunner().invoke(main, ["registry", "import", str(path), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    entries = [json.loads(line) for line in (data_dir / "import-log.jsonl").read_text().splitlines()]
+    last = entries[-1]
+    assert last["kind"] == "registry" and last["result"] == "imported"
+    assert [(c["site_id"], c["from"], c["to"]) for c in last["status_changes"]] == [
+        ("01", "RECRUITING", "SUSPENDED"),
+        ("40", "NOT_YET_RECRUITING", "RECRUITING"),
+    ]
