@@ -228,5 +228,97 @@ def log(data_dir: Path | None, as_json: bool) -> None:
             )
 
 
+# --------------------------------------------------------------------------- snapshot
+@main.command()
+@data_dir_option
+@click.option(
+    "--as-of", "as_of", callback=_date, help="Dashboard as of this date (default: data cut-off)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file, .pdf or .png (default: snapshots/<nct>-<as_of>.pdf).",
+)
+@click.option(
+    "--url",
+    default=None,
+    help="Snapshot this running dashboard instead of starting one (give --data-dir it serves).",
+)
+@click.option(
+    "--scale", type=click.IntRange(1, 2), default=1, show_default=True, help="PNG pixel density."
+)
+@click.option(
+    "--timeout", type=float, default=60.0, show_default=True, help="Seconds before giving up."
+)
+def snapshot(
+    data_dir: Path | None,
+    as_of: dt.date | None,
+    out: Path | None,
+    url: str | None,
+    scale: int,
+    timeout: float,
+) -> None:
+    """Dated PDF (A4 landscape) or PNG of the dashboard, rendered by headless Chromium."""
+    from .snapshot import SnapshotError, take_snapshot
+
+    data = _load(data_dir)
+    try:
+        result = take_snapshot(
+            out,
+            data_dir=_paths(data_dir).root,
+            as_of=as_of,
+            url=url,
+            scale=scale,
+            timeout=timeout,
+            data=data,
+        )
+    except SnapshotError as exc:
+        _fail(f"Snapshot failed: {exc}")
+    for blocked in result.blocked_requests:
+        click.echo(f"Warning: blocked a request off this machine: {blocked}", err=True)
+    detail = (
+        f"{result.pages} page(s)"
+        if result.kind == "pdf"
+        else f"{result.width_px}x{result.height_px} px"
+    )
+    click.echo(f"Wrote {result.path} ({detail}, as of {result.as_of}, {result.seconds:.1f} s)")
+
+
+# --------------------------------------------------------------------------- export
+@main.command()
+@data_dir_option
+@click.option(
+    "--as-of", "as_of", callback=_date, help="Count as of this date (default: data cut-off)."
+)
+@click.option(
+    "--what",
+    type=click.Choice(["sites", "accrual"]),
+    required=True,
+    help="sites: one row per site; accrual: daily cumulative screened and randomized.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output file, .csv (UTF-8 with BOM) or .xlsx.",
+)
+def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -> None:
+    """Aggregate table (never patient rows) as CSV or XLSX, formulas escaped."""
+    from .datadir import atomic_write_bytes
+    from .tabular import accrual_export_frame, sites_export_frame, to_csv_bytes, to_xlsx_bytes
+
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        _fail(f"{out}: the export file must end in .csv or .xlsx")
+    data = _load(data_dir)
+    cut = as_of or data.data_cutoff
+    frame = sites_export_frame(data, cut) if what == "sites" else accrual_export_frame(data, cut)
+    body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, body)
+    click.echo(f"Wrote {out}: {len(frame)} rows of {what} as of {cut}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
