@@ -102,17 +102,21 @@ def geocode(
     timeout: float,
 ) -> None:
     """Geocode every site into geocodes.csv (cache kept, manual rows never overwritten)."""
-    from .geocode import run_geocode
+    from .geocode import GeocodeError, run_geocode
+    from .sites import SitesError
 
-    result = run_geocode(
-        _paths(data_dir),
-        offline=offline,
-        refresh=refresh,
-        nominatim_url=nominatim_url,
-        min_delay=min_delay,
-        timeout=timeout,
-        echo=lambda msg: click.echo(msg, err=True),
-    )
+    try:
+        result = run_geocode(
+            _paths(data_dir),
+            offline=offline,
+            refresh=refresh,
+            nominatim_url=nominatim_url,
+            min_delay=min_delay,
+            timeout=timeout,
+            echo=lambda msg: click.echo(msg, err=True),
+        )
+    except (GeocodeError, SitesError) as exc:
+        _fail(f"Geocoding refused, geocodes.csv unchanged:\n{exc}")
     click.echo(result)
 
 
@@ -318,6 +322,73 @@ def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, body)
     click.echo(f"Wrote {out}: {len(frame)} rows of {what} as of {cut}")
+
+
+@main.command()
+@data_dir_option
+@click.option(
+    "--as-of", "as_of", callback=_date, help="Forecast from this date (default: data cut-off)."
+)
+@click.option(
+    "--target",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Patients to reach (default: the registry's).",
+)
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    callback=lambda ctx, param, values: [_date(ctx, param, v) for v in values],
+    help="Also give P(target by DATE) and the expected count then (repeatable).",
+)
+@click.option(
+    "--paths",
+    type=click.IntRange(min=100),
+    default=10_000,
+    show_default=True,
+    help="Simulated paths.",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (default: fixed, so runs repeat)."
+)
+@click.option(
+    "--no-parameter-uncertainty",
+    is_flag=True,
+    help="Plug the fitted gamma parameters in instead of drawing them (narrower intervals).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the forecast as JSON.")
+def forecast(
+    data_dir: Path | None,
+    as_of: dt.date | None,
+    target: int | None,
+    by: list[dt.date],
+    paths: int,
+    seed: int | None,
+    no_parameter_uncertainty: bool,
+    as_json: bool,
+) -> None:
+    """When the target is reached: weighted linear and Poisson–gamma forecasts."""
+    from .forecast import DEFAULT_SEED, format_forecast
+    from .forecast import forecast as build_forecast
+
+    data = _load(data_dir)
+    result = build_forecast(
+        data.trial,
+        data.sites,
+        data.enrollment,
+        as_of or data.data_cutoff,
+        target=target,
+        by=by,
+        paths=paths,
+        seed=DEFAULT_SEED if seed is None else seed,
+        parameter_uncertainty=not no_parameter_uncertainty,
+    )
+    result["synthetic"] = data.synthetic
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_forecast(result, synthetic=data.synthetic))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -153,6 +153,33 @@ def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[d
     return changes
 
 
+def _id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
+    """Old site id → new site id, matching sites by (facility, city, n-th occurrence)."""
+    key = ["facility", "city", "occurrence"]
+    prev = previous.assign(occurrence=previous.groupby(["facility", "city"]).cumcount())
+    cur = sites.assign(occurrence=sites.groupby(["facility", "city"]).cumcount())
+    merged = prev[[*key, "site_id"]].merge(cur[[*key, "site_id"]], on=key, suffixes=("_old", ""))
+    return dict(zip(merged["site_id_old"], merged["site_id"], strict=True))
+
+
+def _renumber_geocodes(
+    paths: DataPaths, previous: pd.DataFrame | None, sites: pd.DataFrame
+) -> str | None:
+    """geocodes.csv with ids moved along with their sites (a manual point must follow its
+    hospital when a newer registry file inserts a location); rows of removed sites go."""
+    if previous is None or not paths.geocodes.exists():
+        return None
+    mapping = _id_map(previous, sites)
+    if all(old == new for old, new in mapping.items()) and len(mapping) == len(sites):
+        return None
+    geocodes = pd.read_csv(paths.geocodes, dtype=str, keep_default_na=False)
+    geocodes["site_id"] = geocodes["site_id"].map(mapping)
+    geocodes = geocodes[geocodes["site_id"].notna()].sort_values("site_id", kind="stable")
+    buf = io.StringIO()
+    geocodes.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
 def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
     """Validate a study JSON, then store it and regenerate sites.csv; all or nothing.
 
@@ -182,11 +209,14 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
             raise
         sites = build_sites(locations, previous)
         changes = status_changes(previous, sites)
+        renumbered_geocodes = _renumber_geocodes(paths, previous, sites)
         atomic_write_bytes(
             paths.registry_dir / target_name,
             (json.dumps(study, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         )
         atomic_write_text(paths.sites, sites_to_csv(sites))
+        if renumbered_geocodes is not None:
+            atomic_write_text(paths.geocodes, renumbered_geocodes)
         meta = read_dataset_meta(paths)
         meta["registry_file"] = target_name
         write_dataset_meta(paths, meta)

@@ -214,12 +214,42 @@ def test_status_changes_are_logged(data_dir: Path, tmp_path: Path):
     locs[0]["status"] = "SUSPENDED"  # CH Amiens pauses
     path = tmp_path / "update.json"
     path.write_text(json.dumps(study), encoding="utf-8")
-    result = CliRunner().invoke(main, ["registry", "import", str(path), "--data-dir", str(data_dir)])
+    result = CliRunner().invoke(
+        main, ["registry", "import", str(path), "--data-dir", str(data_dir)]
+    )
     assert result.exit_code == 0, result.output
-    entries = [json.loads(line) for line in (data_dir / "import-log.jsonl").read_text().splitlines()]
+    entries = [
+        json.loads(line) for line in (data_dir / "import-log.jsonl").read_text().splitlines()
+    ]
     last = entries[-1]
     assert last["kind"] == "registry" and last["result"] == "imported"
     assert [(c["site_id"], c["from"], c["to"]) for c in last["status_changes"]] == [
         ("01", "RECRUITING", "SUSPENDED"),
         ("40", "NOT_YET_RECRUITING", "RECRUITING"),
     ]
+
+
+def test_geocodes_follow_their_site_when_ids_shift(data_dir: Path, tmp_path: Path):
+    before = (data_dir / "geocodes.csv").read_text(encoding="utf-8").splitlines()
+    brabois_before = next(line for line in before if line.startswith("46,"))
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    locs = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    locs.insert(
+        0, {"facility": "CHU Brest", "city": "Brest", "country": "France", "status": "RECRUITING"}
+    )
+    del locs[5]  # Avicenne Hospital (old id 05) leaves the trial
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(study), encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["registry", "import", str(newer), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    after = (data_dir / "geocodes.csv").read_text(encoding="utf-8").splitlines()
+    # Brabois (old 46) is still the last location: new id 46 (one inserted, one removed).
+    assert next(line for line in after if line.startswith("46,")) == brabois_before
+    # Old 02 (CHU Angers) became 03, with the same point.
+    old_02 = next(line for line in before if line.startswith("02,"))
+    assert next(line for line in after if line.startswith("03,")) == "03," + old_02[3:]
+    # CHU Brest (new 01) has no point yet; 46 - 1 removed = 45 rows.
+    assert len(after) - 1 == 45
+    assert not any(line.startswith("01,") for line in after)
