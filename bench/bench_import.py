@@ -1,0 +1,147 @@
+"""Benchmark (run by hand): importing a 200,000-row French export vs a bare pandas read.
+
+Why: the issue asks that ``recruitment-dashboard import-enrollment`` on a big French
+Excel export cost not much more than ``pandas.read_csv`` of the same file (goal ≤ 1.5×,
+timed as whole processes, interpreter start and imports included), so that validation
+never becomes the reason to skip an import.
+
+It writes, in a temporary directory, a 2,000-site data dir (sites.csv with ids
+"0001".."2000", a copy of the shipped registry JSON, dataset.json) and a 200,000-row CSV
+the way French Excel saves one (``;``, Windows-1252, DD/MM/YYYY, site ids without leading
+zeros, an accented "Centre investigateur" column), then times each command 5 times and
+prints the medians and their ratio.
+
+    python bench/bench_import.py [--rows 200000] [--runs 5] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "data"
+N_SITES = 2000
+STATUS_SPELLINGS = {
+    "SCREENING": ("Screening", "En screening"),
+    "SCREEN_FAILED": ("Screen failed", "Échec de screening", "SCREEN_FAILED"),
+    "RANDOMIZED": ("Randomisé", "Randomized", "randomized"),
+    "WITHDRAWN": ("Withdrawn", "Retiré"),
+    "COMPLETED": ("Terminé", "Completed"),
+}
+
+
+def make_data_dir(root: Path) -> Path:
+    """A data dir with 2,000 recruiting sites (the shipped registry file is copied as is)."""
+    data = root / "data"
+    (data / "registry").mkdir(parents=True)
+    for study in (SHIPPED / "registry").glob("*.json"):
+        shutil.copy(study, data / "registry" / study.name)
+    lines = ["site_id,facility,city,country,status,activation_date,target"]
+    lines += [
+        f"{i:04d},Hôpital {i},Ville {i},France,RECRUITING,," for i in range(1, N_SITES + 1)
+    ]
+    (data / "sites.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    meta = {"registry_file": "NCT04789850.json", "synthetic": False}
+    (data / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return data
+
+
+def make_export(path: Path, rows: int, seed: int = 1) -> None:
+    """A French-Excel-style export: ; separator, cp1252, DD/MM/YYYY, ids without zeros."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2023, 2, 1).toordinal()
+    screening = start + rng.integers(0, 900, size=rows)
+    delay = rng.integers(5, 30, size=rows)
+    kind = rng.choice(
+        ["SCREENING", "SCREEN_FAILED", "RANDOMIZED", "WITHDRAWN", "COMPLETED"],
+        p=[0.05, 0.28, 0.5, 0.05, 0.12],
+        size=rows,
+    )
+    sites = rng.integers(1, N_SITES + 1, size=rows)
+    spell = rng.integers(0, 3, size=rows)
+    out = ["N° patient;N° centre;Centre investigateur;Date de screening;Date de randomisation;Statut"]
+    for i in range(rows):
+        scr = dt.date.fromordinal(int(screening[i]))
+        status = str(kind[i])
+        rand = ""
+        if status in ("RANDOMIZED", "WITHDRAWN", "COMPLETED"):
+            rand = dt.date.fromordinal(int(screening[i] + delay[i])).strftime("%d/%m/%Y")
+        spellings = STATUS_SPELLINGS[status]
+        out.append(
+            f"P{i + 1:06d};{sites[i]};Hôpital {sites[i]} – Médecine interne;"
+            f"{scr.strftime('%d/%m/%Y')};{rand};{spellings[spell[i] % len(spellings)]}"
+        )
+    path.write_bytes(("\r\n".join(out) + "\r\n").encode("cp1252"))
+
+
+def time_command(cmd: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            sys.exit(f"command failed: {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        data = make_data_dir(root)
+        export = root / "export-fr.csv"
+        make_export(export, args.rows)
+        size_mb = export.stat().st_size / 1e6
+        cli = shutil.which("recruitment-dashboard")
+        importer = (
+            [cli] if cli else [sys.executable, "-m", "dashboard.cli"]
+        ) + ["import-enrollment", str(export), "--data-dir", str(data)]
+        reader = [
+            sys.executable,
+            "-c",
+            f"import pandas; pandas.read_csv({str(export)!r}, sep=';', encoding='cp1252')",
+        ]
+        # Interleave the runs so that machine noise hits both commands alike.
+        t_import: list[float] = []
+        t_read: list[float] = []
+        time_command(reader, 1)  # warm the page cache
+        for _ in range(args.runs):
+            t_read += time_command(reader, 1)
+            t_import += time_command(importer, 1)
+        med_import, med_read = statistics.median(t_import), statistics.median(t_read)
+        print(f"export: {args.rows:,} rows, {size_mb:.1f} MB, {N_SITES} sites ({export})")
+        print(f"{'command':<34} {'median s':>9} {'min s':>7} {'max s':>7}")
+        for label, times in (
+            ("pandas.read_csv (bare)", t_read),
+            ("recruitment-dashboard import", t_import),
+        ):
+            print(
+                f"{label:<34} {statistics.median(times):>9.3f} {min(times):>7.3f} {max(times):>7.3f}"
+            )
+        ratio = med_import / med_read
+        print(f"ratio import / read_csv: {ratio:.2f}x (goal <= 1.5x)")
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
