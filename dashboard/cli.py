@@ -391,5 +391,55 @@ def forecast(
         click.echo(format_forecast(result, synthetic=data.synthetic))
 
 
+# --------------------------------------------------------------------------- serve
+@main.command()
+@data_dir_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (a non-loopback address needs authentication).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True)
+@click.option(
+    "--as-of", "as_of", callback=_date, help="Default date of the page (default: data cut-off)."
+)
+@click.option(
+    "--htpasswd",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File of 'user:<werkzeug hash>' lines enabling basic auth "
+    "(or $RECRUITMENT_DASHBOARD_HTPASSWD / $RECRUITMENT_DASHBOARD_AUTH).",
+)
+def serve(
+    data_dir: Path | None, host: str, port: int, as_of: dt.date | None, htpasswd: Path | None
+) -> None:
+    """Serve the dashboard (the default command).
+
+    This is Flask's threaded server, fine for a PM's machine or a small team behind a
+    reverse proxy. In production run gunicorn on the WSGI entry point instead:
+
+        RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn -w 2 -b 127.0.0.1:8050 dashboard.wsgi:server
+    """
+    from .app import create_app
+    from .security import SecurityConfigError, check_bind, load_auth
+
+    try:
+        auth = load_auth(htpasswd)
+        check_bind(host, auth)
+    except SecurityConfigError as exc:
+        _fail(str(exc))
+    root = _paths(data_dir).root
+    app = create_app(root, as_of=as_of, auth=auth)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"Serving {root} on http://{shown_host}:{port}/"
+        + (" (basic auth on)" if auth is not None else "")
+        + " — Ctrl+C to stop",
+        err=True,
+    )
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

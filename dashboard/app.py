@@ -1,0 +1,58 @@
+"""App factory: ``create_app(data_dir)`` builds the Dash app that serves the dashboard.
+
+Everything the page loads is served by the app itself (Bootstrap CSS, the map's topojson,
+Dash's and the grid's scripts): no request leaves for another host, so the dashboard works
+on an isolated hospital network. Data are read through one :class:`DataStore` per app, on
+every page load and callback, so replacing files in the data dir shows on the next reload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dash
+
+from . import callbacks, layout
+from .security import Auth, install_security
+from .store import DataStore
+
+#: Repo-level assets folder: CSS, the europe_50m topojson, licences.
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+def create_app(
+    data_dir: Path | str,
+    as_of: dt.date | None = None,
+    *,
+    auth: Auth | None = None,
+) -> dash.Dash:
+    """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
+
+    Security headers, the public ``/health`` route and — with ``auth`` — basic auth are
+    installed by :func:`dashboard.security.install_security`.
+    """
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS_DIR),
+        external_stylesheets=[],
+        external_scripts=[],
+        serve_locally=True,
+        title="Recruitment dashboard",
+        update_title=None,
+        compress=False,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    store = DataStore(data_dir)
+    cache = layout.NumbersCache()
+    topojson_url = app.get_asset_url("topojson/")
+
+    def serve() -> dash.html.Div:
+        return layout.serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
+
+    app.layout = serve
+    callbacks.register(app, store, default_as_of=as_of, cache=cache)
+    install_security(app, auth=auth)
+    app.server.config["RECRUITMENT_DASHBOARD_DATA_DIR"] = str(Path(data_dir))
+    app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools
+    return app

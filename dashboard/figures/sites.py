@@ -1,0 +1,427 @@
+"""Per-site figures: randomized per site (bars), and activation → first patient (timeline).
+
+Both take :func:`dashboard.metrics.site_table` as it is, and put the site id in
+``customdata`` so a click selects the site across the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..registry import LOCATION_STATUSES
+from . import theme
+
+ROW_PX = 18
+LABEL_CHARS = 40
+
+
+def site_label(site_id: str, facility: str, city: str) -> str:
+    """Unique, short y-axis label: "26 · CHU Montpellier - St Eloi…, Montpellier"."""
+    city_part = "" if city.lower() in facility.lower() else f", {city}"
+    room = LABEL_CHARS - len(city_part)
+    name = facility if len(facility) <= room else facility[: room - 1].rstrip() + "…"
+    return f"{site_id} · {name}{city_part}"
+
+
+def figure_height(n_sites: int) -> int:
+    """Height that gives every site a readable row."""
+    return max(260, ROW_PX * n_sites + 120)
+
+
+def _labels(table: pd.DataFrame) -> list[str]:
+    return [
+        site_label(str(r.site_id), str(r.facility), str(r.city))
+        for r in table[["site_id", "facility", "city"]].itertuples(index=False)
+    ]
+
+
+def _opacity(site_ids: list[str], highlighted: set[str] | None) -> list[float]:
+    return [
+        theme.DIMMED_OPACITY if highlighted is not None and s not in highlighted else 1.0
+        for s in site_ids
+    ]
+
+
+def _hover(r: Mapping[str, Any]) -> str:
+    lines = [
+        f"<b>{r['facility']}</b>",
+        f"{r['city']} · site {r['site_id']}",
+        f"Status: {theme.status_label(str(r['status']))}",
+        f"Randomized: {int(r['randomized'])} · Screened: {int(r['screened'])}",
+    ]
+    target = r.get("target")
+    if target is not None and not pd.isna(target):
+        lines.append(f"Site target: {int(target)}")
+    return "<br>".join(lines)
+
+
+def site_bar_figure(
+    table: pd.DataFrame,
+    *,
+    highlighted: Collection[str] | None = None,
+    selected: Collection[str] = (),
+) -> go.Figure:
+    """Randomized per site, largest first, coloured by status; site targets as ticks.
+
+    ``table``: :func:`dashboard.metrics.site_table` (site_id, facility, city, status,
+    randomized, screened, target). One bar trace per status present (legend), then a
+    "Site target" marker trace when any site has a target. ``customdata`` is the site id.
+    """
+    highlighted_set = None if highlighted is None else {str(s) for s in highlighted}
+    selected_set = {str(s) for s in selected}
+    ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
+    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
+    records = ordered.to_dict("records")
+    data: list[dict[str, Any]] = []
+    present = {r["status"] for r in records}
+    statuses = [s for s in LOCATION_STATUSES if s in present]
+    statuses += sorted(present - set(statuses))
+    for status in statuses:
+        part = [r for r in records if r["status"] == status]
+        ids = [r["site_id"] for r in part]
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [int(r["randomized"]) for r in part],
+                "y": [r["label"] for r in part],
+                "customdata": ids,
+                "name": theme.status_label(status),
+                "marker": {
+                    "color": theme.status_color(status),
+                    "opacity": _opacity(ids, highlighted_set),
+                    "line": {
+                        "color": theme.SELECTED_OUTLINE,
+                        "width": [2 if s in selected_set else 0 for s in ids],
+                    },
+                },
+                "text": [int(r["randomized"]) for r in part],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "textfont": {"size": 11, "color": theme.TEXT_COLOR},
+                "hovertext": [_hover(r) for r in part],
+                "hoverinfo": "text",
+            }
+        )
+    with_target = [
+        r for r in records if r.get("target") is not None and not pd.isna(r.get("target"))
+    ]
+    if with_target:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [int(r["target"]) for r in with_target],
+                "y": [r["label"] for r in with_target],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "line-ns",
+                    "size": 15,
+                    "line": {"width": 3, "color": theme.TARGET_COLOR},
+                    "color": theme.TARGET_COLOR,
+                },
+                "customdata": [r["site_id"] for r in with_target],
+                "name": "Site target",
+                "hovertemplate": "%{y}<br>Site target: %{x}<extra></extra>",
+            }
+        )
+    max_x = max(
+        [1] + [int(r["randomized"]) for r in records] + [int(r["target"]) for r in with_target]
+    )
+    layout = theme.base_layout(
+        height=figure_height(len(records)),
+        margin={"l": 8, "r": 24, "t": 8, "b": 8},
+        barmode="overlay",
+        bargap=0.28,
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "y": -0.005, "xanchor": "left", "yanchor": "top"},
+        clickmode="event",
+        dragmode=False,
+        xaxis=theme.axis_style(
+            range=[0, max_x * 1.1 + 0.6],
+            dtick=1 if max_x <= 12 else None,
+            side="top",
+            fixedrange=True,
+        ),
+        yaxis=theme.axis_style(
+            type="category",
+            categoryorder="array",
+            categoryarray=[r["label"] for r in records],
+            range=[len(records) - 0.5, -0.6],
+            showgrid=False,
+            ticks="",
+            tickfont={"size": 11, "color": theme.TEXT_COLOR},
+            fixedrange=True,
+        ),
+    )
+    return theme.make_figure(data, layout)
+
+
+def activation_order(table: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+    """Sites in reading order for the study chair, with their activation stage.
+
+    Stage "not_activated" (no activation date by ``as_of``: not yet recruiting sites first),
+    then "waiting" (activated, nobody randomized yet; longest wait first), then "started"
+    (first randomization done; by activation date).
+    """
+    cut = pd.Timestamp(as_of)
+    out = table.copy()
+    activated = out["activation_date"].notna() & (out["activation_date"] <= cut)
+    started = out["first_randomization"].notna()
+    out["stage"] = "not_activated"
+    out.loc[activated & ~started, "stage"] = "waiting"
+    out.loc[started, "stage"] = "started"
+    stage_rank = out["stage"].map({"not_activated": 0, "waiting": 1, "started": 2})
+    # Not-yet-recruiting (registry) sites first among those not activated.
+    status_rank = (out["status"] == "RECRUITING").astype(int)
+    wait_key = -out["activation_date"].map(lambda d: cut.value - d.value if pd.notna(d) else 0)
+    out["_k1"] = stage_rank
+    out["_k2"] = status_rank.where(out["stage"] == "not_activated", 0)
+    out["_k3"] = wait_key.where(out["stage"] == "waiting", 0)
+    out["_k4"] = out["activation_date"].where(out["stage"] == "started")
+    out = out.sort_values(["_k1", "_k2", "_k3", "_k4", "site_id"], na_position="last")
+    return out.drop(columns=["_k1", "_k2", "_k3", "_k4"]).reset_index(drop=True)
+
+
+def _iso(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _activation_hover(r: Mapping[str, Any]) -> str:
+    lines = [
+        f"<b>{r['facility']}</b>",
+        f"{r['city']} · site {r['site_id']}",
+        f"Status: {theme.status_label(str(r['status']))}",
+        f"Activation: {_iso(r['activation_date']) or 'not known'}",
+        f"First randomization: {_iso(r['first_randomization']) or '—'}",
+    ]
+    days = r.get("days_activation_to_first_randomization")
+    if r["stage"] == "started" and days is not None and not pd.isna(days):
+        lines.append(f"Activation → first patient: {int(days)} days")
+    elif r["stage"] == "waiting" and not pd.isna(r.get("days_open")):
+        lines.append(f"Waiting since activation: {int(r['days_open'])} days")
+    elif r["stage"] == "not_activated":
+        lines.append("Not activated by the as-of date")
+    return "<br>".join(lines)
+
+
+def activation_figure(
+    table: pd.DataFrame,
+    *,
+    as_of: dt.date | str | pd.Timestamp,
+    trial_start: dt.date | str | pd.Timestamp,
+    highlighted: Collection[str] | None = None,
+    selected: Collection[str] = (),
+) -> go.Figure:
+    """Timeline per site: activation (open circle) → first randomization (filled circle).
+
+    Sites not activated by ``as_of`` come first and say so; then sites still waiting for a
+    first patient (dotted segment to ``as_of``, labelled with the days waited); then sites
+    with a first randomization, labelled with the days from activation. Uses the columns
+    activation_date, first_randomization, days_activation_to_first_randomization and
+    days_open of :func:`dashboard.metrics.site_table`. ``customdata`` is the site id.
+    """
+    highlighted_set = None if highlighted is None else {str(s) for s in highlighted}
+    selected_set = {str(s) for s in selected}
+    cut = pd.Timestamp(as_of).date()
+    start = pd.Timestamp(trial_start).date()
+    ordered = activation_order(table, cut)
+    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
+    records = ordered.to_dict("records")
+    by_stage = {
+        stage: [r for r in records if r["stage"] == stage]
+        for stage in ("not_activated", "waiting", "started")
+    }
+    data: list[dict[str, Any]] = []
+
+    def segments(rows: list[dict[str, Any]], end_of) -> tuple[list, list]:
+        xs: list[str | None] = []
+        ys: list[str | None] = []
+        for r in rows:
+            xs += [_iso(r["activation_date"]), end_of(r), None]
+            ys += [r["label"], r["label"], None]
+        return xs, ys
+
+    if by_stage["started"]:
+        xs, ys = segments(by_stage["started"], lambda r: _iso(r["first_randomization"]))
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "line": {"color": theme.RANDOMIZED_COLOR, "width": 2.5},
+                "name": "Activation → first randomization",
+                "hoverinfo": "skip",
+            }
+        )
+    if by_stage["waiting"]:
+        xs, ys = segments(by_stage["waiting"], lambda r: cut.isoformat())
+        data.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "line": {"color": theme.REQUIRED_COLOR, "width": 2, "dash": "dot"},
+                "name": "Activated, no patient yet",
+                "hoverinfo": "skip",
+            }
+        )
+    activated = by_stage["waiting"] + by_stage["started"]
+    if activated:
+        ids = [r["site_id"] for r in activated]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [_iso(r["activation_date"]) for r in activated],
+                "y": [r["label"] for r in activated],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "circle-open",
+                    "size": 9,
+                    "color": theme.MARKER_OUTLINE,
+                    "line": {"width": 2},
+                    "opacity": _opacity(ids, highlighted_set),
+                },
+                "customdata": ids,
+                "name": "Activation",
+                "hovertext": [_activation_hover(r) for r in activated],
+                "hoverinfo": "text",
+            }
+        )
+    if by_stage["started"]:
+        rows = by_stage["started"]
+        ids = [r["site_id"] for r in rows]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [_iso(r["first_randomization"]) for r in rows],
+                "y": [r["label"] for r in rows],
+                "mode": "markers+text",
+                "marker": {
+                    "symbol": "circle",
+                    "size": 10,
+                    "color": theme.RANDOMIZED_COLOR,
+                    "opacity": _opacity(ids, highlighted_set),
+                    "line": {
+                        "width": [2.5 if s in selected_set else 0 for s in ids],
+                        "color": theme.SELECTED_OUTLINE,
+                    },
+                },
+                "text": [f"{int(r['days_activation_to_first_randomization'])} d" for r in rows],
+                "textposition": "middle right",
+                "textfont": {"size": 10, "color": theme.MUTED_COLOR},
+                "cliponaxis": False,
+                "customdata": ids,
+                "name": "First randomization (days after activation)",
+                "hovertext": [_activation_hover(r) for r in rows],
+                "hoverinfo": "text",
+            }
+        )
+    if by_stage["waiting"]:
+        rows = by_stage["waiting"]
+        ids = [r["site_id"] for r in rows]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [cut.isoformat()] * len(rows),
+                "y": [r["label"] for r in rows],
+                "mode": "markers+text",
+                "marker": {
+                    "symbol": "line-ns",
+                    "size": 10,
+                    "color": theme.REQUIRED_COLOR,
+                    "line": {
+                        "width": [3.5 if s in selected_set else 2 for s in ids],
+                        "color": theme.REQUIRED_COLOR,
+                    },
+                    "opacity": _opacity(ids, highlighted_set),
+                },
+                "text": [f"waiting {int(r['days_open'])} d" for r in rows],
+                "textposition": "middle right",
+                "textfont": {"size": 10, "color": theme.REQUIRED_COLOR},
+                "cliponaxis": False,
+                "customdata": ids,
+                "name": "No patient yet (days since activation)",
+                "hovertext": [_activation_hover(r) for r in rows],
+                "hoverinfo": "text",
+                "showlegend": False,
+            }
+        )
+    if by_stage["not_activated"]:
+        rows = by_stage["not_activated"]
+        ids = [r["site_id"] for r in rows]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [start.isoformat()] * len(rows),
+                "y": [r["label"] for r in rows],
+                "mode": "markers+text",
+                "marker": {
+                    "symbol": "x-thin",
+                    "size": 9,
+                    "color": theme.status_color("NOT_YET_RECRUITING"),
+                    "line": {
+                        "width": [3.5 if s in selected_set else 2 for s in ids],
+                        "color": theme.status_color("NOT_YET_RECRUITING"),
+                    },
+                    "opacity": _opacity(ids, highlighted_set),
+                },
+                "text": [
+                    f"not activated — {theme.status_label(str(r['status'])).lower()}" for r in rows
+                ],
+                "textposition": "middle right",
+                "textfont": {"size": 10, "color": theme.MUTED_COLOR},
+                "customdata": ids,
+                "name": "Not activated",
+                "hovertext": [_activation_hover(r) for r in rows],
+                "hoverinfo": "text",
+            }
+        )
+    x_start = start - dt.timedelta(days=30)
+    x_end = cut + dt.timedelta(days=max(120, (cut - start).days // 7))
+    layout = theme.base_layout(
+        height=figure_height(len(records)),
+        margin={"l": 8, "r": 70, "t": 8, "b": 8},
+        showlegend=True,
+        legend={"orientation": "h", "x": 0, "y": -0.005, "xanchor": "left", "yanchor": "top"},
+        clickmode="event",
+        hovermode="closest",
+        dragmode=False,
+        shapes=[
+            {
+                "type": "line",
+                "x0": cut.isoformat(),
+                "x1": cut.isoformat(),
+                "y0": 0,
+                "y1": 1,
+                "xref": "x",
+                "yref": "paper",
+                "line": {"color": theme.MUTED_COLOR, "width": 1, "dash": "dot"},
+                "layer": "below",
+            }
+        ],
+        xaxis=theme.axis_style(
+            type="date",
+            range=[x_start.isoformat(), x_end.isoformat()],
+            tickformat="%b %Y",
+            side="top",
+            fixedrange=True,
+        ),
+        yaxis=theme.axis_style(
+            type="category",
+            categoryorder="array",
+            categoryarray=[r["label"] for r in records],
+            range=[len(records) - 0.5, -0.5],
+            showgrid=True,
+            ticks="",
+            tickfont={"size": 11, "color": theme.TEXT_COLOR},
+            fixedrange=True,
+        ),
+    )
+    return theme.make_figure(data, layout)

@@ -1,0 +1,154 @@
+"""One visual language for every figure: palette, fonts, white backgrounds, Graph config.
+
+Colours are the Okabe–Ito palette (distinguishable with the common colour-vision
+deficiencies). Every ClinicalTrials.gov location status has a colour, so a registry update
+that introduces a new status never draws an uncoloured marker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from ..registry import LOCATION_STATUSES, STATUS_LABELS
+
+#: Okabe–Ito (2008) colour-blind-safe palette.
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "grey": "#8C8C8C",
+}
+
+#: One colour per ClinicalTrials.gov location status (all of them, not only those present).
+STATUS_COLORS: dict[str, str] = {
+    "RECRUITING": OKABE_ITO["bluish_green"],
+    "NOT_YET_RECRUITING": OKABE_ITO["orange"],
+    "ENROLLING_BY_INVITATION": OKABE_ITO["sky_blue"],
+    "ACTIVE_NOT_RECRUITING": OKABE_ITO["blue"],
+    "SUSPENDED": OKABE_ITO["vermillion"],
+    "COMPLETED": "#404040",
+    "TERMINATED": OKABE_ITO["reddish_purple"],
+    "WITHDRAWN": OKABE_ITO["grey"],
+    "AVAILABLE": OKABE_ITO["yellow"],
+}
+UNKNOWN_STATUS_COLOR = "#BBBBBB"
+assert set(STATUS_COLORS) == set(LOCATION_STATUSES)
+
+#: Series colours of the accrual chart.
+RANDOMIZED_COLOR = OKABE_ITO["blue"]
+SCREENED_COLOR = OKABE_ITO["sky_blue"]
+TARGET_COLOR = "#212529"
+PLANNED_COLOR = "#6C757D"
+REQUIRED_COLOR = OKABE_ITO["vermillion"]
+FORECAST_COLOR = OKABE_ITO["blue"]
+SELECTED_OUTLINE = "#000000"
+MARKER_OUTLINE = "#343A40"
+
+#: System font stack: no web font is ever requested.
+FONT_FAMILY = (
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", '
+    '"Liberation Sans", Arial, sans-serif'
+)
+TEXT_COLOR = "#212529"
+MUTED_COLOR = "#6C757D"
+GRID_COLOR = "#E9ECEF"
+DIMMED_OPACITY = 0.22
+
+
+def status_color(status: str) -> str:
+    return STATUS_COLORS.get(status, UNKNOWN_STATUS_COLOR)
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def base_layout(**overrides: Any) -> dict[str, Any]:
+    """Layout shared by every figure: white background, system font, quiet grid."""
+    layout: dict[str, Any] = {
+        "template": "none",
+        "paper_bgcolor": "#FFFFFF",
+        "plot_bgcolor": "#FFFFFF",
+        "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "hoverlabel": {
+            "bgcolor": "#FFFFFF",
+            "bordercolor": "#ADB5BD",
+            "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+            "align": "left",
+        },
+        "legend": {"bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 12}},
+    }
+    layout.update(overrides)
+    return layout
+
+
+def axis_style(**overrides: Any) -> dict[str, Any]:
+    style: dict[str, Any] = {
+        "showgrid": True,
+        "gridcolor": GRID_COLOR,
+        "zeroline": False,
+        "showline": True,
+        "linecolor": "#ADB5BD",
+        "ticks": "outside",
+        "tickcolor": "#ADB5BD",
+        "ticklen": 4,
+        "automargin": True,
+        "tickfont": {"size": 11, "color": MUTED_COLOR},
+        "title": {"font": {"size": 12, "color": MUTED_COLOR}},
+    }
+    style.update(overrides)
+    return style
+
+
+def make_figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """One validated Figure from plain trace and layout dicts.
+
+    Builders assemble dicts and validate once here: plotly's incremental ``add_trace`` /
+    ``update_layout`` calls cost tens of milliseconds each, which a callback redrawing four
+    figures on every click cannot afford.
+    """
+    return go.Figure({"data": data, "layout": layout})
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A white figure that says why there is nothing to draw (never a default grey plot)."""
+    fig = go.Figure(layout=base_layout())
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=message,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font={"size": 14, "color": MUTED_COLOR},
+    )
+    return fig
+
+
+#: Modebar buttons that make no sense on these figures (no selection tools, no cloud).
+_REMOVED_BUTTONS = ["lasso2d", "select2d", "autoScale2d", "toggleSpikelines"]
+
+
+def graph_config(filename: str, *, topojson_url: str | None = None) -> dict[str, Any]:
+    """``dcc.Graph(config=...)``: no plotly logo, no cloud, PNG export named after the view."""
+    config: dict[str, Any] = {
+        "displaylogo": False,
+        "showSendToCloud": False,
+        "showEditInChartStudio": False,
+        "modeBarButtonsToRemove": list(_REMOVED_BUTTONS),
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "responsive": True,
+    }
+    if topojson_url is not None:
+        config["topojsonURL"] = topojson_url
+    return config

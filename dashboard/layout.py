@@ -1,0 +1,850 @@
+"""The page: header, alerts, KPI cards, map, accrual, per-site views and the sites table.
+
+Every number shown comes from :mod:`dashboard.metrics` via :func:`page_numbers`; the
+builders here only word and arrange them. :func:`serve_layout` is called on every page
+load (Dash layout function), so a reload shows the data dir's current files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from . import metrics
+from .figures import theme
+from .figures.accrual import accrual_figure
+from .figures.map import site_map_figure
+from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .registry import STATUS_LABELS
+from .store import LOAD_ERRORS, DataStore, TrialData
+
+# ----------------------------------------------------------------------------- component ids
+URL = "url"
+AS_OF = "as-of-date"
+STATUS_FILTER = "status-filter"
+SELECTION = "selected-sites"
+CLEAR_SELECTION = "clear-selection"
+SELECTION_TEXT = "selection-text"
+ALERTS = "alerts"
+KPIS = "kpi-cards"
+AS_OF_TEXT = "as-of-text"
+MAP = "site-map"
+ACCRUAL = "accrual-chart"
+BARS = "site-bars"
+ACTIVATION = "site-activation"
+GRID = "sites-grid"
+GRID_COUNT = "sites-grid-count"
+EXPORT_BUTTON = "export-csv"
+DOWNLOAD = "download-csv"
+
+MAP_HEIGHT = 560
+ACCRUAL_HEIGHT = 560
+
+
+# ----------------------------------------------------------------------------- numbers
+@dataclass(frozen=True)
+class PageNumbers:
+    """Everything the page shows for one as-of date, all computed by :mod:`dashboard.metrics`."""
+
+    as_of: dt.date
+    summary: dict[str, Any]  # metrics.summary: counts, percent, sites, pace
+    week: dict[str, Any]  # metrics.week_changes
+    table: pd.DataFrame  # metrics.site_table
+    accrual: pd.DataFrame  # metrics.accrual_series
+    status_counts: dict[str, int]  # metrics.status_counts
+
+    @property
+    def pace(self) -> dict[str, Any]:
+        return self.summary["pace"]
+
+
+def page_numbers(data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
+    cut = metrics.to_date(as_of)
+    return PageNumbers(
+        as_of=cut,
+        summary=metrics.summary(
+            data.trial,
+            data.sites,
+            data.geocodes,
+            data.enrollment,
+            cut,
+            synthetic=data.synthetic,
+            data_cutoff=data.data_cutoff,
+        ),
+        week=metrics.week_changes(data.sites, data.enrollment, cut),
+        table=metrics.site_table(
+            data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
+        ),
+        accrual=metrics.accrual_series(data.enrollment, data.trial.start_date, cut),
+        status_counts=metrics.status_counts(data.sites),
+    )
+
+
+class NumbersCache:
+    """The last few :class:`PageNumbers`, per data version and as-of date.
+
+    A click that only changes the selection redraws the figures from the same numbers
+    instead of recounting. Entries hold their :class:`TrialData`, so a new data version
+    (a new object) never reuses old numbers.
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str, dt.date], tuple[TrialData, PageNumbers]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
+        cut = metrics.to_date(as_of)
+        key = (id(data), data.version, cut)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] is data:
+                self._entries.move_to_end(key)
+                return hit[1]
+        numbers = page_numbers(data, cut)
+        with self._lock:
+            self._entries[key] = (data, numbers)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return numbers
+
+
+# ----------------------------------------------------------------------------- wording
+def week_delta_text(delta: int) -> str:
+    """ "+1 this week", "−2 this week", "no change this week"."""
+    if delta == 0:
+        return "no change this week"
+    return f"{'+' if delta > 0 else '−'}{abs(delta)} this week"
+
+
+def rate_text(rate: float) -> str:
+    return f"{rate:.1f}/month"
+
+
+def pace_comparison(current: float, required: float | None) -> tuple[str, str]:
+    """(sentence, tone) comparing the current rate with a required one; tone is a
+    Bootstrap colour: "success" on track, "warning" slightly behind, "danger" behind."""
+    if required is None:
+        return "no time left: the date has passed", "danger"
+    if required <= 0:
+        return "target reached", "success"
+    now = f"{rate_text(current)} now vs {rate_text(required)} needed"
+    if current <= 0:
+        return f"{now} — no randomization in the last 90 days", "danger"
+    ratio = required / current
+    if ratio <= 1.0:
+        return f"{now} — on track", "success"
+    tone = "warning" if ratio < 1.25 else "danger"
+    return f"{now} — {ratio:.1f}× behind", tone
+
+
+def completion_text(days_to_completion: int) -> str:
+    if days_to_completion > 0:
+        return f"{days_to_completion} day{'s' if days_to_completion != 1 else ''} left"
+    if days_to_completion == 0:
+        return "completion is today"
+    late = -days_to_completion
+    return f"{late} day{'s' if late != 1 else ''} past"
+
+
+def lpi_comparison(pace: dict[str, Any], last_patient_in: dt.date) -> tuple[str, str]:
+    """The rate needed for the last patient to finish treatment by planned completion."""
+    if pace["remaining"] <= 0:
+        return "target reached", "success"
+    if pace["days_to_last_patient_in"] < 0:
+        return f"last-patient-in date passed on {last_patient_in.isoformat()}", "danger"
+    return pace_comparison(pace["current_rate_per_month"], pace["required_rate_lpi_per_month"])
+
+
+# ----------------------------------------------------------------------------- header & alerts
+def as_of_text(as_of: dt.date) -> list[Any]:
+    return ["Counts as of ", html.Strong(as_of.isoformat(), id="as-of-value")]
+
+
+def header(
+    data: TrialData,
+    as_of: dt.date,
+    max_date: dt.date,
+    status_choices: list[dict[str, str]] | None = None,
+) -> html.Header:
+    trial = data.trial
+    title_badges = []
+    if data.synthetic:
+        title_badges.append(
+            dbc.Badge(
+                "DEMO · SYNTHETIC DATA",
+                color="warning",
+                text_color="dark",
+                className="ms-2 align-middle demo-badge",
+                id="synthetic-badge",
+            )
+        )
+    facts = [
+        html.A(
+            [trial.nct_id, " ↗"],
+            href=trial.registry_url,
+            target="_blank",
+            rel="noopener noreferrer",
+            id="nct-link",
+            className="fw-semibold",
+        ),
+        html.Span(["Sponsor: ", html.Strong(trial.sponsor)]),
+        html.Span(f"Target {trial.target} randomized"),
+        html.Span(f"Start {trial.start_date.isoformat()}"),
+        html.Span(f"Planned completion {trial.planned_completion_date.isoformat()}"),
+    ]
+    fact_items: list[Any] = []
+    for i, fact in enumerate(facts):
+        if i:
+            fact_items.append(html.Span("·", className="sep"))
+        fact_items.append(fact)
+    controls = html.Div(
+        [
+            html.Div(
+                [
+                    dbc.Label("As of", html_for=AS_OF, className="control-label"),
+                    dcc.DatePickerSingle(
+                        id=AS_OF,
+                        date=as_of.isoformat(),
+                        min_date_allowed=trial.start_date.isoformat(),
+                        max_date_allowed=max_date.isoformat(),
+                        initial_visible_month=as_of.isoformat(),
+                        display_format="YYYY-MM-DD",
+                        first_day_of_week=1,
+                        clearable=False,
+                        className="as-of-picker",
+                    ),
+                ],
+                className="control",
+            ),
+            html.Div(
+                [
+                    dbc.Label(
+                        "Select by status", html_for=STATUS_FILTER, className="control-label"
+                    ),
+                    dcc.Dropdown(
+                        id=STATUS_FILTER,
+                        options=status_choices or [],
+                        value=[],
+                        multi=True,
+                        placeholder="All statuses",
+                        className="status-filter",
+                        clearable=True,
+                    ),
+                ],
+                className="control control-status",
+            ),
+            html.Div(
+                [
+                    html.Div(id=SELECTION_TEXT, className="selection-text"),
+                    dbc.Button(
+                        "Clear selection",
+                        id=CLEAR_SELECTION,
+                        color="secondary",
+                        outline=True,
+                        size="sm",
+                    ),
+                ],
+                className="control control-clear",
+            ),
+        ],
+        className="controls",
+    )
+    return html.Header(
+        dbc.Container(
+            [
+                html.Div(
+                    [
+                        html.H1(
+                            [
+                                html.Span(trial.acronym or trial.nct_id, className="acronym"),
+                                html.Span(" — ", className="text-body-tertiary"),
+                                html.Span(trial.title, className="trial-title"),
+                                *title_badges,
+                            ],
+                            className="page-title",
+                            id="page-title",
+                        ),
+                        html.Div(fact_items, className="facts"),
+                        html.Div(
+                            [
+                                html.Span(
+                                    [
+                                        "Data cut-off ",
+                                        html.Strong(data.data_cutoff.isoformat(), id="data-cutoff"),
+                                    ]
+                                ),
+                                html.Span("·", className="sep"),
+                                html.Span(as_of_text(as_of), id=AS_OF_TEXT),
+                            ],
+                            className="as-of-line",
+                        ),
+                    ],
+                    className="title-block",
+                ),
+                controls,
+            ],
+            fluid=True,
+            className="header-inner",
+        ),
+        className="page-header",
+    )
+
+
+def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
+    """Warnings a reader must see before trusting the numbers."""
+    out: list[Any] = []
+    if store_errors:
+        out.append(
+            dbc.Alert(
+                [
+                    html.Strong("The data directory has problems; showing the last good data. "),
+                    html.Ul([html.Li(e) for e in store_errors[:12]], className="mb-0 mt-1"),
+                ],
+                color="danger",
+                className="py-2 mb-2",
+                id="store-errors",
+            )
+        )
+    if data.synthetic:
+        note = data.meta.get("note") or "Synthetic enrollment for demonstration."
+        out.append(
+            dbc.Alert(
+                [html.Strong("Demo: synthetic data. "), note],
+                color="warning",
+                className="py-2 mb-2",
+                id="synthetic-alert",
+            )
+        )
+    cutoff = data.data_cutoff
+    lag = (as_of - cutoff).days
+    if lag > metrics.STALE_CUTOFF_DAYS:
+        out.append(
+            dbc.Alert(
+                [
+                    html.Strong(
+                        f"Data cut-off {cutoff.isoformat()} is {lag} days before the as-of date. "
+                    ),
+                    "Patients screened or randomized after the cut-off are not counted; "
+                    "rates after it read as zero.",
+                ],
+                color="warning",
+                className="py-2 mb-2",
+                id="stale-cutoff",
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- KPI cards
+def _card(
+    title: str, value: Any, details: list[Any], card_id: str, tone: str | None = None
+) -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(title, className="kpi-title"),
+                html.Div(value, className=f"kpi-value{' text-' + tone if tone else ''}"),
+                *details,
+            ]
+        ),
+        className="kpi-card h-100",
+        id=card_id,
+    )
+
+
+def _delta(delta: int, card: str) -> html.Div:
+    tone = "pos" if delta > 0 else ("neg" if delta < 0 else "zero")
+    return html.Div(
+        week_delta_text(delta), className=f"kpi-delta kpi-delta-{tone}", id=f"{card}-delta"
+    )
+
+
+def kpi_cards(numbers: PageNumbers, data: TrialData) -> dbc.Row:
+    s = numbers.summary
+    trial = data.trial
+    pace = numbers.pace
+    pct = s["percent_of_target"]
+    randomized = _card(
+        "Randomized",
+        [
+            html.Span(str(s["randomized"]), id="kpi-randomized-value"),
+            html.Span(f" / {trial.target}", className="kpi-of"),
+            html.Span(
+                f"{pct:.1f} %" if pct is not None else "",
+                className="kpi-pct",
+                id="kpi-randomized-pct",
+            ),
+        ],
+        [
+            dbc.Progress(
+                value=min(pct or 0, 100),
+                className="kpi-progress",
+                color="primary",
+                id="kpi-randomized-progress",
+            ),
+            _delta(numbers.week["randomized"], "kpi-randomized"),
+        ],
+        "kpi-randomized",
+    )
+    sf_pct = s["screen_fail_percent"]
+    screened = _card(
+        "Screened",
+        html.Span(str(s["screened"]), id="kpi-screened-value"),
+        [
+            html.Div(
+                f"{s['screen_failed']} screen failures"
+                + (f" ({sf_pct:.1f} %)" if sf_pct is not None else ""),
+                className="kpi-detail",
+                id="kpi-screen-fail",
+            ),
+            _delta(numbers.week["screened"], "kpi-screened"),
+        ],
+        "kpi-screened",
+    )
+    by_status = s["sites"]["by_status"]
+    others = ", ".join(
+        f"{n} {STATUS_LABELS.get(k, k).lower()}" for k, n in by_status.items() if k != "RECRUITING"
+    )
+    sites = _card(
+        "Sites recruiting",
+        [
+            html.Span(str(by_status.get("RECRUITING", 0)), id="kpi-sites-value"),
+            html.Span(f" / {s['sites']['total']}", className="kpi-of"),
+        ],
+        [
+            html.Div(
+                f"{s['sites']['enrolling']} have randomized ≥ 1",
+                className="kpi-detail",
+                id="kpi-sites-enrolling",
+            ),
+            html.Div(others, className="kpi-detail text-body-secondary") if others else None,
+            _delta(numbers.week["sites_enrolling"], "kpi-sites"),
+        ],
+        "kpi-sites",
+    )
+    days = pace["days_to_completion"]
+    time_left = _card(
+        "Planned completion",
+        html.Span(completion_text(days), id="kpi-days-value"),
+        [
+            html.Div(
+                ("to " if days >= 0 else "since ") + trial.planned_completion_date.isoformat(),
+                className="kpi-detail",
+            ),
+            html.Div(
+                f"Last patient in by {trial.last_patient_in_date.isoformat()} "
+                f"({trial.treatment_days} days of treatment)",
+                className="kpi-detail text-body-secondary",
+            ),
+        ],
+        "kpi-days",
+        tone="danger" if days < 0 else None,
+    )
+    completion_sentence, completion_tone = pace_comparison(
+        pace["current_rate_per_month"], pace["required_rate_per_month"]
+    )
+    lpi_sentence, lpi_tone = lpi_comparison(pace, trial.last_patient_in_date)
+    pace_card = _card(
+        "Randomization pace (last 90 days)",
+        html.Span(rate_text(pace["current_rate_per_month"]), id="kpi-rate-value"),
+        [
+            html.Div(
+                [
+                    html.Span(
+                        f"To reach {trial.target} by {trial.planned_completion_date.isoformat()}: ",
+                        className="text-body-secondary",
+                    ),
+                    html.Span(completion_sentence, className=f"fw-semibold text-{completion_tone}"),
+                ],
+                className="kpi-detail",
+                id="kpi-pace-completion",
+            ),
+            html.Div(
+                [
+                    html.Span(
+                        f"For every patient to finish {trial.treatment_days} days of treatment: ",
+                        className="text-body-secondary",
+                    ),
+                    html.Span(lpi_sentence, className=f"fw-semibold text-{lpi_tone}"),
+                ],
+                className="kpi-detail",
+                id="kpi-pace-lpi",
+            ),
+        ],
+        "kpi-pace",
+    )
+    return dbc.Row(
+        [
+            dbc.Col(randomized, xs=12, sm=6, lg=4, xl=2),
+            dbc.Col(screened, xs=12, sm=6, lg=4, xl=2),
+            dbc.Col(sites, xs=12, sm=6, lg=4, xl=2),
+            dbc.Col(time_left, xs=12, sm=6, lg=4, xl=2),
+            dbc.Col(pace_card, xs=12, lg=8, xl=4),
+        ],
+        className="g-3 kpi-row",
+    )
+
+
+# ----------------------------------------------------------------------------- figures
+def map_figure(numbers: PageNumbers, highlighted=None, selected=()):
+    return site_map_figure(
+        numbers.table,
+        numbers.status_counts,
+        highlighted=highlighted,
+        selected=selected,
+        height=MAP_HEIGHT,
+    )
+
+
+def accrual(numbers: PageNumbers, data: TrialData, forecast: dict | None = None):
+    trial = data.trial
+    return accrual_figure(
+        numbers.accrual,
+        target=trial.target,
+        start_date=trial.start_date,
+        planned_completion_date=trial.planned_completion_date,
+        last_patient_in_date=trial.last_patient_in_date,
+        as_of=numbers.as_of,
+        randomized=numbers.summary["randomized"],
+        required_rate_per_month=numbers.pace["required_rate_per_month"],
+        forecast=forecast,
+        height=ACCRUAL_HEIGHT,
+    )
+
+
+def bars_figure(numbers: PageNumbers, highlighted=None, selected=()):
+    return site_bar_figure(numbers.table, highlighted=highlighted, selected=selected)
+
+
+def timeline_figure(numbers: PageNumbers, data: TrialData, highlighted=None, selected=()):
+    return activation_figure(
+        numbers.table,
+        as_of=numbers.as_of,
+        trial_start=data.trial.start_date,
+        highlighted=highlighted,
+        selected=selected,
+    )
+
+
+# ----------------------------------------------------------------------------- sites grid
+def _num(value: Any, digits: int | None = None) -> Any:
+    if value is None or pd.isna(value):
+        return None
+    return round(float(value), digits) if digits is not None else int(value)
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def grid_rows(
+    table: pd.DataFrame,
+    highlighted: set[str] | None = None,
+    selected: set[str] | frozenset = frozenset(),
+) -> list[dict[str, Any]]:
+    """One aggregate row per site for the grid (no patient-level field ever)."""
+    rows = []
+    for r in table.itertuples():
+        rows.append(
+            {
+                "site_id": str(r.site_id),
+                "facility": r.facility,
+                "city": r.city,
+                "status": STATUS_LABELS.get(r.status, r.status),
+                "activation_date": _iso(r.activation_date),
+                "screened": _num(r.screened),
+                "randomized": _num(r.randomized),
+                "share": _num(r.share_of_randomized, 1),
+                "first_randomization": _iso(r.first_randomization),
+                "last_randomization": _iso(r.last_randomization),
+                "days_since_last": _num(r.days_since_last_randomization),
+                "rate": _num(r.rate_per_month_since_activation, 2),
+                "flag": r.flag or "",
+                "selected": str(r.site_id) in selected,
+                "dimmed": highlighted is not None and str(r.site_id) not in highlighted,
+            }
+        )
+    return rows
+
+
+def grid_columns() -> list[dict[str, Any]]:
+    number = {"type": "numericColumn", "filter": "agNumberColumnFilter", "flex": 1, "minWidth": 124}
+    date = {"filter": "agTextColumnFilter", "flex": 1, "minWidth": 122}
+    return [
+        {"field": "site_id", "headerName": "Site", "width": 96, "sort": "asc"},
+        {
+            "field": "facility",
+            "headerName": "Facility",
+            "flex": 2,
+            "minWidth": 210,
+            "tooltipField": "facility",
+        },
+        {"field": "city", "headerName": "City", "flex": 1.3, "minWidth": 140},
+        {"field": "status", "headerName": "Status", "flex": 1.2, "minWidth": 140},
+        {"field": "activation_date", "headerName": "Activated", **date},
+        {"field": "screened", "headerName": "Screened", **number},
+        {"field": "randomized", "headerName": "Randomized", **number},
+        {"field": "share", "headerName": "Share %", **number},
+        {"field": "first_randomization", "headerName": "First randomization", **date},
+        {"field": "last_randomization", "headerName": "Last randomization", **date},
+        {"field": "days_since_last", "headerName": "Days since last rand.", **number},
+        {
+            "field": "rate",
+            "headerName": "Randomized / month",
+            **number,
+            "headerTooltip": "Randomized per month since activation",
+        },
+        {
+            "field": "flag",
+            "headerName": "Flag",
+            "flex": 1.8,
+            "minWidth": 262,
+            "cellClassRules": {
+                "flag-cell flag-none": "params.value === 'Recruiting, none randomized'",
+                "flag-cell flag-stale": "params.value === 'None in last 90 days'",
+            },
+        },
+    ]
+
+
+def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=GRID,
+        rowData=rows,
+        columnDefs=grid_columns(),
+        defaultColDef={
+            "sortable": True,
+            "filter": True,
+            "resizable": True,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+            "floatingFilter": True,
+            "suppressHeaderMenuButton": True,
+            "suppressHeaderFilterButton": True,
+            "suppressFloatingFilterButton": True,
+        },
+        getRowId="params.data.site_id",
+        rowClassRules={
+            "row-selected": "params.data.selected",
+            "row-dimmed": "params.data.dimmed",
+        },
+        dashGridOptions={
+            "rowHeight": 32,
+            "headerHeight": 36,
+            "suppressRowVirtualisation": True,
+            "suppressColumnVirtualisation": True,
+            "animateRows": False,
+            "suppressCellFocus": True,
+            "tooltipShowDelay": 300,
+        },
+        style={"height": "560px", "width": "100%"},
+        className="sites-grid",
+    )
+
+
+# ----------------------------------------------------------------------------- page
+def _panel(
+    title: str, body: Any, subtitle: Any = None, tools: Any = None, panel_id: str | None = None
+):
+    head = html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(title, className="panel-title"),
+                    html.Div(subtitle, className="panel-subtitle"),
+                ],
+            ),
+            html.Div(tools, className="panel-tools") if tools is not None else None,
+        ],
+        className="panel-head",
+    )
+    return dbc.Card(
+        [head, dbc.CardBody(body, className="panel-body")], className="panel h-100", id=panel_id
+    )
+
+
+def _graph(
+    graph_id: str,
+    figure: Any,
+    filename: str,
+    topojson_url: str | None = None,
+    height: int | None = None,
+):
+    config = theme.graph_config(filename, topojson_url=topojson_url)
+    if graph_id == MAP:
+        config["scrollZoom"] = False
+    return dcc.Graph(
+        id=graph_id,
+        figure=figure,
+        config=config,
+        responsive=True,
+        style={"height": f"{height}px"} if height else None,
+        className="panel-graph",
+    )
+
+
+def status_options(status_counts: dict[str, int]) -> list[dict[str, str]]:
+    return [
+        {"label": f"{STATUS_LABELS.get(k, k)} ({n})", "value": k} for k, n in status_counts.items()
+    ]
+
+
+def page(
+    data: TrialData,
+    as_of: dt.date,
+    *,
+    store_errors: tuple[str, ...] = (),
+    topojson_url: str | None = None,
+    max_date: dt.date | None = None,
+    numbers: PageNumbers | None = None,
+) -> html.Div:
+    """The whole page for one data version and as-of date (also usable by a snapshot)."""
+    trial = data.trial
+    max_date = max_date or max(dt.date.today(), trial.planned_completion_date, data.data_cutoff)
+    numbers = numbers or page_numbers(data, as_of)
+    head = header(data, as_of, max_date, status_options(numbers.status_counts))
+    map_panel = _panel(
+        "Sites on the map",
+        [
+            _graph(MAP, map_figure(numbers), "site-map", topojson_url, MAP_HEIGHT),
+            html.Div(
+                "Colour: registry status · marker area: randomized patients · hollow: none "
+                "randomized yet. Sites sharing a location are spread slightly around it "
+                "(thin line to the true point). Click a site to select it.",
+                className="figure-note",
+            ),
+        ],
+        subtitle=f"{len(data.sites)} sites · Paris area enlarged in the inset",
+        panel_id="panel-map",
+    )
+    accrual_panel = _panel(
+        "Accrual over time",
+        [_graph(ACCRUAL, accrual(numbers, data), "accrual", height=ACCRUAL_HEIGHT)],
+        subtitle="Cumulative screened and randomized against the planned and required paths",
+        panel_id="panel-accrual",
+    )
+    n_sites = len(numbers.table)
+    bars_panel = _panel(
+        "Randomized per site",
+        [_graph(BARS, bars_figure(numbers), "randomized-per-site", height=figure_height(n_sites))],
+        subtitle="Sorted by randomized count; colour: registry status"
+        + ("; tick: site target" if numbers.table["target"].notna().any() else ""),
+        panel_id="panel-bars",
+    )
+    activation_panel = _panel(
+        "Site activation → first randomization",
+        [
+            _graph(
+                ACTIVATION,
+                timeline_figure(numbers, data),
+                "site-activation",
+                height=figure_height(n_sites),
+            )
+        ],
+        subtitle="Sites not yet activated first, then sites still waiting for their first patient",
+        panel_id="panel-activation",
+    )
+    grid_panel = _panel(
+        "Sites",
+        [sites_grid(grid_rows(numbers.table))],
+        subtitle=html.Span(id=GRID_COUNT, children=f"{n_sites} sites"),
+        tools=[
+            dbc.Button("Export CSV", id=EXPORT_BUTTON, color="primary", outline=True, size="sm"),
+            dcc.Download(id=DOWNLOAD),
+        ],
+        panel_id="panel-grid",
+    )
+    return html.Div(
+        [
+            dcc.Location(id=URL, refresh=False),
+            dcc.Store(id=SELECTION, data=[]),
+            head,
+            dbc.Container(
+                [
+                    html.Div(alerts(data, store_errors, as_of), id=ALERTS),
+                    html.Div(kpi_cards(numbers, data), id=KPIS, className="mb-3"),
+                    dbc.Row(
+                        [
+                            dbc.Col(map_panel, xs=12, xxl=5),
+                            dbc.Col(accrual_panel, xs=12, xxl=7),
+                        ],
+                        className="g-3 mb-3",
+                    ),
+                    dbc.Row(
+                        [
+                            dbc.Col(bars_panel, xs=12, xl=5),
+                            dbc.Col(activation_panel, xs=12, xl=7),
+                        ],
+                        className="g-3 mb-3",
+                    ),
+                    dbc.Row([dbc.Col(grid_panel, xs=12)], className="g-3 mb-3"),
+                    html.Footer(
+                        [
+                            f"Registry record {trial.nct_id}"
+                            + (
+                                f", last updated {trial.last_updated.isoformat()}"
+                                if trial.last_updated
+                                else ""
+                            )
+                            + f" · data version {data.version}"
+                            + " · only per-site aggregates are shown; no patient-level data leave the server.",
+                        ],
+                        className="page-footer",
+                    ),
+                ],
+                fluid=True,
+                className="page-body",
+            ),
+        ],
+        className="page",
+    )
+
+
+def error_page(message: str) -> html.Div:
+    """Shown when the data dir has never loaded: what is wrong, in the reader's words."""
+    return dbc.Container(
+        [
+            html.H1("Recruitment dashboard", className="page-title mt-4"),
+            dbc.Alert(
+                [
+                    html.Strong("The data directory cannot be loaded. "),
+                    html.Pre(message, className="mb-0 mt-2 small"),
+                ],
+                color="danger",
+                id="load-error",
+            ),
+        ],
+        className="page-body",
+    )
+
+
+def serve_layout(
+    store: DataStore,
+    default_as_of: dt.date | None = None,
+    topojson_url: str | None = None,
+    cache: NumbersCache | None = None,
+) -> html.Div:
+    """Dash layout function: current data, default as-of = ``default_as_of`` or the cut-off."""
+    try:
+        data = store.get()
+    except LOAD_ERRORS as exc:
+        return error_page(str(exc))
+    as_of = default_as_of or data.data_cutoff
+    return page(
+        data,
+        as_of,
+        store_errors=store.errors,
+        topojson_url=topojson_url,
+        numbers=cache.get(data, as_of) if cache is not None else None,
+    )
