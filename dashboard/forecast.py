@@ -39,6 +39,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,8 @@ MAX_ADDITIONAL_SITES = 500
 #: never more than 5 years after as_of (≤ 262 points).
 CHART_STEP_DAYS = 7
 CHART_HORIZON_CAP_DAYS = 5 * 365
-#: The chart's bands come from at most this many paths (and paths × remaining draws).
+#: The chart's bands come from at most this many paths (plenty for a chart).
 CHART_MAX_PATHS = 4000
-CHART_MAX_DRAWS = 2_000_000
 #: Beyond this a forecast date is reported as None (no date arithmetic can overflow).
 MAX_FORECAST_DAYS = 100 * 365
 #: Paths simulated together: keeps the (paths × sites) temporaries a few MB (cache friendly).
@@ -249,10 +249,14 @@ def classify_sites(
     cut_ts = pd.Timestamp(cut)
     rand = pd.to_datetime(enrollment["randomization_date"])
     in_window = enrollment[rand.notna() & (rand <= cut_ts)]
-    k_by_site = in_window.groupby("site_id").size()
-    first_by_site = (
-        pd.to_datetime(in_window["randomization_date"]).groupby(in_window["site_id"]).min()
-    )
+    k_by_site = {str(sid): int(n) for sid, n in in_window.groupby("site_id").size().items()}
+    first_by_site = {
+        str(sid): pd.Timestamp(first).date()
+        for sid, first in pd.to_datetime(in_window["randomization_date"])
+        .groupby(in_window["site_id"])
+        .min()
+        .items()
+    }
     open_ids: list[str] = []
     k: list[int] = []
     tau: list[int] = []
@@ -266,11 +270,11 @@ def classify_sites(
         act = row.activation_date
         known = not pd.isna(act)
         act_date = pd.Timestamp(act).date() if known else None
-        n_here = int(k_by_site.get(sid, 0))
+        n_here = k_by_site.get(sid, 0)
         if row.status == "RECRUITING":
             opened = act_date if known else trial_start
             if n_here > 0:
-                first = first_by_site[sid].date()
+                first = first_by_site[sid]
                 if first < opened:
                     early.append(sid)
                     opened = first
@@ -501,14 +505,15 @@ def _beta_given_alpha(alpha: float, k: np.ndarray, tau: np.ndarray) -> float:
 
 
 # =========================================================================== simulation
-@dataclass(frozen=True)
+@dataclass
 class RateDraws:
     """Simulated recruitment rates: one row per path, one column per opening time.
 
     ``offsets[g]`` is the day (after as_of) at which group g of sites opens (offsets[0] = 0
     always, possibly an empty group); ``group_rates[p, g]`` is the summed rate per day of
     the sites of group g on path p. The cumulative rate is piecewise constant, stepping up
-    at each offset, so the cumulative intensity is piecewise linear.
+    at each offset, so the cumulative intensity is piecewise linear with knots at the
+    offsets; everything below costs O(paths × groups) at most, never groups².
     ``prior_mean[p]`` is α/β on path p (the rate given to hypothetical extra sites).
     """
 
@@ -520,26 +525,45 @@ class RateDraws:
     def paths(self) -> int:
         return int(self.group_rates.shape[0])
 
+    @cached_property
+    def rate(self) -> np.ndarray:
+        """Total rate per day in segment g = [offsets[g], offsets[g+1]), per path."""
+        return np.cumsum(self.group_rates, axis=1)
+
+    @cached_property
+    def knots(self) -> np.ndarray:
+        """∫_0^{offsets[g]} Λ per path (column 0 is 0)."""
+        out = np.zeros_like(self.group_rates)
+        if out.shape[1] > 1:
+            out[:, 1:] = np.cumsum(self.rate[:, :-1] * np.diff(self.offsets), axis=1)
+        return out
+
     def cumulative_intensity(self, days: float | Sequence[float] | np.ndarray) -> np.ndarray:
         """∫_0^t Λ(s) ds for each path (rows) and each t in ``days`` (columns)."""
-        t = np.atleast_1d(np.asarray(days, dtype=float))
-        ramp = np.maximum(t[None, :] - self.offsets[:, None], 0.0)  # (groups, len(t))
-        return self.group_rates @ ramp
+        t = np.maximum(np.atleast_1d(np.asarray(days, dtype=float)), 0.0)
+        seg = np.searchsorted(self.offsets, t, side="right") - 1  # same segment on all paths
+        return self.knots[:, seg] + self.rate[:, seg] * (t - self.offsets[seg])
 
     def invert(self, e: np.ndarray) -> np.ndarray:
         """Times t with ∫_0^t Λ = e, for an array e of shape (p, m) on the first p paths.
 
-        ∫Λ is piecewise linear with a knot at each opening offset: find the segment of each
-        e, then t = offset + (e − ∫Λ at the offset) / rate. inf where the rate stays 0.
+        Find each e's segment among the path's knots (one batched searchsorted: row r is
+        shifted by r·width so all rows stay sorted in one flat array), then
+        t = offset + (e − knot) / rate. inf where the rate stays 0.
         """
-        p = e.shape[0]
-        knots = self.cumulative_intensity(self.offsets)[:p]  # (p, groups), column 0 is 0
-        rate = np.cumsum(self.group_rates[:p], axis=1)
-        seg = np.zeros(e.shape, dtype=np.intp)
-        for g in range(1, len(self.offsets)):
-            seg += e >= knots[:, g : g + 1]
+        p, m = e.shape
+        knots = self.knots[:p]
+        groups = knots.shape[1]
+        if groups == 1:
+            seg = np.zeros(e.shape, dtype=np.intp)
+        else:
+            width = float(max(knots[:, -1].max(), e.max())) + 1.0
+            shift = np.arange(p, dtype=float)[:, None] * width
+            found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
+            seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
+            np.clip(seg, 0, groups - 1, out=seg)
         rows = np.arange(p)[:, None]
-        r = rate[rows, seg]
+        r = self.rate[:p][rows, seg]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = self.offsets[seg] + (e - knots[rows, seg]) / r
         t[~(r > 0)] = np.inf
@@ -818,7 +842,7 @@ def forecast(
         notes.append(
             f"{outside} randomized patient(s) at sites not in sites.csv: counted in the total only"
         )
-    left_k = sum(int((rand_sites == sid).sum()) for sid, _ in plan.left_out)
+    left_k = int(rand_sites.isin([sid for sid, _ in plan.left_out]).sum())
     if left_k:
         notes.append(
             f"{left_k} randomized patient(s) at left-out sites: counted in the total, "
@@ -1060,8 +1084,14 @@ def _chart(
     end = min(max(end, CHART_STEP_DAYS), CHART_HORIZON_CAP_DAYS)
     grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
     cap = goal - total
-    max_paths = max(200, min(CHART_MAX_PATHS, CHART_MAX_DRAWS // cap))
-    counts = total + draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, max_paths)
+    if cap <= len(grid):
+        # Few patients to go: draw each path's arrivals (exact, coherent along the path).
+        further = draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, CHART_MAX_PATHS)
+    else:
+        # Many to go: one Poisson count per grid point is cheaper than every arrival.
+        lam = draws.cumulative_intensity(grid)[:CHART_MAX_PATHS]
+        further = np.minimum(rng.poisson(lam), cap)
+    counts = total + further
     qs = _count_quantiles(counts, (0.5, 0.1, 0.9, 0.025, 0.975))
     return {
         "dates": [(cut + dt.timedelta(days=int(d))).isoformat() for d in grid],

@@ -399,6 +399,21 @@ def test_probability_increases_with_the_date():
     }
 
 
+def assert_plain(obj: object, where: str = "result") -> None:
+    """Only JSON's own types: no numpy scalars, no NaN/inf."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            assert type(key) is str, where
+            assert_plain(value, f"{where}.{key}")
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            assert_plain(value, f"{where}[{i}]")
+    else:
+        assert type(obj) in (str, int, float, bool, type(None)), f"{where}: {type(obj)}"
+        if type(obj) is float:
+            assert math.isfinite(obj), where
+
+
 def test_chart_is_small_ordered_and_json_clean():
     trial, sites, enrollment, as_of = sparse_case()
     result = fc.forecast(trial, sites, enrollment, as_of, paths=4000)
@@ -418,7 +433,7 @@ def test_chart_is_small_ordered_and_json_clean():
             <= 60
         )
     assert chart["median"] == sorted(chart["median"])
-    json.dumps(result, allow_nan=False)
+    assert_plain(result)
 
 
 # =========================================================================== edge cases
@@ -435,7 +450,7 @@ def test_target_already_reached_and_above_target():
     assert pg["probability_by"]["2024-12-01"] == 1.0
     assert pg["additional_sites_needed"] == 0
     assert result["linear"]["predicted_target_date"] == "2024-01-11"
-    json.dumps(result, allow_nan=False)
+    assert_plain(result)
 
 
 def test_target_zero():
@@ -457,7 +472,7 @@ def test_no_randomization_at_all():
     assert pg["additional_sites_needed"] is None
     assert result["linear"]["predicted_target_date"] is None
     assert any("no forecast" in note for note in result["notes"])
-    json.dumps(result, allow_nan=False)
+    assert_plain(result)
 
 
 def test_as_of_before_start_no_open_sites():
@@ -469,7 +484,7 @@ def test_as_of_before_start_no_open_sites():
     # Both sites open later (the one without a date at the trial start).
     assert [s["activation_date"] for s in pg["sites_planned"]] == ["2024-01-01", "2024-02-01"]
     assert any("before the trial start" in note for note in result["notes"])
-    json.dumps(result, allow_nan=False)
+    assert_plain(result)
 
 
 def test_later_opening_sites_start_at_the_prior():
