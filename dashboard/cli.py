@@ -350,7 +350,10 @@ def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -
     help="Simulated paths.",
 )
 @click.option(
-    "--seed", type=int, default=None, help="Random seed (default: fixed, so runs repeat)."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Random seed (default: fixed, so runs repeat).",
 )
 @click.option(
     "--no-parameter-uncertainty",

@@ -821,6 +821,8 @@ def forecast(
         raise ValueError("target must be ≥ 0")
     if paths < 1:
         raise ValueError("paths must be ≥ 1")
+    if seed < 0:
+        raise ValueError("seed must be ≥ 0")
     dates = _randomization_dates(enrollment, cut)
     total = len(dates)
     remaining = max(goal - total, 0)
