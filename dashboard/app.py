@@ -14,8 +14,11 @@ from pathlib import Path
 import dash
 
 from . import callbacks, layout
-from .security import Auth, install_security
+from .security import Auth, install_security, load_auth
 from .store import DataStore
+
+#: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
+FROM_ENVIRONMENT = object()
 
 #: Repo-level assets folder: CSS, the europe_50m topojson, licences.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -25,13 +28,17 @@ def create_app(
     data_dir: Path | str,
     as_of: dt.date | None = None,
     *,
-    auth: Auth | None = None,
+    auth: Auth | None | object = FROM_ENVIRONMENT,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
-    Security headers, the public ``/health`` route and — with ``auth`` — basic auth are
-    installed by :func:`dashboard.security.install_security`.
+    Security headers, the public ``/health`` route and basic auth are installed by
+    :func:`dashboard.security.install_security`. ``auth`` defaults to what the environment
+    configures (:func:`dashboard.security.load_auth`: ``$RECRUITMENT_DASHBOARD_HTPASSWD`` or
+    ``$RECRUITMENT_DASHBOARD_AUTH``; none: no auth); pass an :class:`Auth` or None to decide.
     """
+    if auth is FROM_ENVIRONMENT:
+        auth = load_auth()
     app = dash.Dash(
         __name__,
         assets_folder=str(ASSETS_DIR),

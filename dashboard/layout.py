@@ -246,7 +246,7 @@ def header(
             ),
             html.Div(
                 [
-                    html.Div(id=SELECTION_TEXT, className="selection-text"),
+                    html.Div("No selection", id=SELECTION_TEXT, className="selection-text"),
                     dbc.Button(
                         "Clear selection",
                         id=CLEAR_SELECTION,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from .app import create_app
 from .datadir import default_data_dir
-from .security import load_auth
 
-app = create_app(default_data_dir(), auth=load_auth())
+app = create_app(default_data_dir())  # basic auth from the environment, if configured
 server = app.server

@@ -1,0 +1,269 @@
+"""The dashboard page in headless Chromium: what a PM sees, clicks and downloads.
+
+Counts are the hand-counted ones of tests/browser/conftest.py. Every page must end with a
+clean console and without a single request to another host than the app's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.conftest import DASH_RESPONSES, Watched, open_page
+
+pytestmark = pytest.mark.browser
+
+#: The site id of a plotly point element (only a trace's first calcdata point holds the trace).
+SITE_OF_POINT = """(p) => {
+    const trace = p.closest('g.trace').__data__[0].trace;
+    return String(trace.customdata[p.__data__.i]);
+  }"""
+
+#: Centre (viewport px) of the marker(s) of one site: [{geo, x, y}], main map and inset.
+MARKER_CENTRES = (
+    """(sid) => {
+  const siteOf = """
+    + SITE_OF_POINT
+    + """;
+  const out = [];
+  for (const g of document.querySelectorAll('#site-map g.geo')) {
+    const geo = g.classList.contains('geo2') ? 'geo2' : 'geo';
+    for (const p of g.querySelectorAll('path.point')) {
+      if (siteOf(p) === sid) {
+        const r = p.getBoundingClientRect();
+        out.push({geo: geo, x: r.x + r.width / 2, y: r.y + r.height / 2});
+      }
+    }
+  }
+  return out;
+}"""
+)
+
+MAIN_MAP_SITE_IDS = (
+    """() => {
+  const siteOf = """
+    + SITE_OF_POINT
+    + """;
+  return [...document.querySelectorAll('#site-map g.geo:not(.geo2) path.point')].map(siteOf);
+}"""
+)
+
+
+def text(page, selector: str) -> str:
+    return page.locator(selector).inner_text().strip()
+
+
+def wait_text(page, selector: str, expected: str, timeout_ms: float = 30_000) -> None:
+    page.wait_for_function(
+        """([sel, want]) => {
+            const el = document.querySelector(sel);
+            return el !== null && el.textContent.trim() === want;
+        }""",
+        arg=[selector, expected],
+        timeout=timeout_ms,
+        polling=100,
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded(browser_context, app_url) -> Iterator[Watched]:
+    """One page at 1920×1080 for the read-only checks."""
+    watched = open_page(browser_context, app_url + "/")
+    yield watched
+    watched.assert_clean()
+    watched.close()
+
+
+@pytest.fixture
+def fresh(browser_context, app_url) -> Iterator[Watched]:
+    watched = open_page(browser_context, app_url + "/")
+    yield watched
+    watched.assert_clean()
+    watched.close()
+
+
+# ----------------------------------------------------------------------------- what is shown
+def test_title_sponsor_and_registry_link(loaded):
+    page = loaded.page
+    assert loaded.draw_seconds < 60
+    title = text(page, "#page-title")
+    assert "SCLERITA" in title and "Itacitinib" in title
+    assert "SYNTHETIC" not in title  # this data set says synthetic: false
+    link = page.locator("#nct-link")
+    assert "NCT04789850" in link.inner_text()
+    assert link.get_attribute("href") == "https://clinicaltrials.gov/study/NCT04789850"
+    assert "Assistance Publique" in text(page, ".facts")
+    assert text(page, "#data-cutoff") == "2025-06-30"
+    assert page.title() == "Recruitment dashboard"
+
+
+def test_kpis_match_hand_counts(loaded):
+    page = loaded.page
+    assert text(page, "#kpi-randomized-value") == "9"
+    assert text(page, "#kpi-randomized-pct") == "12.2 %"
+    assert text(page, "#kpi-screened-value") == "12"
+    assert text(page, "#kpi-screen-fail") == "2 screen failures (16.7 %)"
+    assert text(page, "#kpi-sites-value") == "43"
+    assert text(page, "#kpi-sites-enrolling") == "6 have randomized ≥ 1"
+
+
+def test_every_site_is_a_marker_on_the_main_map(loaded):
+    ids = loaded.page.evaluate(MAIN_MAP_SITE_IDS)
+    assert len(ids) == 46
+    assert sorted(ids) == [f"{i:02d}" for i in range(1, 47)]
+    inset = loaded.page.locator("#site-map g.geo2 path.point").count()
+    assert inset == 8  # Paris ×5, Boulogne-Billancourt, Bobigny, Créteil
+
+
+@pytest.mark.parametrize("geo", ["geo", "geo2"])
+def test_co_located_paris_sites_are_each_hoverable(loaded, geo):
+    page = loaded.page
+    for sid in ("32", "33"):  # the two La Pitié-Salpêtrière sites share one point
+        centre = next(c for c in page.evaluate(MARKER_CENTRES, sid) if c["geo"] == geo)
+        page.mouse.move(5, 5)
+        page.mouse.move(centre["x"], centre["y"])
+        page.wait_for_function(
+            """(want) => [...document.querySelectorAll('#site-map .hoverlayer .hovertext')]
+                 .some(h => h.textContent.includes(want))""",
+            arg=f"site {sid}",
+            timeout=10_000,
+            polling=100,
+        )
+        hover = page.locator("#site-map .hoverlayer .hovertext").first.text_content()
+        assert "La Pitié-Salpêtrière" in hover
+        assert "Paris" in hover
+        assert f"site {sid}" in hover
+    page.mouse.move(5, 5)
+
+
+def test_table_has_one_row_per_site(loaded):
+    page = loaded.page
+    assert page.locator("#sites-grid .ag-center-cols-container .ag-row").count() == 46
+    wait_text(page, "#sites-grid-count", "46 sites")
+
+
+def test_no_patient_level_data_reaches_the_browser(loaded):
+    assert DASH_RESPONSES, "layout and callback responses were recorded"
+    for body in DASH_RESPONSES:
+        assert "PX-TEST" not in body
+        assert "patient_id" not in body
+    assert "PX-TEST" not in loaded.page.content()
+
+
+def test_export_downloads_formula_safe_site_csv(loaded, tmp_path):
+    page = loaded.page
+    with page.expect_download(timeout=30_000) as info:
+        page.locator("#export-csv").click()
+    download = info.value
+    assert download.suggested_filename == "sclerita-sites-as-of-2025-06-30.csv"
+    path = tmp_path / "sites.csv"
+    download.save_as(path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("site_id,facility,city,status,")
+    assert len(lines) == 47
+    assert b"PX-TEST" not in raw
+
+
+# ----------------------------------------------------------------------------- interaction
+def test_as_of_picker_recounts_everything(fresh):
+    page = fresh.page
+    picker = page.locator("input#as-of-date")
+    picker.fill("2024-06-30")
+    picker.press("Enter")
+    wait_text(page, "#kpi-randomized-value", "6")
+    assert text(page, "#kpi-screened-value") == "8"
+    assert text(page, "#as-of-value") == "2024-06-30"
+    assert "as_of=2024-06-30" in page.url
+    # An as-of date before the cut-off is never stale.
+    assert page.locator("#stale-cutoff").count() == 0
+    page.wait_for_function(
+        """() => {
+            const gd = document.querySelector('#accrual-chart .js-plotly-plot');
+            const r = gd && gd.data.find(t => (t.name || '').startsWith('Randomized'));
+            return r && r.y[r.y.length - 1] === 6;
+        }""",
+        timeout=20_000,
+    )
+    # After the cut-off by more than 14 days: counts stop at the cut-off, and the page says so.
+    picker.fill("2025-08-01")
+    picker.press("Enter")
+    page.wait_for_selector("#stale-cutoff", timeout=30_000)
+    assert "32 days before the as-of date" in text(page, "#stale-cutoff")
+    assert text(page, "#kpi-randomized-value") == "9"
+
+
+def test_as_of_in_the_url_is_bookmarkable(browser_context, app_url):
+    watched = open_page(browser_context, app_url + "/?as_of=2024-06-30")
+    try:
+        wait_text(watched.page, "#kpi-randomized-value", "6")
+        assert watched.page.locator("input#as-of-date").input_value() == "2024-06-30"
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+
+def test_clicking_a_marker_selects_the_site_everywhere(fresh):
+    page = fresh.page
+    wait_text(page, "#selection-text", "No selection")
+    centre = next(c for c in page.evaluate(MARKER_CENTRES, "42") if c["geo"] == "geo")
+    page.mouse.click(centre["x"], centre["y"])
+    wait_text(page, "#selection-text", "1 of 46 sites selected")
+    page.wait_for_selector('#sites-grid .ag-row[row-id="42"].row-selected', timeout=20_000)
+    assert page.locator("#sites-grid .ag-row.row-dimmed").count() >= 40
+    bar_width = page.evaluate(
+        """() => {
+            const gd = document.querySelector('#site-bars .js-plotly-plot');
+            for (const t of gd.data) {
+                const i = (t.customdata || []).indexOf('42');
+                if (t.type === 'bar' && i >= 0) return t.marker.line.width[i];
+            }
+            return null;
+        }"""
+    )
+    assert bar_width == 2
+    # Clicking the same marker again toggles it off.
+    page.mouse.click(centre["x"], centre["y"])
+    wait_text(page, "#selection-text", "No selection")
+    # A table row selects too; "Clear selection" clears.
+    page.locator('#sites-grid .ag-row[row-id="05"] [col-id="facility"]').click()
+    wait_text(page, "#selection-text", "1 of 46 sites selected")
+    page.wait_for_selector('#sites-grid .ag-row[row-id="05"].row-selected', timeout=20_000)
+    page.locator("#clear-selection").click()
+    wait_text(page, "#selection-text", "No selection")
+    assert page.locator("#sites-grid .ag-row.row-dimmed").count() == 0
+
+
+def test_readable_at_1366x768(browser_context, app_url):
+    watched = open_page(browser_context, app_url + "/", viewport=(1366, 768))
+    try:
+        page = watched.page
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= 1366
+        for card in ("#kpi-randomized", "#kpi-pace", "#panel-map"):
+            box = page.locator(card).bounding_box()
+            assert box is not None and box["width"] > 150
+        map_box = page.locator("#site-map").bounding_box()
+        assert map_box["width"] >= 600  # map and accrual stack below 1400 px
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+
+def test_reload_shows_current_files(browser_context, app_url, browser_data_dir):
+    """Replacing the enrollment on disk shows on the next page load (no restart)."""
+    enrollment = browser_data_dir / "enrollment.csv"
+    original = enrollment.read_text(encoding="utf-8")
+    extra = "PX-TEST-0013,42,2025-06-21,2025-06-29,RANDOMIZED\n"
+    try:
+        enrollment.write_text(original + extra, encoding="utf-8")
+        watched = open_page(browser_context, app_url + "/")
+        try:
+            wait_text(watched.page, "#kpi-randomized-value", "10")
+            watched.assert_clean()
+        finally:
+            watched.close()
+    finally:
+        enrollment.write_text(original, encoding="utf-8")

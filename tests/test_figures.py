@@ -1,0 +1,392 @@
+"""Figure builders: plain data in, plotly figure out (no Dash, no browser)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import metrics
+from dashboard.datadir import SHIPPED_DATA_DIR
+from dashboard.figures import (
+    accrual_figure,
+    activation_figure,
+    site_bar_figure,
+    site_map_figure,
+    spread_colocated,
+)
+from dashboard.figures import map as map_module
+from dashboard.figures.theme import STATUS_COLORS, graph_config
+from dashboard.registry import LOCATION_STATUSES, Trial
+from dashboard.store import TrialData, load_trial_data
+
+
+# ----------------------------------------------------------------------------- a small trial
+def small_trial_data(data_cutoff: str | None = "2024-07-01", synthetic: bool = False) -> TrialData:
+    """Four sites, seven patients; every number the tests expect is counted by hand."""
+    trial = Trial(
+        nct_id="NCT00000001",
+        title="A small test trial",
+        acronym="TEST",
+        sponsor="Test Sponsor",
+        target=10,
+        start_date=dt.date(2024, 1, 1),
+        planned_completion_date=dt.date(2025, 6, 30),
+        last_updated=None,
+        overall_status="RECRUITING",
+        treatment_days=360,
+    )
+    sites = pd.DataFrame(
+        {
+            "site_id": ["01", "02", "03", "04"],
+            "facility": ["Hôpital A", "Hôpital B", "CHU C", "CHU D"],
+            "city": ["Paris", "Paris", "Lyon", "Lille"],
+            "country": ["France"] * 4,
+            "status": ["RECRUITING", "RECRUITING", "NOT_YET_RECRUITING", "RECRUITING"],
+            "activation_date": pd.to_datetime(["2024-01-15", "2024-02-01", None, "2024-06-01"]),
+            "target": pd.array([3, None, None, 2], dtype="Int64"),
+        }
+    )
+    geocodes = pd.DataFrame(
+        {
+            "site_id": ["01", "02", "03", "04"],
+            "lat": [48.85, 48.85, 45.75, 50.63],
+            "lon": [2.35, 2.35, 4.85, 3.06],
+            "precision": ["facility", "facility", "city", "city"],
+            "source": ["manual"] * 4,
+            "query": ["a", "b", "c", "d"],
+            "geocoded_at": ["2024-07-01T00:00:00Z"] * 4,
+        }
+    )
+    rows = [
+        ("P1", "01", "2024-02-01", "2024-02-10", "RANDOMIZED"),
+        ("P2", "01", "2024-03-01", "2024-03-15", "RANDOMIZED"),
+        ("P3", "02", "2024-04-01", None, "SCREEN_FAILED"),
+        ("P4", "02", "2024-05-01", "2024-05-20", "RANDOMIZED"),
+        ("P5", "04", "2024-06-20", "2024-06-28", "RANDOMIZED"),
+        ("P6", "04", "2024-06-25", None, "SCREENING"),
+        ("P7", "04", "2024-08-01", "2024-08-10", "RANDOMIZED"),
+    ]
+    enrollment = pd.DataFrame(
+        rows, columns=["patient_id", "site_id", "screening_date", "randomization_date", "status"]
+    )
+    for col in ("screening_date", "randomization_date"):
+        enrollment[col] = pd.to_datetime(enrollment[col])
+    meta = {"synthetic": synthetic}
+    if data_cutoff:
+        meta["data_cutoff"] = data_cutoff
+    return TrialData(trial, sites, geocodes, enrollment, meta, version="test")
+
+
+AS_OF = dt.date(2024, 7, 1)
+
+
+def _table(data: TrialData, as_of=AS_OF) -> pd.DataFrame:
+    return metrics.site_table(
+        data.sites, data.geocodes, data.enrollment, as_of, data.trial.start_date
+    )
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TrialData:
+    return load_trial_data(SHIPPED_DATA_DIR)
+
+
+@pytest.fixture(scope="module")
+def shipped_table(shipped) -> pd.DataFrame:
+    return metrics.site_table(
+        shipped.sites,
+        shipped.geocodes,
+        shipped.enrollment,
+        shipped.data_cutoff,
+        shipped.trial.start_date,
+    )
+
+
+def _marker_traces(fig: go.Figure, geo: str) -> list:
+    return [t for t in fig.data if t.type == "scattergeo" and t.geo == geo and t.mode == "markers"]
+
+
+# ----------------------------------------------------------------------------- palette
+def test_every_registry_status_has_a_distinct_colour():
+    assert set(STATUS_COLORS) == set(LOCATION_STATUSES)
+    assert len(set(STATUS_COLORS.values())) == len(LOCATION_STATUSES)
+
+
+def test_graph_config_has_no_cloud_and_uses_local_topojson():
+    config = graph_config("map", topojson_url="/assets/topojson/")
+    assert config["displaylogo"] is False
+    assert config["showSendToCloud"] is False
+    assert {"lasso2d", "select2d"} <= set(config["modeBarButtonsToRemove"])
+    assert config["topojsonURL"] == "/assets/topojson/"
+
+
+# ----------------------------------------------------------------------------- map
+def test_map_has_one_marker_per_shipped_site(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    main = _marker_traces(fig, "geo")
+    ids = [s for t in main for s in t.customdata]
+    assert len(ids) == 46
+    assert sorted(ids) == sorted(shipped.sites["site_id"])
+    names = {t.name for t in main}
+    assert names == {"Recruiting (43)", "Not yet recruiting (3)"}
+    for trace in main:
+        status = "RECRUITING" if trace.name.startswith("Recruiting") else "NOT_YET_RECRUITING"
+        assert trace.marker.color == STATUS_COLORS[status]
+        assert trace.legendgroup == status
+
+
+def test_map_geo_is_offline_france_with_explicit_ranges(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    geo = fig.layout.geo
+    assert geo.scope == "europe" and geo.resolution == 50 and geo.fitbounds is False
+    lon0, lon1 = geo.lonaxis.range
+    lat0, lat1 = geo.lataxis.range
+    # Brest (−4.5) to Nice/Corsica (9.5), Bonifacio (41.4) to Dunkirk (51.0).
+    assert lon0 <= -5 and lon1 >= 9.6 and lat0 <= 41.3 and lat1 >= 51.1
+    inset = fig.layout.geo2
+    assert tuple(inset.lonaxis.range) == (2.1, 2.6)
+    assert tuple(inset.lataxis.range) == (48.7, 49.0)
+
+
+def test_map_inset_holds_the_eight_paris_area_sites(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    inset_ids = sorted(s for t in _marker_traces(fig, "geo2") for s in t.customdata)
+    # Bobigny, Boulogne-Billancourt, Créteil and the five Paris sites.
+    assert inset_ids == ["05", "08", "12", "31", "32", "33", "34", "35"]
+    assert all(t.showlegend is False for t in _marker_traces(fig, "geo2"))
+
+
+def _screen_xy(trace) -> list[tuple[float, float]]:
+    lat = np.asarray(trace.lat, dtype=float)
+    y = np.degrees(np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)))
+    return list(zip(trace.lon, y, strict=True))
+
+
+def test_co_located_sites_are_all_separable_on_both_views(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    for geo, sep in (
+        ("geo", map_module.MAIN_MIN_SEPARATION),
+        ("geo2", map_module.INSET_MIN_SEPARATION),
+    ):
+        points = [p for t in _marker_traces(fig, geo) for p in _screen_xy(t)]
+        for i, a in enumerate(points):
+            for b in points[i + 1 :]:
+                assert math.dist(a, b) >= sep * 0.999, (geo, a, b)
+
+
+def test_hover_text_names_facility_city_status_counts_and_precision(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    hovers = {
+        sid: text
+        for t in _marker_traces(fig, "geo")
+        for sid, text in zip(t.customdata, t.hovertext, strict=True)
+    }
+    text = hovers["33"]
+    assert "La Pitié-Salpêtrière" in text and "Paris" in text and "site 33" in text
+    assert "Status: Recruiting" in text
+    assert "Randomized:" in text and "Screened:" in text
+    assert "First randomization:" in text and "Last randomization:" in text
+    assert "Geocode precision: facility" in text
+    assert "offset" in hovers["32"]  # the two Pitié sites share a point: both are moved
+
+
+def test_zero_randomized_sites_stay_visible(shipped, shipped_table):
+    fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
+    zero = set(shipped_table.loc[shipped_table["randomized"] == 0, "site_id"])
+    assert zero
+    for trace in _marker_traces(fig, "geo"):
+        for sid, size, symbol, width in zip(
+            trace.customdata,
+            trace.marker.size,
+            trace.marker.symbol,
+            trace.marker.line.width,
+            strict=True,
+        ):
+            assert size >= 7
+            if sid in zero:
+                assert symbol == "circle-open" and width >= 2
+
+
+def test_map_selection_dims_the_others():
+    data = small_trial_data()
+    table = _table(data)
+    fig = site_map_figure(
+        table, metrics.status_counts(data.sites), highlighted={"04"}, selected={"04"}
+    )
+    opacity = {
+        sid: o
+        for t in _marker_traces(fig, "geo")
+        for sid, o in zip(t.customdata, t.marker.opacity, strict=True)
+    }
+    assert opacity["04"] > 0.9
+    assert all(o < 0.5 for sid, o in opacity.items() if sid != "04")
+
+
+def test_map_counts_sites_without_coordinates():
+    data = small_trial_data()
+    table = _table(data)
+    table.loc[table["site_id"] == "03", ["lat", "lon"]] = np.nan
+    fig = site_map_figure(table, metrics.status_counts(data.sites))
+    assert len([s for t in _marker_traces(fig, "geo") for s in t.customdata]) == 3
+    assert any("1 site(s) without coordinates" in a.text for a in fig.layout.annotations)
+
+
+def test_spread_is_deterministic_and_leaves_lone_points_alone():
+    lat = [48.85, 48.85, 48.85, 45.0]
+    lon = [2.35, 2.35, 2.35, 5.0]
+    first = spread_colocated(lat, lon, 0.3)
+    second = spread_colocated(lat, lon, 0.3)
+    assert np.array_equal(first.lat, second.lat) and np.array_equal(first.lon, second.lon)
+    assert list(first.moved) == [True, True, True, False]
+    assert (first.lat[3], first.lon[3]) == (45.0, 5.0)
+    assert np.allclose(first.centre_lat[:3], 48.85) and np.allclose(first.centre_lon[:3], 2.35)
+
+
+# ----------------------------------------------------------------------------- accrual
+def _accrual(data: TrialData, as_of=AS_OF, forecast=None) -> go.Figure:
+    trial = data.trial
+    pace = metrics.pace(trial, data.enrollment, as_of)
+    return accrual_figure(
+        metrics.accrual_series(data.enrollment, trial.start_date, as_of),
+        target=trial.target,
+        start_date=trial.start_date,
+        planned_completion_date=trial.planned_completion_date,
+        last_patient_in_date=trial.last_patient_in_date,
+        as_of=as_of,
+        randomized=pace.randomized,
+        required_rate_per_month=pace.required_rate_per_month,
+        forecast=forecast,
+    )
+
+
+def _trace(fig: go.Figure, name_start: str):
+    matches = [t for t in fig.data if t.name and t.name.startswith(name_start)]
+    assert len(matches) == 1, [t.name for t in fig.data]
+    return matches[0]
+
+
+def test_accrual_steps_target_and_dates():
+    fig = _accrual(small_trial_data())
+    randomized = _trace(fig, "Randomized")
+    assert randomized.line.shape == "hv"
+    assert randomized.x[0] == "2024-01-01" and randomized.x[-1] == "2024-07-01"
+    assert randomized.y[-1] == 4  # P1, P2, P4, P5 by 2024-07-01
+    screened = _trace(fig, "Screened")
+    assert screened.line.shape == "hv" and screened.y[-1] == 6
+    target_lines = [s for s in fig.layout.shapes if s.y0 == 10 and s.y1 == 10]
+    assert len(target_lines) == 1
+    vertical = {s.x0 for s in fig.layout.shapes if s.yref == "paper"}
+    assert {"2024-07-05", "2025-06-30", "2024-07-01"} <= vertical  # LPI, completion, as-of
+    labels = " ".join(a.text for a in fig.layout.annotations)
+    assert "Target 10" in labels
+    assert "Last patient in<br>2024-07-05" in labels
+    assert "Planned completion<br>2025-06-30" in labels
+
+
+def test_accrual_planned_and_required_paths():
+    fig = _accrual(small_trial_data())
+    planned = _trace(fig, "Planned path")
+    assert list(planned.x) == ["2024-01-01", "2025-06-30"] and list(planned.y) == [0, 10]
+    required = _trace(fig, "Required from as-of date")
+    assert list(required.x) == ["2024-07-01", "2025-06-30"] and list(required.y) == [4, 10]
+    assert required.name.endswith("0.5/month")  # 6 left in 364 days
+
+
+def test_accrual_without_forecast_draws_no_band():
+    fig = _accrual(small_trial_data())
+    assert not [t for t in fig.data if t.fill == "toself"]
+    assert not [t for t in fig.data if t.name and "orecast" in t.name]
+
+
+def test_accrual_draws_forecast_fan_and_median():
+    forecast = {
+        "dates": ["2024-07-01", "2024-10-01", "2025-01-01"],
+        "median": [4, 6, 8],
+        "lo80": [4, 5, 6],
+        "hi80": [4, 7, 10],
+        "lo95": [4, 4, 5],
+        "hi95": [4, 8, 12],
+        "linear_date": "2025-03-01",
+    }
+    fig = _accrual(small_trial_data(), forecast=forecast)
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert [t.name for t in bands] == ["Forecast 95 % interval", "Forecast 80 % interval"]
+    assert list(bands[1].y) == [4, 7, 10, 6, 5, 4]  # upper edge, then lower edge reversed
+    median = _trace(fig, "Forecast median")
+    assert median.line.dash == "dash" and list(median.y) == [4, 6, 8]
+    linear = _trace(fig, "Linear projection")
+    assert list(linear.x) == ["2025-03-01"] and list(linear.y) == [10]
+    assert fig.layout.yaxis.range[1] >= 12
+
+
+def test_accrual_accepts_nested_bands():
+    forecast = {
+        "dates": ["2024-07-01", "2024-10-01"],
+        "median": [4, 6],
+        "bands": {"80": {"lower": [4, 5], "upper": [4, 7]}},
+    }
+    fig = _accrual(small_trial_data(), forecast=forecast)
+    assert [t.name for t in fig.data if t.fill == "toself"] == ["Forecast 80 % interval"]
+
+
+def test_no_required_path_after_completion():
+    data = small_trial_data()
+    fig = _accrual(data, as_of=dt.date(2025, 8, 1))
+    assert not [t for t in fig.data if t.name and t.name.startswith("Required")]
+
+
+# ----------------------------------------------------------------------------- per-site figures
+def test_bars_sorted_coloured_by_status_without_targets(shipped, shipped_table):
+    fig = site_bar_figure(shipped_table)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert sum(len(t.customdata) for t in bars) == 46
+    for trace in bars:
+        status = "RECRUITING" if trace.name == "Recruiting" else "NOT_YET_RECRUITING"
+        assert trace.marker.color == STATUS_COLORS[status]
+    order = list(fig.layout.yaxis.categoryarray)
+    counts = dict(zip(shipped_table["site_id"], shipped_table["randomized"], strict=True))
+    values = [counts[label.split(" · ")[0]] for label in order]
+    assert values == sorted(values, reverse=True)
+    assert not [t for t in fig.data if t.name == "Site target"]
+
+
+def test_bars_mark_site_targets_when_given():
+    data = small_trial_data()
+    fig = site_bar_figure(_table(data))
+    targets = _trace(fig, "Site target")
+    assert dict(zip(targets.customdata, targets.x, strict=True)) == {"01": 3, "04": 2}
+    bars = {
+        sid: x
+        for t in fig.data
+        if t.type == "bar"
+        for sid, x in zip(t.customdata, t.x, strict=True)
+    }
+    assert bars == {"01": 2, "02": 1, "03": 0, "04": 1}
+
+
+def test_activation_lists_not_activated_first_with_days_to_first_patient():
+    data = small_trial_data()
+    fig = activation_figure(_table(data), as_of=AS_OF, trial_start=data.trial.start_date)
+    order = [label.split(" · ")[0] for label in fig.layout.yaxis.categoryarray]
+    assert order[0] == "03"  # not yet recruiting
+    first = _trace(fig, "First randomization")
+    days = dict(zip(first.customdata, first.text, strict=True))
+    # 01: 2024-01-15 → 2024-02-10 = 26 d; 02: 2024-02-01 → 2024-05-20 = 109 d;
+    # 04: 2024-06-01 → 2024-06-28 = 27 d.
+    assert days == {"01": "26 d", "02": "109 d", "04": "27 d"}
+    pending = _trace(fig, "Not activated")
+    assert list(pending.customdata) == ["03"]
+
+
+def test_activation_shows_sites_still_waiting():
+    data = small_trial_data()
+    as_of = dt.date(2024, 6, 10)  # site 04 activated 2024-06-01, first patient 06-28
+    fig = activation_figure(_table(data, as_of), as_of=as_of, trial_start=data.trial.start_date)
+    waiting = [t for t in fig.data if t.name and t.name.startswith("No patient yet")]
+    assert len(waiting) == 1
+    assert dict(zip(waiting[0].customdata, waiting[0].text, strict=True)) == {"04": "waiting 9 d"}
