@@ -125,6 +125,15 @@ def main() -> None:
         f"α at its bound (no over-dispersion seen) in {share('pu_at_bound'):.1%} of trials; "
         f"parameters drawn in {share('pu_drawn'):.1%}"
     )
+    drawn = [r for r in rows if r["pu_drawn"]]
+    fallback = [r for r in rows if not r["pu_drawn"]]
+    for name, group in (("parameters drawn", drawn), ("plug-in fallback", fallback)):
+        if group:
+            cov80 = np.mean([bool(r["pu_interval_80"]) for r in group])
+            cov95 = np.mean([bool(r["pu_interval_95"]) for r in group])
+            print(
+                f"  {name:<18} {len(group):>5} trials: 80 % coverage {cov80:.3f}, 95 % {cov95:.3f}"
+            )
     print(f"took {elapsed:.1f} s with {args.jobs} process(es)")
 
 
