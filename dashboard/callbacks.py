@@ -167,12 +167,14 @@ def register(
         numbers = cache.get(data, as_of)
         highlighted = highlighted_sites(numbers.table, statuses, selection)
         selected = set(selection or ())
+        # A new selection leaves the counts, alerts and accrual chart as they are.
+        same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
         return (
-            L.as_of_text(as_of),
-            L.alerts(data, store.errors, as_of),
-            L.kpi_cards(numbers, data),
+            no_update if same_date else L.as_of_text(as_of),
+            no_update if same_date else L.alerts(data, store.errors, as_of),
+            no_update if same_date else L.kpi_cards(numbers, data),
             L.map_figure(numbers, highlighted, selected),
-            L.accrual(numbers, data),
+            no_update if same_date else L.accrual(numbers, data),
             L.bars_figure(numbers, highlighted, selected),
             L.timeline_figure(numbers, data, highlighted, selected),
             L.grid_rows(numbers.table, highlighted, selected),

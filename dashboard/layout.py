@@ -486,11 +486,11 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> dbc.Row:
     )
     return dbc.Row(
         [
-            dbc.Col(randomized, xs=12, sm=6, lg=4, xl=2),
-            dbc.Col(screened, xs=12, sm=6, lg=4, xl=2),
-            dbc.Col(sites, xs=12, sm=6, lg=4, xl=2),
-            dbc.Col(time_left, xs=12, sm=6, lg=4, xl=2),
-            dbc.Col(pace_card, xs=12, lg=8, xl=4),
+            dbc.Col(randomized, xs=12, sm=6, lg=3, xxl=2),
+            dbc.Col(screened, xs=12, sm=6, lg=3, xxl=2),
+            dbc.Col(sites, xs=12, sm=6, lg=3, xxl=2),
+            dbc.Col(time_left, xs=12, sm=6, lg=3, xxl=2),
+            dbc.Col(pace_card, xs=12, xxl=4),
         ],
         className="g-3 kpi-row",
     )
@@ -579,37 +579,67 @@ def grid_rows(
 
 
 def grid_columns() -> list[dict[str, Any]]:
-    number = {"type": "numericColumn", "filter": "agNumberColumnFilter", "flex": 1, "minWidth": 124}
-    date = {"filter": "agTextColumnFilter", "flex": 1, "minWidth": 122}
+    """Columns of the sites grid: fixed widths for numbers and dates, text columns flex."""
+    number = {"type": "numericColumn", "filter": "agNumberColumnFilter", "width": 108}
+    date = {"filter": "agTextColumnFilter", "width": 116}
     return [
-        {"field": "site_id", "headerName": "Site", "width": 96, "sort": "asc"},
+        {"field": "site_id", "headerName": "Site", "width": 90, "sort": "asc"},
         {
             "field": "facility",
             "headerName": "Facility",
             "flex": 2,
-            "minWidth": 210,
+            "minWidth": 200,
             "tooltipField": "facility",
         },
-        {"field": "city", "headerName": "City", "flex": 1.3, "minWidth": 140},
-        {"field": "status", "headerName": "Status", "flex": 1.2, "minWidth": 140},
+        {
+            "field": "city",
+            "headerName": "City",
+            "flex": 1.2,
+            "minWidth": 120,
+            "tooltipField": "city",
+        },
+        {"field": "status", "headerName": "Status", "flex": 1.2, "minWidth": 130},
         {"field": "activation_date", "headerName": "Activated", **date},
         {"field": "screened", "headerName": "Screened", **number},
-        {"field": "randomized", "headerName": "Randomized", **number},
-        {"field": "share", "headerName": "Share %", **number},
-        {"field": "first_randomization", "headerName": "First randomization", **date},
-        {"field": "last_randomization", "headerName": "Last randomization", **date},
-        {"field": "days_since_last", "headerName": "Days since last rand.", **number},
+        {"field": "randomized", "headerName": "Randomized", **number, "width": 132},
+        {
+            "field": "share",
+            "headerName": "Share %",
+            **number,
+            "width": 100,
+            "headerTooltip": "Share of all randomized patients",
+        },
+        {
+            "field": "first_randomization",
+            "headerName": "First rand.",
+            **date,
+            "headerTooltip": "Date of the site's first randomization",
+        },
+        {
+            "field": "last_randomization",
+            "headerName": "Last rand.",
+            **date,
+            "headerTooltip": "Date of the site's latest randomization",
+        },
+        {
+            "field": "days_since_last",
+            "headerName": "Days since last",
+            **number,
+            "width": 146,
+            "headerTooltip": "Days since the site's latest randomization",
+        },
         {
             "field": "rate",
-            "headerName": "Randomized / month",
+            "headerName": "Rand. / month",
             **number,
+            "width": 136,
             "headerTooltip": "Randomized per month since activation",
         },
         {
             "field": "flag",
             "headerName": "Flag",
             "flex": 1.8,
-            "minWidth": 262,
+            "minWidth": 270,
             "cellClassRules": {
                 "flag-cell flag-none": "params.value === 'Recruiting, none randomized'",
                 "flag-cell flag-stale": "params.value === 'None in last 90 days'",
@@ -627,8 +657,6 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "sortable": True,
             "filter": True,
             "resizable": True,
-            "wrapHeaderText": True,
-            "autoHeaderHeight": True,
             "floatingFilter": True,
             "suppressHeaderMenuButton": True,
             "suppressHeaderFilterButton": True,
@@ -776,8 +804,8 @@ def page(
                     html.Div(kpi_cards(numbers, data), id=KPIS, className="mb-3"),
                     dbc.Row(
                         [
-                            dbc.Col(map_panel, xs=12, xxl=5),
-                            dbc.Col(accrual_panel, xs=12, xxl=7),
+                            dbc.Col(map_panel, xs=12, xl=6, xxl=5),
+                            dbc.Col(accrual_panel, xs=12, xl=6, xxl=7),
                         ],
                         className="g-3 mb-3",
                     ),
