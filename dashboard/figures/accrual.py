@@ -77,6 +77,7 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
                 "mode": "lines",
                 "hoverinfo": "skip",
                 "name": f"Forecast {level} % interval",
+                "legendrank": 700 if level == "95" else 600,
                 "legendgroup": "forecast",
             }
         )
@@ -90,6 +91,7 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
                 "mode": "lines",
                 "line": {"color": theme.FORECAST_COLOR, "width": 2, "dash": "dash"},
                 "name": "Forecast median",
+                "legendrank": 500,
                 "legendgroup": "forecast",
                 "hovertemplate": "%{y:.0f} randomized (forecast median)<extra></extra>",
             }
@@ -176,6 +178,7 @@ def accrual_figure(
             "mode": "lines",
             "line": {"color": theme.PLANNED_COLOR, "width": 1.5, "dash": "dot"},
             "name": "Planned path (start → target)",
+            "legendrank": 300,
             "hoverinfo": "skip",
         }
     )
@@ -191,6 +194,7 @@ def accrual_figure(
                 "mode": "lines",
                 "line": {"color": theme.REQUIRED_COLOR, "width": 2, "dash": "dash"},
                 "name": f"Required from as-of date{rate}",
+                "legendrank": 400,
                 "hoverinfo": "skip",
             }
         )
@@ -205,6 +209,7 @@ def accrual_figure(
                 "mode": "lines",
                 "line": {"color": theme.SCREENED_COLOR, "width": 2, "shape": "hv"},
                 "name": "Screened (cumulative)",
+                "legendrank": 200,
                 "hovertemplate": "%{y} screened<extra></extra>",
             }
         )
@@ -216,6 +221,7 @@ def accrual_figure(
                 "mode": "lines",
                 "line": {"color": theme.RANDOMIZED_COLOR, "width": 3, "shape": "hv"},
                 "name": "Randomized (cumulative)",
+                "legendrank": 100,
                 "hovertemplate": "%{y} randomized<extra></extra>",
             }
         )
@@ -230,6 +236,7 @@ def accrual_figure(
                 "mode": "markers",
                 "marker": {"symbol": "diamond", "size": 11, "color": theme.FORECAST_COLOR},
                 "name": f"Linear projection reaches {target}: {when}",
+                "legendrank": 800,
                 "hovertemplate": "Linear projection reaches the target<extra></extra>",
             }
         )
@@ -307,6 +314,7 @@ def accrual_figure(
             "xanchor": "left",
             "yanchor": "top",
             "font": {"size": 12},
+            "traceorder": "normal",
         },
         shapes=shapes,
         annotations=annotations,
