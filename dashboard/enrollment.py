@@ -36,6 +36,7 @@ Choices made where the issues were silent (also in the README of the data dir fo
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -397,9 +398,12 @@ STATUS_ALIASES: dict[str, str] = {
 
 _ODD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _FORMULA_START = ("=", "+", "-", "@")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_FR_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
-_SHORT_YEAR = re.compile(r"\d{1,2}/\d{1,2}/\d{2}")
+# ASCII digits only: str.isdigit() and \\d accept other scripts' digits (and "²"), which no
+# export writes and which could turn a corrupted byte into a different valid date or site.
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_FR_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_SHORT_YEAR = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}")
+_SITE_TEXT = re.compile(r"[0-9]+(?:\.0)?")
 
 
 def squash(text: str) -> str:
@@ -468,18 +472,28 @@ class _Problem:
 
 
 def _parse_date_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parse distinct date texts; return (datetime64[D] with NaT, bad mask (non-blank, unparsed))."""
-    series = pd.Series(values, dtype=object)
-    blank = (series == "").to_numpy()
-    fr = pd.to_datetime(series.where(~blank), format="%d/%m/%Y", errors="coerce")
-    iso = pd.to_datetime(
-        series.where(~blank & fr.isna().to_numpy()), format="%Y-%m-%d", errors="coerce"
-    )
-    # pandas' ISO parser accepts 2024-3-1; the rule is exactly YYYY-MM-DD.
-    iso_ok = np.array([bool(_ISO_DATE.fullmatch(v)) for v in values], dtype=bool)
-    iso = iso.where(iso_ok)
-    parsed = fr.fillna(iso).to_numpy().astype("datetime64[D]")
-    bad = ~blank & np.isnat(parsed)
+    """Parse distinct date texts; return (datetime64[D] with NaT, bad mask (non-blank, unparsed)).
+
+    Only exact ``D/M/YYYY`` (day first) and ``YYYY-MM-DD`` shapes are read, and
+    :class:`datetime.date` rejects impossible ones such as 31/02/2024. A trial has a few
+    hundred distinct dates, so plain Python on the distinct values beats any vectorised
+    parser's set-up cost.
+    """
+    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
+    bad = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        try:
+            if match := _FR_DATE.fullmatch(value):
+                day, month, year = match.groups()
+            elif match := _ISO_DATE.fullmatch(value):
+                year, month, day = match.groups()
+            else:
+                raise ValueError(value)
+            parsed[i] = np.datetime64(dt.date(int(year), int(month), int(day)), "D")
+        except ValueError:
+            bad[i] = True
     return parsed, bad
 
 
@@ -780,7 +794,11 @@ def validate_export(
     by_key = {normalise_site_id(s, width): s for s in site_ids}
     by_key.pop(None, None)
     site_map = np.array(
-        [by_key.get(normalise_site_id(v, width)) for v in site.values], dtype=object
+        [
+            by_key.get(normalise_site_id(v, width)) if _SITE_TEXT.fullmatch(v) else None
+            for v in site.values
+        ],
+        dtype=object,
     )
     site_blank = (site.values == "")[site.codes]
     check.add("blank", "site_id", site_blank)
@@ -1060,25 +1078,28 @@ def import_enrollment(
 
 
 def _registry_sites(paths: DataPaths) -> pd.DataFrame:
-    """site_id and status of sites.csv, read vectorised.
+    """site_id and status of sites.csv, read with the csv module.
 
-    Why not :func:`dashboard.sites.load_sites`: it checks every row in a Python loop
-    (about 0.3 s for 2,000 sites), which would dominate a big import. The columns used
-    here are checked the same way; anything unusual falls back to ``load_sites`` so that
-    its located ``SitesError`` is what the user sees.
+    Why not :func:`dashboard.sites.load_sites`: it checks every row with pandas in a
+    Python loop (about 0.3 s for 2,000 sites), which would dominate a big import. The two
+    columns used here are checked the same way; anything unusual falls back to
+    ``load_sites`` so that its located ``SitesError`` is what the user sees.
     """
     from .registry import LOCATION_STATUSES
     from .sites import load_sites
 
     text = paths.sites.read_text(encoding="utf-8-sig")
-    frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False)
-    if (
-        not {"site_id", "status"}.issubset(frame.columns)
-        or frame["site_id"].duplicated().any()
-        or not frame["status"].isin(LOCATION_STATUSES).all()
-    ):
-        return load_sites(paths)[["site_id", "status"]]
-    return frame[["site_id", "status"]]
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0] if rows else []
+    if "site_id" in header and "status" in header:
+        i_id, i_status = header.index("site_id"), header.index("status")
+        body = [r for r in rows[1:] if r]
+        if all(len(r) == len(header) for r in body):
+            ids = [r[i_id] for r in body]
+            statuses = [r[i_status] for r in body]
+            if len(set(ids)) == len(ids) and set(statuses) <= set(LOCATION_STATUSES):
+                return pd.DataFrame({"site_id": ids, "status": statuses}, dtype=object)
+    return load_sites(paths)[["site_id", "status"]]
 
 
 def _cleanup_stale_temp(paths: DataPaths) -> None:

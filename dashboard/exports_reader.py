@@ -278,7 +278,8 @@ def _read_csv_body(
         return [np.empty(0, dtype=object) for _ in range(n_cols)], np.empty(0, dtype=np.int64)
     if frame.shape[1] != n_cols:
         return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line)
-    columns = [frame[c].to_numpy(dtype=object)[1:] for c in frame.columns]
+    grid = frame.to_numpy(dtype=object)
+    columns = [grid[1:, i] for i in range(grid.shape[1])]
     lines = np.arange(len(frame) - 1, dtype=np.int64) + header_line + 1
     return columns, lines
 

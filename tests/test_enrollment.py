@@ -789,3 +789,17 @@ def test_import_log_has_one_line_per_import_and_refusal(tmp_path: Path, data_dir
         "refused",
         "imported",
     ]
+
+
+@pytest.mark.parametrize("site", ["²", "٨", "8,0", "08a", "+8"])
+def test_site_ids_are_ascii_numbers(tmp_path: Path, data_dir: Path, site: str):
+    """Other scripts' digits (and "²", which str.isdigit accepts but int() does not) are
+    refused, never read as a site: no export writes them, a corrupted byte could."""
+    data = ("\r\n".join([FRENCH_HEADER, f"P-1;{site};X;10/01/2024;;Screening"]) + "\r\n").encode()
+    errors = refuse(write(tmp_path, "digits.csv", data), data_dir)
+    assert len(errors) == 1 and "line 2, column 'N° centre'" in errors[0]
+
+
+def test_dates_are_ascii_digits(tmp_path: Path, data_dir: Path):
+    data = ("\r\n".join([FRENCH_HEADER, "P-1;8;X;١٠/01/2024;;Screening"]) + "\r\n").encode()
+    one_error(refuse(write(tmp_path, "digits.csv", data), data_dir), "line 2", "not a date")
