@@ -444,5 +444,23 @@ def serve(
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
+@main.command()
+@click.argument("username")
+def passwd(username: str) -> None:
+    """Print an htpasswd line (scrypt hash) for USERNAME: `passwd alice >> htpasswd`.
+
+    The password is asked on the terminal (stderr), so only the line goes to stdout.
+    """
+    from .security import SecurityConfigError, htpasswd_entry
+
+    password = click.prompt(
+        f"Password for {username}", hide_input=True, confirmation_prompt=True, err=True
+    )
+    try:
+        click.echo(htpasswd_entry(username, password))
+    except (SecurityConfigError, ValueError) as exc:
+        _fail(str(exc))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -145,3 +145,26 @@ def test_default_command_is_serve_and_help_lists_every_step():
         "log",
     ):
         assert command in result.output
+
+
+def test_passwd_prints_a_hashed_entry_that_load_auth_accepts(tmp_path: Path):
+    from dashboard.security import load_auth
+
+    result = CliRunner().invoke(main, ["passwd", "alice"], input="s3cret-pw\ns3cret-pw\n")
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith("alice:scrypt:")
+    assert "s3cret-pw" not in line
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(line + "\n", encoding="utf-8")
+    auth = load_auth(htpasswd, env={})
+    assert auth is not None and auth.verify("alice", "s3cret-pw")
+    assert not auth.verify("alice", "wrong")
+
+
+def test_serve_refuses_a_public_bind_without_auth(monkeypatch):
+    monkeypatch.delenv("RECRUITMENT_DASHBOARD_HTPASSWD", raising=False)
+    monkeypatch.delenv("RECRUITMENT_DASHBOARD_AUTH", raising=False)
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    assert result.exit_code == 1
+    assert "RECRUITMENT_DASHBOARD_HTPASSWD" in result.output
