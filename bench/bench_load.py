@@ -1,0 +1,210 @@
+"""Bounded load test on loopback: the app under gunicorn, many clients changing the as-of date.
+
+Starts ``gunicorn -w 2 dashboard.wsgi:server`` on a free 127.0.0.1 port for a data dir,
+then N concurrent clients each send M requests of the main callback — the same HTTP POST to
+``/_dash-update-component`` the browser sends when the as-of date changes — cycling
+through dates. Prints errors, throughput and p50/p95 latency. Traffic never leaves
+127.0.0.1, loops are bounded in count and time, and gunicorn is stopped at the end.
+
+    python bench/bench_load.py [--data-dir DIR] [--clients 20] [--requests 100] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+AS_OF_INPUT = ("as-of-date", "date")
+MAP_OUTPUT = "site-map.figure"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(data_dir: Path, workers: int = 2, threads: int = 1):
+    """Run gunicorn on loopback for ``data_dir``; yield its base URL; always stop it."""
+    port = free_port()
+    env = {**os.environ, "RECRUITMENT_DASHBOARD_DATA_DIR": str(data_dir)}
+    env.pop("RECRUITMENT_DASHBOARD_HTPASSWD", None)
+    env.pop("RECRUITMENT_DASHBOARD_AUTH", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+        "dashboard.wsgi:server",
+    ]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start (exit code {proc.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _post(url: str, body: dict[str, Any], timeout: float = 60) -> tuple[int, bytes]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def main_callback(base_url: str) -> dict[str, Any]:
+    """The dependency entry of the callback that redraws the page for an as-of date."""
+    with urllib.request.urlopen(base_url + "/_dash-dependencies", timeout=60) as resp:
+        deps = json.load(resp)
+    for dep in deps:
+        inputs = [(i["id"], i["property"]) for i in dep["inputs"]]
+        if AS_OF_INPUT in inputs and MAP_OUTPUT in dep["output"]:
+            return dep
+    raise RuntimeError("no callback takes the as-of date and draws the map")
+
+
+def callback_body(dep: dict[str, Any], as_of: str) -> dict[str, Any]:
+    """The JSON body Dash's renderer posts when the as-of date changes to ``as_of``."""
+    outputs = []
+    for part in dep["output"].strip(".").split("..."):
+        ident, prop = part.rsplit(".", 1)
+        outputs.append({"id": ident, "property": prop})
+    defaults = {"date": as_of, "value": [], "data": []}
+    inputs = [
+        {"id": i["id"], "property": i["property"], "value": defaults.get(i["property"])}
+        for i in dep["inputs"]
+    ]
+    state = [
+        {"id": s["id"], "property": s["property"], "value": defaults.get(s["property"])}
+        for s in dep["state"]
+    ]
+    return {
+        "output": dep["output"],
+        "outputs": outputs,
+        "inputs": inputs,
+        "state": state,
+        "changedPropIds": [f"{AS_OF_INPUT[0]}.{AS_OF_INPUT[1]}"],
+    }
+
+
+def as_of_dates(n: int, start: dt.date = dt.date(2023, 6, 1), step_days: int = 11) -> list[str]:
+    return [(start + dt.timedelta(days=step_days * k)).isoformat() for k in range(n)]
+
+
+def run_load(
+    base_url: str, clients: int, requests_per_client: int, time_limit: float = 600
+) -> dict[str, Any]:
+    """Fire the bounded load; return counts and latency percentiles (seconds)."""
+    dep = main_callback(base_url)
+    dates = as_of_dates(60)
+    target = base_url + "/_dash-update-component"
+    deadline = time.monotonic() + time_limit
+
+    def client(k: int) -> tuple[list[float], list[str]]:
+        latencies, errors = [], []
+        for j in range(requests_per_client):
+            if time.monotonic() > deadline:
+                errors.append("time limit reached")
+                break
+            body = callback_body(dep, dates[(k * 7 + j) % len(dates)])
+            t0 = time.perf_counter()
+            try:
+                status, payload = _post(target, body)
+            except OSError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies.append(time.perf_counter() - t0)
+            if status != 200 or b'"response"' not in payload:
+                errors.append(f"HTTP {status}")
+        return latencies, errors
+
+    t0 = time.perf_counter()
+    with cf.ThreadPoolExecutor(max_workers=clients) as pool:
+        results = list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - t0
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = [e for _, errs in results for e in errs]
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [float("nan")] * 99
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "seconds": wall,
+        "throughput_per_s": len(latencies) / wall if wall else float("nan"),
+        "p50": q[49],
+        "p95": q[94],
+        "max": latencies[-1] if latencies else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(__file__).resolve().parents[1] / "data"
+    )
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    with gunicorn(args.data_dir, args.workers, args.threads) as url:
+        result = run_load(url, args.clients, args.requests)
+    print(f"| gunicorn workers × threads | {args.workers} × {args.threads} |")
+    print(f"| clients × requests | {args.clients} × {args.requests} |")
+    print(f"| data dir | {args.data_dir} |")
+    print(f"| requests answered | {result['requests']} |")
+    print(f"| errors | {result['errors']} {result['error_samples'] or ''} |")
+    print(f"| throughput | {result['throughput_per_s']:.1f} req/s |")
+    print(
+        f"| p50 / p95 / max | {result['p50'] * 1000:.0f} / {result['p95'] * 1000:.0f} / {result['max'] * 1000:.0f} ms |"
+    )
+    print(f"| wall time | {result['seconds']:.1f} s |")
+    sys.exit(1 if result["errors"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""A small version of bench/bench_load.py: gunicorn with 2 workers under concurrent as-of changes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_load.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_load", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data_dir: Path):
+    bench = load_bench()
+    with bench.gunicorn(data_dir, workers=2) as url:
+        result = bench.run_load(url, clients=5, requests_per_client=4, time_limit=240)
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["requests"] == 20
+
+
+def test_callback_body_is_what_the_renderer_sends():
+    bench = load_bench()
+    dep = {
+        "output": "..a.children...b.figure..",
+        "inputs": [{"id": "as-of-date", "property": "date"}, {"id": "f", "property": "value"}],
+        "state": [{"id": "s", "property": "data"}],
+    }
+    body = bench.callback_body(dep, "2024-01-31")
+    assert body["outputs"] == [
+        {"id": "a", "property": "children"},
+        {"id": "b", "property": "figure"},
+    ]
+    assert body["inputs"][0]["value"] == "2024-01-31"
+    assert body["changedPropIds"] == ["as-of-date.date"]
