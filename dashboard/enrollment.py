@@ -163,117 +163,42 @@ _BLANK_LABELS = {
 }
 #: Accepted header spellings, compared after :func:`squash` (accents, case, spaces,
 #: underscores, hyphens and punctuation removed). Examples shown in errors come first.
+# fmt: off
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "patient_id": (
-        "patient_id",
-        "Patient",
-        "N° patient",
-        "Code patient",
-        "Subject ID",
-        "patientcode",
-        "idpatient",
-        "patientnumber",
-        "patientno",
-        "numeropatient",
-        "numpatient",
-        "npatient",
-        "nopatient",
-        "numerodupatient",
-        "codedupatient",
-        "subject",
-        "subjid",
-        "usubjid",
-        "subjectnumber",
-        "participantid",
-        "participant",
-        "participantcode",
-        "identifiantpatient",
-        "codesujet",
-        "numerosujet",
-        "sujet",
-        "screeningnumber",
+        "patient_id", "Patient", "N° patient", "Code patient", "Subject ID", "patientcode",
+        "idpatient", "patientnumber", "patientno", "numeropatient", "numpatient", "npatient",
+        "nopatient", "numerodupatient", "codedupatient", "subject", "subjid", "usubjid",
+        "subjectnumber", "participantid", "participant", "participantcode",
+        "identifiantpatient", "codesujet", "numerosujet", "sujet", "screeningnumber",
         "screeningno",
     ),
     "site_id": (
-        "site_id",
-        "Site",
-        "N° centre",
-        "Numéro de centre",
-        "Site number",
-        "sitenumber",
-        "siteno",
-        "sitecode",
-        "sitenum",
-        "centreid",
-        "centerid",
-        "idcentre",
-        "idcenter",
-        "centrenumber",
-        "centernumber",
-        "centreno",
-        "centerno",
-        "numerocentre",
-        "numcentre",
-        "ncentre",
-        "nocentre",
-        "codecentre",
-        "centrecode",
-        "numerodusite",
-        "numerosite",
+        "site_id", "Site", "N° centre", "Numéro de centre", "Site number", "sitenumber",
+        "siteno", "sitecode", "sitenum", "centreid", "centerid", "idcentre", "idcenter",
+        "centrenumber", "centernumber", "centreno", "centerno", "numerocentre", "numcentre",
+        "ncentre", "nocentre", "codecentre", "centrecode", "numerodusite", "numerosite",
         "studysiteid",
     ),
     "screening_date": (
-        "screening_date",
-        "Screening date",
-        "Date de screening",
-        "Date de sélection",
-        "screendate",
-        "datescreening",
-        "dateofscreening",
-        "screeningdt",
-        "scrdt",
-        "scrdate",
-        "datescreen",
-        "dateselection",
-        "datepreinclusion",
-        "datedepreinclusion",
+        "screening_date", "Screening date", "Date de screening", "Date de sélection",
+        "screendate", "datescreening", "dateofscreening", "screeningdt", "scrdt", "scrdate",
+        "datescreen", "dateselection", "datepreinclusion", "datedepreinclusion",
     ),
     "randomization_date": (
-        "randomization_date",
-        "Randomization date",
-        "Date de randomisation",
-        "randomisationdate",
-        "daterandomization",
-        "datederandomization",
-        "randdate",
-        "randomdate",
-        "dateofrandomization",
-        "dateofrandomisation",
-        "randdt",
-        "randomizationdt",
-        "randomisationdt",
-        "randomizeddate",
-        "randomiseddate",
-        "daterando",
-        "datetirageausort",
+        "randomization_date", "Randomization date", "Date de randomisation",
+        "randomisationdate", "daterandomization", "datederandomization", "randdate",
+        "randomdate", "dateofrandomization", "dateofrandomisation", "randdt", "randomizationdt",
+        "randomisationdt", "randomizeddate", "randomiseddate", "daterando", "datetirageausort",
         "datedetirageausort",
     ),
     "status": (
-        "status",
-        "Statut",
-        "Patient status",
-        "statutpatient",
-        "statutdupatient",
-        "subjectstatus",
-        "studystatus",
-        "statutetude",
-        "participantstatus",
-        "enrollmentstatus",
-        "enrolmentstatus",
-        "statutinclusion",
-        "statusinstudy",
+        "status", "Statut", "Patient status", "statutpatient", "statutdupatient",
+        "subjectstatus", "studystatus", "statutetude", "participantstatus", "enrollmentstatus",
+        "enrolmentstatus", "statutinclusion", "statusinstudy",
     ),
 }
+# fmt: on
 
 #: Header tokens (whole words after splitting, accents and case removed) that could reveal
 #: treatment allocation. A column whose header has one is refused unread.
@@ -284,25 +209,13 @@ _BLIND_TOKEN = re.compile(
     r"drugs?|medications?|medicaments?|imp|dispens\w*"
 )
 #: Unambiguous stems looked for inside the squashed header (catches "TreatmentArm", "KITNO").
+# fmt: off
 _BLIND_STEMS = (
-    "treatment",
-    "traitement",
-    "allocation",
-    "randomisationarm",
-    "randomizationarm",
-    "kitnumber",
-    "numerokit",
-    "numerodekit",
-    "boxnumber",
-    "numeroboite",
-    "numerodeboite",
-    "trtgrp",
-    "placebo",
-    "itacitinib",
-    "unblind",
-    "leveedinsu",
-    "armcd",
+    "treatment", "traitement", "allocation", "randomisationarm", "randomizationarm",
+    "kitnumber", "numerokit", "numerodekit", "boxnumber", "numeroboite", "numerodeboite",
+    "trtgrp", "placebo", "itacitinib", "unblind", "leveedinsu", "armcd",
 )
+# fmt: on
 #: Header tokens of direct identifiers (the dashboard takes pseudonymised codes only).
 _IDENT_TOKEN = re.compile(
     r"names?|noms?|prenoms?|surnames?|forenames?|firstname|lastname|givenname|familyname|"
@@ -310,25 +223,13 @@ _IDENT_TOKEN = re.compile(
     r"address(es)?|adresses?|addr|phones?|telephones?|tel|mobile|portable|fax|e?mails?|"
     r"courriels?|initials?|initiales?|codepostal|postcode|postalcode|zipcode|zip"
 )
+# fmt: off
 _IDENT_STEMS = (
-    "firstname",
-    "lastname",
-    "dateofbirth",
-    "birthdate",
-    "naissance",
-    "securitesociale",
-    "socialsecurity",
-    "telephone",
-    "courriel",
-    "email",
-    "adresse",
-    "address",
-    "prenom",
-    "identifiantpermanent",
-    "nomdefamille",
-    "nomdusage",
-    "nomdejeunefille",
+    "firstname", "lastname", "dateofbirth", "birthdate", "naissance", "securitesociale",
+    "socialsecurity", "telephone", "courriel", "email", "adresse", "address", "prenom",
+    "identifiantpermanent", "nomdefamille", "nomdusage", "nomdejeunefille",
 )
+# fmt: on
 #: A header naming a centre/site/staff thing is informative, not a patient identifier
 #: ("Nom du centre", "Adresse du site", "Nom investigateur").
 _CENTRE_CONTEXT = frozenset(
@@ -398,7 +299,7 @@ STATUS_ALIASES: dict[str, str] = {
 
 _ODD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _FORMULA_START = ("=", "+", "-", "@")
-# ASCII digits only: str.isdigit() and \\d accept other scripts' digits (and "²"), which no
+# ASCII digits only: str.isdigit() and \d accept other scripts' digits (and "²"), which no
 # export writes and which could turn a corrupted byte into a different valid date or site.
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _FR_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
@@ -498,8 +399,10 @@ def _parse_date_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _date_problem(value: str) -> str:
-    if _FR_DATE.fullmatch(value) or _ISO_DATE.fullmatch(value):
-        return f"{_show(value)} is not a real calendar date (day first: DD/MM/YYYY)"
+    if _FR_DATE.fullmatch(value):
+        return f"{_show(value)} is not a real calendar date (dates are read day first: DD/MM/YYYY)"
+    if _ISO_DATE.fullmatch(value):
+        return f"{_show(value)} is not a real calendar date"
     if _SHORT_YEAR.fullmatch(value):
         return f"{_show(value)} has a two-digit year; write DD/MM/YYYY or YYYY-MM-DD"
     return f"{_show(value)} is not a date; write DD/MM/YYYY (day first) or YYYY-MM-DD"

@@ -414,15 +414,10 @@ def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
     if len(workbook.worksheets) > 1:
         others = ", ".join(repr(ws.title) for ws in workbook.worksheets[1:])
         notices.append(f"only the first sheet {sheet.title!r} was read; ignored sheet(s): {others}")
-    declared = sheet.max_row or 0
-    if declared > limits.max_rows + 1_000:
-        workbook.close()
-        raise ExportReadError(
-            [
-                f"{name}: sheet {sheet.title!r} declares {declared:,} rows, over the limit of {limits.max_rows:,}"
-            ],
-            "too_many_rows",
-        )
+    # The declared dimension is not trusted: a sheet with formatted whole columns declares
+    # 1,048,576 rows and 16,384 columns, and padding every row to that would be ruinous.
+    # Without it, rows come as wide as their last cell; rows are counted while read.
+    sheet.reset_dimensions()
     rows: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
     header: list[str] | None = None
     header_line = 0

@@ -803,3 +803,27 @@ def test_site_ids_are_ascii_numbers(tmp_path: Path, data_dir: Path, site: str):
 def test_dates_are_ascii_digits(tmp_path: Path, data_dir: Path):
     data = ("\r\n".join([FRENCH_HEADER, "P-1;8;X;١٠/01/2024;;Screening"]) + "\r\n").encode()
     one_error(refuse(write(tmp_path, "digits.csv", data), data_dir), "line 2", "not a date")
+
+
+def test_xlsx_declaring_the_whole_sheet_is_read_by_its_cells(tmp_path: Path, data_dir: Path):
+    """Formatting whole columns makes Excel declare A1:XFD1048576; rows are not padded to it."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Patient", "Site", "Screening date", "Randomization date", "Status"])
+    sheet.append(["P1", 8, dt.date(2024, 1, 3), None, "Screening"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    patched = io.BytesIO()
+    with zipfile.ZipFile(patched, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                assert b'<dimension ref="A1:E2" />' in data
+                data = data.replace(
+                    b'<dimension ref="A1:E2" />', b'<dimension ref="A1:XFD1048576" />'
+                )
+            target.writestr(info.filename, data)
+    export = write(tmp_path, "wide.xlsx", patched.getvalue())
+    report = import_enrollment(export, DataPaths(data_dir), today=TODAY)
+    assert report["rows"] == 1
