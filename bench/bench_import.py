@@ -48,9 +48,7 @@ def make_data_dir(root: Path) -> Path:
     for study in (SHIPPED / "registry").glob("*.json"):
         shutil.copy(study, data / "registry" / study.name)
     lines = ["site_id,facility,city,country,status,activation_date,target"]
-    lines += [
-        f"{i:04d},Hôpital {i},Ville {i},France,RECRUITING,," for i in range(1, N_SITES + 1)
-    ]
+    lines += [f"{i:04d},Hôpital {i},Ville {i},France,RECRUITING,," for i in range(1, N_SITES + 1)]
     (data / "sites.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     meta = {"registry_file": "NCT04789850.json", "synthetic": False}
     (data / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -70,7 +68,9 @@ def make_export(path: Path, rows: int, seed: int = 1) -> None:
     )
     sites = rng.integers(1, N_SITES + 1, size=rows)
     spell = rng.integers(0, 3, size=rows)
-    out = ["N° patient;N° centre;Centre investigateur;Date de screening;Date de randomisation;Statut"]
+    out = [
+        "N° patient;N° centre;Centre investigateur;Date de screening;Date de randomisation;Statut"
+    ]
     for i in range(rows):
         scr = dt.date.fromordinal(int(screening[i]))
         status = str(kind[i])
@@ -109,9 +109,12 @@ def main() -> None:
         make_export(export, args.rows)
         size_mb = export.stat().st_size / 1e6
         cli = shutil.which("recruitment-dashboard")
-        importer = (
-            [cli] if cli else [sys.executable, "-m", "dashboard.cli"]
-        ) + ["import-enrollment", str(export), "--data-dir", str(data)]
+        importer = ([cli] if cli else [sys.executable, "-m", "dashboard.cli"]) + [
+            "import-enrollment",
+            str(export),
+            "--data-dir",
+            str(data),
+        ]
         reader = [
             sys.executable,
             "-c",
