@@ -25,11 +25,31 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 AS_OF_INPUT = ("as-of-date", "date")
 MAP_OUTPUT = "site-map.figure"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def rss_mib(self) -> float:
+        """Resident memory of the gunicorn master and its workers together (MiB)."""
+        pids = [self.pid]
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        total_kib = 0
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+        return total_kib / 1024
 
 
 def free_port() -> int:
@@ -39,8 +59,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(data_dir: Path, workers: int = 2, threads: int = 1):
-    """Run gunicorn on loopback for ``data_dir``; yield its base URL; always stop it."""
+def gunicorn(
+    data_dir: Path, workers: int = 2, threads: int = 1, app: str = "dashboard.wsgi:server"
+):
+    """Run gunicorn on loopback for ``data_dir``; yield its base URL and process; always stop it."""
     port = free_port()
     env = {**os.environ, "RECRUITMENT_DASHBOARD_DATA_DIR": str(data_dir)}
     env.pop("RECRUITMENT_DASHBOARD_HTPASSWD", None)
@@ -59,9 +81,10 @@ def gunicorn(data_dir: Path, workers: int = 2, threads: int = 1):
         "120",
         "--log-level",
         "warning",
-        "dashboard.wsgi:server",
+        app,
     ]
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -75,7 +98,7 @@ def gunicorn(data_dir: Path, workers: int = 2, threads: int = 1):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start (exit code {proc.poll()})")
             time.sleep(0.2)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -96,15 +119,15 @@ def _post(url: str, body: dict[str, Any], timeout: float = 60) -> tuple[int, byt
         return exc.code, exc.read()
 
 
-def main_callback(base_url: str) -> dict[str, Any]:
-    """The dependency entry of the callback that redraws the page for an as-of date."""
+def main_callback(base_url: str, output: str = MAP_OUTPUT) -> dict[str, Any]:
+    """The dependency entry of the callback that redraws ``output`` for an as-of date."""
     with urllib.request.urlopen(base_url + "/_dash-dependencies", timeout=60) as resp:
         deps = json.load(resp)
     for dep in deps:
         inputs = [(i["id"], i["property"]) for i in dep["inputs"]]
-        if AS_OF_INPUT in inputs and MAP_OUTPUT in dep["output"]:
+        if AS_OF_INPUT in inputs and output in dep["output"]:
             return dep
-    raise RuntimeError("no callback takes the as-of date and draws the map")
+    raise RuntimeError(f"no callback takes the as-of date and draws {output}")
 
 
 def callback_body(dep: dict[str, Any], as_of: str) -> dict[str, Any]:
@@ -122,9 +145,10 @@ def callback_body(dep: dict[str, Any], as_of: str) -> dict[str, Any]:
         {"id": s["id"], "property": s["property"], "value": defaults.get(s["property"])}
         for s in dep["state"]
     ]
+    multi = dep["output"].startswith("..")
     return {
         "output": dep["output"],
-        "outputs": outputs,
+        "outputs": outputs if multi else outputs[0],
         "inputs": inputs,
         "state": state,
         "changedPropIds": [f"{AS_OF_INPUT[0]}.{AS_OF_INPUT[1]}"],
@@ -191,8 +215,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    with gunicorn(args.data_dir, args.workers, args.threads) as url:
-        result = run_load(url, args.clients, args.requests)
+    with gunicorn(args.data_dir, args.workers, args.threads) as server:
+        result = run_load(server.url, args.clients, args.requests)
     print(f"| gunicorn workers × threads | {args.workers} × {args.threads} |")
     print(f"| clients × requests | {args.clients} × {args.requests} |")
     print(f"| data dir | {args.data_dir} |")

@@ -21,8 +21,8 @@ def load_bench():
 @pytest.mark.slow
 def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data_dir: Path):
     bench = load_bench()
-    with bench.gunicorn(data_dir, workers=2) as url:
-        result = bench.run_load(url, clients=5, requests_per_client=4, time_limit=240)
+    with bench.gunicorn(data_dir, workers=2) as server:
+        result = bench.run_load(server.url, clients=5, requests_per_client=4, time_limit=240)
     assert result["errors"] == 0, result["error_samples"]
     assert result["requests"] == 20
 

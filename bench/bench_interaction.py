@@ -1,0 +1,100 @@
+"""Interaction: round trip of the as-of callback vs a bare echo callback, and server memory.
+
+Each app runs under gunicorn (1 worker, so one cache) on a free loopback port. A single
+client posts the callback exactly as the browser does when the as-of date changes:
+first on 30 dates never asked before (cold: counts, figures and forecast computed), then
+on the same 30 again (warm: served from the per-as-of cache). The floor is the bare echo
+callback of ``bench/bare_app.py`` served the same way. Ratios, not seconds, are the result.
+
+    python bench/bench_interaction.py [--large DIR]   # DIR from bench/make_large.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import _post, as_of_dates, callback_body, gunicorn, main_callback  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed_posts(url: str, output: str, dates: list[str]) -> list[float]:
+    dep = main_callback(url, output)
+    target = url + "/_dash-update-component"
+    out = []
+    for as_of in dates:
+        body = callback_body(dep, as_of)
+        t0 = time.perf_counter()
+        status, _ = _post(target, body, timeout=300)
+        out.append(time.perf_counter() - t0)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status} for as_of={as_of}")
+    return out
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def measure(data_dir: Path, app: str, output: str, n: int) -> dict[str, float]:
+    dates = as_of_dates(n, step_days=29)
+    with gunicorn(data_dir, workers=1, app=app) as server:
+        timed_posts(server.url, output, ["2025-11-20"])  # first request loads data and imports
+        cold = timed_posts(server.url, output, dates)
+        warm = timed_posts(server.url, output, dates)
+        rss = server.rss_mib()
+    return {
+        "cold_p50": pct(cold, 50),
+        "cold_p95": pct(cold, 95),
+        "warm_p50": pct(warm, 50),
+        "warm_p95": pct(warm, 95),
+        "rss": rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", type=Path, help="data dir made by bench/make_large.py")
+    parser.add_argument("-n", type=int, default=30, help="distinct as-of dates")
+    args = parser.parse_args()
+    floor = measure(ROOT / "data", "bench.bare_app:server", "echo.children", args.n)
+    rows = [
+        (
+            "46 sites (shipped)",
+            measure(ROOT / "data", "dashboard.wsgi:server", "site-map.figure", args.n),
+        )
+    ]
+    if args.large:
+        rows.append(
+            (
+                f"{args.large}",
+                measure(args.large, "dashboard.wsgi:server", "site-map.figure", args.n),
+            )
+        )
+    ms = 1000
+    print(
+        "| app | cold p50 | cold p95 | warm p50 | warm p95 | p50 ratio cold / warm | p95 ratio cold / warm | RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| bare echo (floor) | {floor['cold_p50'] * ms:.0f} ms | {floor['cold_p95'] * ms:.0f} ms | "
+        f"{floor['warm_p50'] * ms:.0f} ms | {floor['warm_p95'] * ms:.0f} ms | 1 | 1 | {floor['rss']:.0f} |"
+    )
+    for name, r in rows:
+        print(
+            f"| {name} | {r['cold_p50'] * ms:.0f} ms | {r['cold_p95'] * ms:.0f} ms | "
+            f"{r['warm_p50'] * ms:.0f} ms | {r['warm_p95'] * ms:.0f} ms | "
+            f"{r['cold_p50'] / floor['cold_p50']:.1f}× / {r['warm_p50'] / floor['warm_p50']:.1f}× | "
+            f"{r['cold_p95'] / floor['cold_p95']:.1f}× / {r['warm_p95'] / floor['warm_p95']:.1f}× | "
+            f"{r['rss']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
