@@ -1,0 +1,100 @@
+"""First paint and bytes to the browser: the dashboard vs a bare Dash page with one graph.
+
+Both pages are served by gunicorn (1 worker) on loopback and opened in the same headless
+Chromium run, alternately, with the HTTP cache off. "First paint" here is the time from
+navigation until every plotly figure on the page has drawn (each ``.js-plotly-plot`` has
+its ``.main-svg``) and nothing is loading; bytes are the sum of response body sizes
+(as transferred, compressed or not). Median of N loads each; ratios are the result.
+
+    python bench/bench_page.py [-n 5] [--large DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import gunicorn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DRAWN = """() => {
+  const graphs = [...document.querySelectorAll('.js-plotly-plot')];
+  return graphs.length > 0 && graphs.every(g => g.querySelector('.main-svg'))
+    && !document.querySelector('[data-dash-is-loading="true"]');
+}"""
+
+
+def load_once(browser, url: str) -> tuple[float, int, int]:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    transferred = {"bytes": 0, "requests": 0}
+
+    def finished(event):
+        transferred["bytes"] += int(event.get("encodedDataLength", 0))
+        transferred["requests"] += 1
+
+    cdp.on("Network.loadingFinished", finished)
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function(DRAWN, timeout=120_000, polling=50)
+    elapsed = time.perf_counter() - t0
+    page.wait_for_load_state("networkidle")
+    context.close()
+    return elapsed, transferred["bytes"], transferred["requests"]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=5)
+    parser.add_argument("--large", type=Path, help="data dir made by bench/make_large.py")
+    args = parser.parse_args()
+    targets = [("bare page, one graph (floor)", ROOT / "data", "bench.bare_app:server")]
+    targets.append(("dashboard, 46 sites", ROOT / "data", "dashboard.wsgi:server"))
+    if args.large:
+        targets.append((f"dashboard, {args.large}", args.large, "dashboard.wsgi:server"))
+    results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, data_dir, app in targets:
+            with gunicorn(data_dir, workers=1, app=app) as server:
+                load_once(browser, server.url)  # warm the server (imports, data, caches)
+                runs = [load_once(browser, server.url) for _ in range(args.n)]
+            results[name] = (
+                statistics.median(r[0] for r in runs),
+                statistics.median(r[1] for r in runs),
+                statistics.median(r[2] for r in runs),
+            )
+        browser.close()
+    floor_t, floor_b, _ = results[targets[0][0]]
+    print(
+        "| page | first paint (all figures drawn) | ratio | bytes transferred | ratio | requests |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, (t, b, n) in results.items():
+        print(
+            f"| {name} | {t * 1000:.0f} ms | {t / floor_t:.2f}× | {b / 1024:.0f} KiB | "
+            f"{b / floor_b:.2f}× | {n:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
