@@ -40,6 +40,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import operator
 import re
 import stat
@@ -422,7 +423,9 @@ def _odd_value_masks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if any(" " + start in joined for start in _FORMULA_START):
         formula = np.array([v[:1] in _FORMULA_START for v in values], dtype=bool)
     control = np.zeros(len(values), dtype=bool)
-    if _ODD_CHARS.search(joined):
+    # str.isprintable is a fast C scan; it also flags harmless no-break spaces, which
+    # only sends the values to the precise check below.
+    if not joined.isprintable() and _ODD_CHARS.search(joined):
         control = np.array([bool(_ODD_CHARS.search(v)) for v in values], dtype=bool)
     return formula, control & ~formula
 
@@ -765,15 +768,14 @@ def validate_export(
     iso_scr = _iso_strings(parsed["screening_date"])
     iso_rnd = _iso_strings(parsed["randomization_date"])
     pid_values = pid.values
-    if _NEEDS_QUOTES.search("".join(pid_values)):
+    all_pids = "".join(pid_values)
+    if any(ch in all_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
         pid_values = np.array([_csv_quote(v) for v in pid_values], dtype=object)
     pid_text = pid_values[pid.codes]
     site_text = site_map[site.codes]
     status_text = status_map[status.codes]
-    body = "\n".join(
-        map(",".join, zip(pid_text, site_text, iso_scr, iso_rnd, status_text, strict=True))
-    )
-    csv_text = ",".join(ENROLLMENT_COLUMNS) + "\n" + body + "\n"
+    lines = map(",".join, zip(pid_text, site_text, iso_scr, iso_rnd, status_text, strict=True))
+    csv_text = "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], lines, [""]))
 
     all_dates = np.concatenate([scr, rnd])
     valid = np.flatnonzero(~np.isnat(all_dates))
@@ -781,7 +783,7 @@ def validate_export(
     latest = all_dates[latest_pos]
     latest_canon = "screening_date" if latest_pos < len(scr) else "randomization_date"
     latest_row = latest_pos % len(scr)
-    present_sites = sorted(set(site_map[np.unique(site.codes)].tolist()))
+    present_sites = sorted(set(site_map[np.bincount(site.codes) > 0].tolist()))
     return ValidatedEnrollment(
         csv_text=csv_text,
         rows=n_rows,
