@@ -8,6 +8,7 @@ load (Dash layout function), so a reload shows the data dir's current files.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
+from . import forecast as fc
 from . import metrics
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
-from .registry import STATUS_LABELS
+from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
 
 # ----------------------------------------------------------------------------- component ids
@@ -48,6 +50,8 @@ DOWNLOAD = "download-csv"
 MAP_HEIGHT = 560
 ACCRUAL_HEIGHT = 560
 
+logger = logging.getLogger(__name__)
+
 
 # ----------------------------------------------------------------------------- numbers
 @dataclass(frozen=True)
@@ -60,14 +64,31 @@ class PageNumbers:
     table: pd.DataFrame  # metrics.site_table
     accrual: pd.DataFrame  # metrics.accrual_series
     status_counts: dict[str, int]  # metrics.status_counts
+    #: dashboard.forecast.forecast (both methods), or None when it failed (see forecast_error)
+    forecast: dict[str, Any] | None = None
+    forecast_error: str | None = None
 
     @property
     def pace(self) -> dict[str, Any]:
         return self.summary["pace"]
 
 
+def run_forecast(data: TrialData, as_of: dt.date) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed).
+
+    A forecast that fails must not take the page down with it: the counts are still right.
+    The error is logged and worded on the forecast cards instead.
+    """
+    try:
+        return fc.forecast(data.trial, data.sites, data.enrollment, as_of), None
+    except Exception as exc:  # any failure: the counts are shown without a forecast
+        logger.exception("forecast failed for as_of %s", as_of)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def page_numbers(data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
     cut = metrics.to_date(as_of)
+    result, error = run_forecast(data, cut)
     return PageNumbers(
         as_of=cut,
         summary=metrics.summary(
@@ -79,12 +100,14 @@ def page_numbers(data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
             synthetic=data.synthetic,
             data_cutoff=data.data_cutoff,
         ),
-        week=metrics.week_changes(data.sites, data.enrollment, cut),
+        week=metrics.week_changes(data.sites, data.enrollment, cut, data.status_events),
         table=metrics.site_table(
             data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
         ),
         accrual=metrics.accrual_series(data.enrollment, data.trial.start_date, cut),
         status_counts=metrics.status_counts(data.sites),
+        forecast=result,
+        forecast_error=error,
     )
 
 
@@ -92,7 +115,8 @@ class NumbersCache:
     """The last few :class:`PageNumbers`, per data version and as-of date.
 
     A click that only changes the selection redraws the figures from the same numbers
-    instead of recounting. Entries hold their :class:`TrialData`, so a new data version
+    instead of recounting, and the forecast (10,000 simulated paths) runs once per data
+    version and as-of date. Entries hold their :class:`TrialData`, so a new data version
     (a new object) never reuses old numbers.
     """
 
@@ -164,6 +188,100 @@ def lpi_comparison(pace: dict[str, Any], last_patient_in: dt.date) -> tuple[str,
     if pace["days_to_last_patient_in"] < 0:
         return f"last-patient-in date passed on {last_patient_in.isoformat()}", "danger"
     return pace_comparison(pace["current_rate_per_month"], pace["required_rate_lpi_per_month"])
+
+
+# ----------------------------------------------------------------------------- forecast wording
+FORECAST_HORIZON_YEARS = fc.MAX_FORECAST_DAYS // 365
+
+
+def probability_text(p: float | None) -> str:
+    """A probability as a whole percentage: simulations do not support a decimal.
+
+    Never rounds to a certainty that is not one: "< 1 %" and "> 99 %" stay apart from
+    "0 %" and "100 %" (a known outcome: the date has passed, or the target is reached).
+    """
+    if p is None:
+        return "—"
+    if p <= 0:
+        return "0 %"
+    if p >= 1:
+        return "100 %"
+    if p < 0.01:
+        return "< 1 %"
+    if p > 0.99:
+        return "> 99 %"
+    return f"{round(100 * p)} %"
+
+
+def probability_tone(p: float | None) -> str | None:
+    """Bootstrap tone of a probability of reaching the target on time (as the pace card)."""
+    if p is None:
+        return None
+    if p >= fc.TARGET_PROBABILITY:
+        return "success"
+    return "warning" if p >= 0.5 else "danger"
+
+
+def _forecast_date(value: str | None) -> str:
+    return value or f"beyond {FORECAST_HORIZON_YEARS} years"
+
+
+def months_apart_text(later: dt.date, earlier: dt.date, what: str) -> str:
+    """ "≈8 months after planned completion", "≈2 months before …", "within a month of …"."""
+    days = (later - earlier).days
+    months = round(abs(days) / metrics.MONTH_DAYS)
+    if months == 0:
+        return f"within a month of {what}"
+    unit = "month" if months == 1 else "months"
+    return f"≈{months} {unit} {'after' if days > 0 else 'before'} {what}"
+
+
+def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None, bool]:
+    """(sentence, muted) about the sites that would lift P(target on time) to 80 %."""
+    goal = f"{fc.TARGET_PROBABILITY:.0%}".replace("%", " %")
+    if n is None:
+        return (reason, True) if reason else (None, False)
+    if n == 0:
+        return f"no additional site needed for {goal}", False
+    sites = "site" if n == 1 else "sites"
+    return f"≈{n} more {sites} at the average rate would be needed for {goal}", False
+
+
+def forecast_method_text(result: dict[str, Any] | None) -> str:
+    """One line naming the method, its simulations and whether parameter uncertainty is in."""
+    pg = (result or {}).get("poisson_gamma") or {}
+    paths = pg.get("paths") or fc.DEFAULT_PATHS
+    uncertainty = (
+        "parameter uncertainty included"
+        if pg.get("parameter_uncertainty", True)
+        else "plug-in parameters (their uncertainty could not be drawn)"
+    )
+    sites = ""
+    if pg.get("sites_used"):
+        planned = len(pg.get("sites_planned") or [])
+        sites = (
+            f", {pg['sites_used']} open" + (f" + {planned} planned" if planned else "") + " sites"
+        )
+    return (
+        f"Forecast: Poisson–gamma (Anisimov & Fedorov), {paths:,} simulations, {uncertainty}"
+        f"{sites}. Linear trend: weighted least squares of the cumulative count (accrualPlot)."
+    )
+
+
+def chart_forecast(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the accrual chart draws of a forecast: the Poisson–gamma fan and median path and
+    the linear date; None when the target is reached or there is nothing to draw."""
+    if not result or result.get("remaining", 0) <= 0:
+        return None
+    pg = result["poisson_gamma"]
+    out: dict[str, Any] = {}
+    chart = pg.get("chart") or {}
+    if pg.get("alpha") is not None and len(chart.get("dates") or []) > 1:
+        out.update(chart)
+    linear_date = result["linear"].get("predicted_target_date")
+    if linear_date:
+        out["linear_date"] = linear_date
+    return out or None
 
 
 # ----------------------------------------------------------------------------- header & alerts
@@ -363,14 +481,155 @@ def _card(
     )
 
 
-def _delta(delta: int, card: str) -> html.Div:
+def _delta(delta: int, card: str, wording=week_delta_text) -> html.Div:
     tone = "pos" if delta > 0 else ("neg" if delta < 0 else "zero")
-    return html.Div(
-        week_delta_text(delta), className=f"kpi-delta kpi-delta-{tone}", id=f"{card}-delta"
+    return html.Div(wording(delta), className=f"kpi-delta kpi-delta-{tone}", id=f"{card}-delta")
+
+
+def _muted(text: str, detail_id: str | None = None) -> html.Div:
+    kwargs = {"id": detail_id} if detail_id else {}
+    return html.Div(text, className="kpi-detail text-body-secondary", **kwargs)
+
+
+def forecast_probability_card(
+    result: dict[str, Any] | None, trial: Trial, error: str | None = None
+) -> dbc.Card:
+    """P(target by the planned completion), the count expected by then, and the sites
+    that would be needed for 80 %."""
+    card_id = "kpi-forecast-probability"
+    planned = trial.planned_completion_date.isoformat()
+    title = f"P({trial.target} by {planned})"
+    if result is None:
+        return _card(
+            title,
+            html.Span("—", id=f"{card_id}-value"),
+            [_muted(f"Forecast unavailable ({error or 'no result'})", f"{card_id}-reason")],
+            card_id,
+        )
+    pg = result["poisson_gamma"]
+    p = pg["probability_by"].get(planned)
+    expected = pg["expected_by"].get(planned)
+    as_of = dt.date.fromisoformat(result["as_of"])
+    details: list[Any] = []
+    reached = result.get("target_reached_date")
+    if reached:
+        details.append(
+            html.Div(
+                f"Target reached on {reached}", className="kpi-detail", id=f"{card_id}-reached"
+            )
+        )
+    elif trial.planned_completion_date <= as_of and expected is not None:
+        observed = round(expected["mean"])
+        details.append(
+            html.Div(
+                f"date passed: {observed} randomized by then",
+                className="kpi-detail",
+                id=f"{card_id}-expected",
+            )
+        )
+    elif expected is not None:
+        lo, hi = expected["lo80"], expected["hi80"]
+        spread = f" ({lo}–{hi})" if lo != hi else ""
+        details.append(
+            html.Div(
+                f"expected {round(expected['mean'])}{spread} by then",
+                className="kpi-detail",
+                id=f"{card_id}-expected",
+            )
+        )
+    if p is None and pg.get("reason"):
+        details.append(_muted(pg["reason"], f"{card_id}-reason"))
+    elif not reached and trial.planned_completion_date > as_of:
+        sentence, muted = additional_sites_text(
+            pg.get("additional_sites_needed"), pg.get("additional_sites_reason")
+        )
+        if sentence:
+            details.append(
+                _muted(sentence, f"{card_id}-sites")
+                if muted
+                else html.Div(sentence, className="kpi-detail", id=f"{card_id}-sites")
+            )
+    return _card(
+        title,
+        html.Span(probability_text(p), id=f"{card_id}-value"),
+        details,
+        card_id,
+        tone=probability_tone(p),
     )
 
 
-def kpi_cards(numbers: PageNumbers, data: TrialData) -> dbc.Row:
+def forecast_date_card(
+    result: dict[str, Any] | None, trial: Trial, error: str | None = None
+) -> dbc.Card:
+    """Median date the target is reached, its 80 % interval, and the linear method's date."""
+    card_id = "kpi-forecast-date"
+    title = f"Expected date for {trial.target} (80 % interval)"
+    if result is None:
+        return _card(
+            title,
+            html.Span("—", id=f"{card_id}-value"),
+            [_muted(f"Forecast unavailable ({error or 'no result'})", f"{card_id}-reason")],
+            card_id,
+        )
+    reached = result.get("target_reached_date")
+    if reached:
+        return _card(
+            title,
+            html.Span("Reached", id=f"{card_id}-value"),
+            [
+                html.Div(
+                    f"Target reached on {reached}", className="kpi-detail", id=f"{card_id}-reached"
+                )
+            ],
+            card_id,
+            tone="success",
+        )
+    pg = result["poisson_gamma"]
+    linear = result["linear"]
+    median = pg.get("median_target_date")
+    lo, hi = pg.get("interval_80") or (None, None)
+    details: list[Any] = []
+    tone = None
+    if median is None and pg.get("reason"):
+        value = "—"
+        details.append(_muted(pg["reason"], f"{card_id}-reason"))
+    elif median is None:
+        value = "—"
+        details.append(
+            _muted(
+                f"not reached within {FORECAST_HORIZON_YEARS} years in most simulations",
+                f"{card_id}-reason",
+            )
+        )
+    else:
+        value = median
+        median_day = dt.date.fromisoformat(median)
+        tone = "danger" if median_day > trial.planned_completion_date else "success"
+        details.append(
+            html.Div(
+                f"80 %: {_forecast_date(lo)} – {_forecast_date(hi)}",
+                className="kpi-detail",
+                id=f"{card_id}-interval",
+            )
+        )
+        details.append(
+            html.Div(
+                months_apart_text(median_day, trial.planned_completion_date, "planned completion"),
+                className="kpi-detail",
+                id=f"{card_id}-vs-plan",
+            )
+        )
+    if linear.get("predicted_target_date"):
+        details.append(
+            _muted(f"linear trend: {linear['predicted_target_date']}", f"{card_id}-linear")
+        )
+    elif linear.get("reason"):
+        details.append(_muted(f"linear trend: no date ({linear['reason']})", f"{card_id}-linear"))
+    return _card(title, html.Span(value, id=f"{card_id}-value"), details, card_id, tone=tone)
+
+
+def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
+    """Two rows of cards: where the trial stands; then the week and the forecast."""
     s = numbers.summary
     trial = data.trial
     pace = numbers.pace
@@ -484,7 +743,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> dbc.Row:
         ],
         "kpi-pace",
     )
-    return dbc.Row(
+    status_row = dbc.Row(
         [
             dbc.Col(randomized, xs=12, sm=6, lg=3, xxl=2),
             dbc.Col(screened, xs=12, sm=6, lg=3, xxl=2),
@@ -494,6 +753,23 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> dbc.Row:
         ],
         className="g-3 kpi-row",
     )
+    outlook_row = dbc.Row(
+        [
+            dbc.Col(
+                forecast_probability_card(numbers.forecast, trial, numbers.forecast_error),
+                xs=12,
+                sm=6,
+            ),
+            dbc.Col(
+                forecast_date_card(numbers.forecast, trial, numbers.forecast_error), xs=12, sm=6
+            ),
+        ],
+        className="g-3 kpi-row kpi-row-outlook",
+    )
+    note = html.Div(
+        forecast_method_text(numbers.forecast), className="forecast-note", id="forecast-note"
+    )
+    return html.Div([status_row, outlook_row, note], className="kpi-rows")
 
 
 # ----------------------------------------------------------------------------- figures
@@ -507,7 +783,9 @@ def map_figure(numbers: PageNumbers, highlighted=None, selected=()):
     )
 
 
-def accrual(numbers: PageNumbers, data: TrialData, forecast: dict | None = None):
+def accrual(numbers: PageNumbers, data: TrialData):
+    """The accrual chart with the forecast of :attr:`PageNumbers.forecast` (see
+    :func:`chart_forecast`)."""
     trial = data.trial
     return accrual_figure(
         numbers.accrual,
@@ -518,7 +796,7 @@ def accrual(numbers: PageNumbers, data: TrialData, forecast: dict | None = None)
         as_of=numbers.as_of,
         randomized=numbers.summary["randomized"],
         required_rate_per_month=numbers.pace["required_rate_per_month"],
-        forecast=forecast,
+        forecast=chart_forecast(numbers.forecast),
         height=ACCRUAL_HEIGHT,
     )
 
@@ -759,7 +1037,8 @@ def page(
     accrual_panel = _panel(
         "Accrual over time",
         [_graph(ACCRUAL, accrual(numbers, data), "accrual", height=ACCRUAL_HEIGHT)],
-        subtitle="Cumulative screened and randomized against the planned and required paths",
+        subtitle="Cumulative screened and randomized against the plan; "
+        "forecast median with 80 % and 95 % intervals",
         panel_id="panel-accrual",
     )
     n_sites = len(numbers.table)

@@ -319,8 +319,12 @@ def test_accrual_draws_forecast_fan_and_median():
     assert list(bands[1].y) == [4, 7, 10, 6, 5, 4]  # upper edge, then lower edge reversed
     median = _trace(fig, "Forecast median")
     assert median.line.dash == "dash" and list(median.y) == [4, 6, 8]
-    linear = _trace(fig, "Linear projection")
-    assert list(linear.x) == ["2025-03-01"] and list(linear.y) == [10]
+    linear = _trace(fig, "Linear trend")
+    assert linear.name == "Linear trend: 10 on 2025-03-01"
+    # From the as-of count (4 on 2024-07-01) to the target on the linear date.
+    assert list(linear.x) == ["2024-07-01", "2025-03-01"] and list(linear.y) == [4, 10]
+    assert linear.line.dash == "dot" and list(linear.marker.size) == [0, 11]
+    assert [list(c) for c in median.customdata] == [[4, 4], [5, 7], [6, 10]]  # 80 % in hover
     assert fig.layout.yaxis.range[1] >= 12
 
 

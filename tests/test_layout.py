@@ -241,3 +241,269 @@ def test_grid_rows_hold_plain_values():
     for row in rows:
         for value in row.values():
             assert not isinstance(value, pd.Timestamp)
+
+
+# ----------------------------------------------------------------------------- forecast cards
+#: A hand-built ``dashboard.forecast.forecast`` result for the small trial (target 10,
+#: planned completion 2025-06-30), as of 2024-07-01 with 4 randomized. Only the keys the
+#: cards read; every value is a literal so each sentence below can be checked by eye.
+def forecast_result(**overrides: Any) -> dict[str, Any]:
+    pg = {
+        "reason": None,
+        "alpha": 1.2,
+        "paths": 10_000,
+        "parameter_uncertainty": True,
+        "sites_used": 3,
+        "sites_planned": [{"site_id": "03", "activation_date": "2024-09-01"}],
+        "median_target_date": "2025-10-26",
+        "interval_80": ["2025-07-21", "2026-03-04"],
+        "interval_95": ["2025-06-10", "2026-05-30"],
+        "probability_by": {"2024-07-05": 0.0, "2025-06-30": 0.3718},
+        "expected_by": {
+            "2024-07-05": {"mean": 4.0, "lo80": 4, "hi80": 4},
+            "2025-06-30": {"mean": 8.61, "lo80": 7, "hi80": 10},
+        },
+        "additional_sites_needed": 3,
+        "additional_sites_reason": "sites opening now at the prior mean rate, for P ≥ 80%",
+        "chart": {
+            "dates": ["2024-07-01", "2024-07-08"],
+            "median": [4, 4],
+            "lo80": [4, 4],
+            "hi80": [4, 5],
+            "lo95": [4, 4],
+            "hi95": [4, 6],
+        },
+    }
+    result = {
+        "as_of": "2024-07-01",
+        "target": 10,
+        "randomized": 4,
+        "remaining": 6,
+        "target_reached_date": None,
+        "linear": {"predicted_target_date": "2025-09-14", "reason": None},
+        "poisson_gamma": pg,
+    }
+    for key, value in overrides.items():
+        if key in pg and key not in result:
+            pg[key] = value
+        else:
+            result[key] = value
+    return result
+
+
+def _cards(result, error=None) -> tuple[str, str]:
+    trial = small_trial_data().trial
+    probability = _norm(text_of(L.forecast_probability_card(result, trial, error)))
+    date = _norm(text_of(L.forecast_date_card(result, trial, error)))
+    for text in (probability, date):
+        assert "None" not in text and "nan" not in text.lower() and "inf" not in text.lower()
+    return probability, date
+
+
+def test_forecast_cards_word_probability_expected_count_and_dates():
+    probability, date = _cards(forecast_result())
+    assert probability == (
+        "P(10 by 2025-06-30) 37 % expected 9 (7–10) by then "
+        "≈3 more sites at the average rate would be needed for 80 %"
+    )
+    assert date == (
+        "Expected date for 10 (80 % interval) 2025-10-26 80 %: 2025-07-21 – 2026-03-04 "
+        "≈4 months after planned completion linear trend: 2025-09-14"
+    )
+
+
+def test_forecast_card_tones_follow_the_probability_and_the_plan():
+    trial = small_trial_data().trial
+
+    def value_class(card) -> str:
+        return card.children.children[1].className  # CardBody: title, value, details...
+
+    assert value_class(L.forecast_probability_card(forecast_result(), trial)) == (
+        "kpi-value text-danger"
+    )
+    assert value_class(L.forecast_date_card(forecast_result(), trial)) == "kpi-value text-danger"
+    on_time = forecast_result(probability_by={"2025-06-30": 0.91}, median_target_date="2025-05-02")
+    probability, date = _cards(on_time)
+    assert "91 %" in probability
+    assert "≈2 months before planned completion" in date
+    assert value_class(L.forecast_date_card(on_time, trial)) == "kpi-value text-success"
+    assert L.probability_tone(0.91) == "success"
+    assert L.probability_tone(0.6) == "warning"
+    assert L.probability_tone(0.3718) == "danger"
+    assert L.probability_tone(None) is None
+
+
+def test_forecast_cards_when_the_target_is_reached():
+    reached = forecast_result(
+        randomized=11,
+        remaining=0,
+        target_reached_date="2025-03-02",
+        probability_by={"2025-06-30": 1.0},
+        expected_by={"2025-06-30": {"mean": 11.0, "lo80": 11, "hi80": 11}},
+        median_target_date="2025-03-02",
+        interval_80=["2025-03-02", "2025-03-02"],
+        additional_sites_needed=0,
+        additional_sites_reason="target already reached",
+        linear={"predicted_target_date": "2025-03-02", "reason": None, "reached": True},
+    )
+    probability, date = _cards(reached)
+    assert probability == "P(10 by 2025-06-30) 100 % Target reached on 2025-03-02"
+    assert date == "Expected date for 10 (80 % interval) Reached Target reached on 2025-03-02"
+    assert L.chart_forecast(reached) is None  # nothing left to forecast on the chart
+    assert "−" not in probability + date and "days" not in probability + date
+
+
+def test_forecast_cards_with_target_zero_reached_at_the_start():
+    zero = forecast_result(
+        target=0,
+        randomized=4,
+        remaining=0,
+        target_reached_date="2024-01-01",
+        probability_by={"2025-06-30": 1.0},
+    )
+    probability, date = _cards(zero)
+    assert "Target reached on 2024-01-01" in probability and "100 %" in probability
+    assert "Target reached on 2024-01-01" in date
+
+
+def test_forecast_cards_after_planned_completion():
+    late = forecast_result(
+        as_of="2025-08-01",
+        randomized=8,
+        remaining=2,
+        probability_by={"2025-06-30": 0.0},
+        expected_by={"2025-06-30": {"mean": 7.0, "lo80": 7, "hi80": 7}},
+        additional_sites_needed=None,
+        additional_sites_reason="planned completion 2025-06-30 already past",
+    )
+    probability, _ = _cards(late)
+    assert probability == "P(10 by 2025-06-30) 0 % date passed: 7 randomized by then"
+
+
+def test_forecast_cards_show_the_reason_when_there_is_no_forecast():
+    none = forecast_result(
+        reason="no site open by as_of: rates cannot be estimated",
+        alpha=None,
+        median_target_date=None,
+        interval_80=[None, None],
+        probability_by={"2025-06-30": None},
+        expected_by={"2025-06-30": None},
+        additional_sites_needed=None,
+        additional_sites_reason="no site open by as_of: rates cannot be estimated",
+        linear={"predicted_target_date": None, "reason": "no randomization by as_of"},
+    )
+    trial = small_trial_data().trial
+    card = L.forecast_probability_card(none, trial)
+    reason = find(card, "kpi-forecast-probability-reason")
+    assert "text-body-secondary" in reason.className  # muted
+    probability, date = _cards(none)
+    assert probability == ("P(10 by 2025-06-30) — no site open by as_of: rates cannot be estimated")
+    assert date == (
+        "Expected date for 10 (80 % interval) — no site open by as_of: rates cannot be "
+        "estimated linear trend: no date (no randomization by as_of)"
+    )
+    assert L.chart_forecast(none) is None
+
+
+def test_forecast_dates_beyond_the_horizon_are_words_not_none():
+    far = forecast_result(median_target_date=None, interval_80=["2060-01-05", None])
+    _, date = _cards(far)
+    assert date.startswith(
+        "Expected date for 10 (80 % interval) — not reached within 100 years in most simulations"
+    )
+    open_ended = forecast_result(interval_80=["2025-07-21", None])
+    _, date = _cards(open_ended)
+    assert "80 %: 2025-07-21 – beyond 100 years" in date
+
+
+def test_forecast_cards_when_the_forecast_failed():
+    probability, date = _cards(None, "ValueError: boom")
+    assert probability == "P(10 by 2025-06-30) — Forecast unavailable (ValueError: boom)"
+    assert date.endswith("— Forecast unavailable (ValueError: boom)")
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (None, "—"),
+        (0.0, "0 %"),
+        (7.2e-06, "< 1 %"),
+        (0.0149, "1 %"),
+        (0.3718, "37 %"),
+        (0.995, "> 99 %"),
+        (1.0, "100 %"),
+    ],
+)
+def test_probability_text(p, text):
+    assert L.probability_text(p) == text
+
+
+def test_additional_sites_wording():
+    assert L.additional_sites_text(1, "x") == (
+        "≈1 more site at the average rate would be needed for 80 %",
+        False,
+    )
+    assert L.additional_sites_text(0, "already on track") == (
+        "no additional site needed for 80 %",
+        False,
+    )
+    assert L.additional_sites_text(None, "more than 500 sites") == ("more than 500 sites", True)
+    assert L.additional_sites_text(None, None) == (None, False)
+
+
+def test_chart_forecast_passes_the_bands_and_the_linear_date():
+    chart = L.chart_forecast(forecast_result())
+    assert chart["dates"] == ["2024-07-01", "2024-07-08"] and chart["hi95"] == [4, 6]
+    assert chart["linear_date"] == "2025-09-14"
+
+
+def test_method_note_names_the_model_and_simulations():
+    assert L.forecast_method_text(forecast_result()) == (
+        "Forecast: Poisson–gamma (Anisimov & Fedorov), 10,000 simulations, parameter "
+        "uncertainty included, 3 open + 1 planned sites. Linear trend: weighted least "
+        "squares of the cumulative count (accrualPlot)."
+    )
+
+
+def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data):
+    numbers, data = numbers_and_data
+    result = numbers.forecast
+    assert numbers.forecast_error is None
+    assert result["as_of"] == "2024-07-01" and result["randomized"] == 4
+    assert result["poisson_gamma"]["paths"] == 10_000
+    cards = L.kpi_cards(numbers, data)
+    assert find(cards, "kpi-forecast-probability") is not None
+    assert find(cards, "kpi-forecast-date") is not None
+    names = [t.name for t in L.accrual(numbers, data).data]
+    assert "Forecast 80 % interval" in names and "Forecast 95 % interval" in names
+
+
+def test_forecast_runs_once_per_version_and_as_of(monkeypatch):
+    calls = []
+    real = L.fc.forecast
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(L.fc, "forecast", counting)
+    data = small_trial_data()
+    cache = L.NumbersCache()
+    cache.get(data, AS_OF)
+    cache.get(data, "2024-07-01")
+    cache.get(data, dt.date(2024, 6, 1))
+    assert calls == [AS_OF, dt.date(2024, 6, 1)]
+
+
+def test_a_failing_forecast_leaves_the_counts(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(L.fc, "forecast", broken)
+    data = small_trial_data()
+    numbers = L.page_numbers(data, AS_OF)
+    assert numbers.forecast is None and numbers.forecast_error == "ValueError: boom"
+    cards = L.kpi_cards(numbers, data)
+    assert text_of(find(cards, "kpi-randomized-value")) == "4"
+    assert "Forecast unavailable" in text_of(find(cards, "kpi-forecast-date"))
+    assert not [t for t in L.accrual(numbers, data).data if t.fill == "toself"]

@@ -2,7 +2,8 @@
 
 Draws the target, the planned straight path (start → target at planned completion), the
 path still required from the as-of date, the last-patient-in and planned completion dates,
-and — when a forecast is given — its 95 % / 80 % fan and median path.
+and — when a forecast is given — its 95 % / 80 % fan and median path, and the linear trend
+from the as-of count to the target.
 """
 
 from __future__ import annotations
@@ -83,19 +84,25 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
         )
     median = forecast.get("median")
     if median is not None:
-        traces.append(
-            {
-                "type": "scatter",
-                "x": dates,
-                "y": list(median),
-                "mode": "lines",
-                "line": {"color": theme.FORECAST_COLOR, "width": 2, "dash": "dash"},
-                "name": "Forecast median",
-                "legendrank": 500,
-                "legendgroup": "forecast",
-                "hovertemplate": "%{y:.0f} randomized (forecast median)<extra></extra>",
-            }
-        )
+        trace = {
+            "type": "scatter",
+            "x": dates,
+            "y": list(median),
+            "mode": "lines",
+            "line": {"color": theme.FORECAST_COLOR, "width": 2, "dash": "dash"},
+            "name": "Forecast median",
+            "legendrank": 500,
+            "legendgroup": "forecast",
+            "hovertemplate": "%{y:.0f} randomized (forecast median)<extra></extra>",
+        }
+        lo80, hi80 = forecast_band(forecast, "80")
+        if lo80 is not None and hi80 is not None and len(lo80) == len(hi80) == len(dates):
+            trace["customdata"] = [[lo, hi] for lo, hi in zip(lo80, hi80, strict=True)]
+            trace["hovertemplate"] = (
+                "%{y:.0f} randomized (forecast median; 80 %: "
+                "%{customdata[0]:.0f}–%{customdata[1]:.0f})<extra></extra>"
+            )
+        traces.append(trace)
     return traces, _day(dates[-1])
 
 
@@ -227,17 +234,25 @@ def accrual_figure(
         )
     linear_date = forecast.get("linear_date") if forecast else None
     if linear_date:
+        # The weighted linear trend runs from the as-of count to the target (its slope is
+        # (target − randomized) / days); a line past the x range still shows its direction.
         when = _day(linear_date).isoformat()
         data.append(
             {
                 "type": "scatter",
-                "x": [when],
-                "y": [target],
-                "mode": "markers",
-                "marker": {"symbol": "diamond", "size": 11, "color": theme.FORECAST_COLOR},
-                "name": f"Linear projection reaches {target}: {when}",
+                "x": [cut.isoformat(), when],
+                "y": [randomized, target],
+                "mode": "lines+markers",
+                "line": {"color": theme.LINEAR_COLOR, "width": 1.5, "dash": "dot"},
+                "marker": {
+                    "symbol": "diamond",
+                    "size": [0, 11],
+                    "color": theme.LINEAR_COLOR,
+                    "line": {"color": theme.MARKER_OUTLINE, "width": 1},
+                },
+                "name": f"Linear trend: {target} on {when}",
                 "legendrank": 800,
-                "hovertemplate": "Linear projection reaches the target<extra></extra>",
+                "hovertemplate": "Linear trend: %{y:.0f} on %{x|%Y-%m-%d}<extra></extra>",
             }
         )
 
@@ -310,9 +325,10 @@ def accrual_figure(
         legend={
             "orientation": "h",
             "x": 0,
-            "y": -0.08,
+            "y": 0,
+            "yref": "container",
             "xanchor": "left",
-            "yanchor": "top",
+            "yanchor": "bottom",
             "font": {"size": 12},
             "traceorder": "normal",
         },

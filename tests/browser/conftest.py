@@ -100,7 +100,11 @@ def app_url(browser_data_dir: Path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+#: The Playwright fixtures are package-scoped: a sync Playwright left running in the main
+#: thread would make every later ``sync_playwright()`` of the same pytest run (the
+#: ``snapshot`` tests in tests/test_snapshot.py) fail with "Sync API inside the asyncio
+#: loop". Package scope stops it when the last browser test is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium not installed")
@@ -114,7 +118,7 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(browser) -> Iterator[object]:
     """One context for the session: pages share its HTTP cache (plotly.js is 4.7 MB)."""
     context = browser.new_context(

@@ -6,6 +6,7 @@ clean console and without a single request to another host than the app's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -267,3 +268,62 @@ def test_reload_shows_current_files(browser_context, app_url, browser_data_dir):
             watched.close()
     finally:
         enrollment.write_text(original, encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- forecast
+#: A whole percentage as the probability card words it: "37 %", "< 1 %", "> 99 %", "100 %".
+PERCENT = re.compile(r"^(?:[<>] )?\d{1,3} %$")
+
+#: (first x of the 80 % band, legend text of the accrual chart) as drawn.
+BAND = """() => {
+  const gd = document.querySelector('#accrual-chart .js-plotly-plot');
+  const band = gd && gd.data.find(t => (t.name || '').endsWith('80 % interval'));
+  const legend = [...document.querySelectorAll('#accrual-chart .legendtext')]
+    .map(e => e.textContent);
+  const fills = document.querySelectorAll('#accrual-chart .scatterlayer .trace path.js-fill');
+  return band ? {start: band.x[0], legend: legend, fills: fills.length} : null;
+}"""
+
+
+def _forecast_state(page) -> dict:
+    return {
+        "value": text(page, "#kpi-forecast-probability-value"),
+        "card": page.locator("#kpi-forecast-probability").text_content(),
+        "date": text(page, "#kpi-forecast-date-value"),
+        "band": page.evaluate(BAND),
+    }
+
+
+def test_forecast_band_and_probability_follow_the_as_of_date(browser_context, app_url):
+    watched = open_page(browser_context, app_url + "/?as_of=2024-06-30")
+    try:
+        page = watched.page
+        wait_text(page, "#kpi-randomized-value", "6")
+        page.wait_for_function(
+            "() => { const b = (" + BAND + ")(); return b && b.start === '2024-06-30'; }",
+            timeout=30_000,
+        )
+        early = _forecast_state(page)
+        picker = page.locator("input#as-of-date")
+        picker.fill("2025-06-30")
+        picker.press("Enter")
+        wait_text(page, "#kpi-randomized-value", "9")
+        page.wait_for_function(
+            "() => { const b = (" + BAND + ")(); return b && b.start === '2025-06-30'; }",
+            timeout=30_000,
+        )
+        late = _forecast_state(page)
+        for state in (early, late):
+            assert PERCENT.match(state["value"]), state["value"]
+            assert state["card"].startswith("P(74 by 2026-02-28)")
+            assert re.search(r"expected \d+ \(\d+–\d+\) by then", state["card"])
+            assert re.match(r"^\d{4}-\d{2}-\d{2}$", state["date"]), state["date"]
+            assert "Forecast 80 % interval" in state["band"]["legend"]
+            assert "Forecast 95 % interval" in state["band"]["legend"]
+            assert state["band"]["fills"] >= 2  # both bands are filled areas
+            assert any(t.startswith("Linear trend: 74 on ") for t in state["band"]["legend"])
+        assert early["card"] != late["card"]
+        assert early["date"] != late["date"]
+        watched.assert_clean()
+    finally:
+        watched.close()
