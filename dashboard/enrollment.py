@@ -29,8 +29,18 @@ Choices made where the issues were silent (also in the README of the data dir fo
   never stripped: a silently altered patient code could merge two patients.
 - Columns that could unblind, or that look like direct identifiers, are refused on their
   header alone, before any value is parsed; their values are never printed, logged or
-  stored. A column with no header that holds values is refused too (it could hold
-  anything). Other extra columns are ignored with a notice naming them.
+  stored. Headers are split into words (accents, case and camelCase undone) so that
+  "Screening date", "Department" or "Pharmacy" never match "arm"; the word lists are
+  :data:`_BLIND_TOKEN` and :data:`_IDENT_TOKEN` (identifiers include initials and postcode;
+  "Nom du centre" or "Adresse du site" are about a centre, not a patient, and pass). A
+  column with no header that holds values is refused too (it could hold anything). Other
+  extra columns are ignored with a notice naming them, never their values.
+- Rows whose used columns are all blank (Excel's ``;;;;;``) are skipped with a count.
+- Limits (:class:`dashboard.exports_reader.Limits`): 50 MB, 1,000,000 rows, 1,000
+  columns; an .xlsx whose parts would unpack to more than 512 MB, or one part more than
+  200 times its packed size, is refused before anything is unpacked.
+- The import log records file name, sha256, size, rows, result, and for refusals the
+  number of errors and their categories — never an error text, which quotes cells.
 """
 
 from __future__ import annotations
@@ -783,7 +793,9 @@ def validate_export(
     latest = all_dates[latest_pos]
     latest_canon = "screening_date" if latest_pos < len(scr) else "randomization_date"
     latest_row = latest_pos % len(scr)
-    present_sites = sorted(set(site_map[np.bincount(site.codes) > 0].tolist()))
+    present_sites = sorted(
+        set(site_map[np.bincount(site.codes, minlength=len(site_map)) > 0].tolist())
+    )
     return ValidatedEnrollment(
         csv_text=csv_text,
         rows=n_rows,
@@ -994,7 +1006,10 @@ def _registry_sites(paths: DataPaths) -> pd.DataFrame:
     from .sites import load_sites
 
     text = paths.sites.read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        rows = []
     header = rows[0] if rows else []
     if "site_id" in header and "status" in header:
         i_id, i_status = header.index("site_id"), header.index("status")

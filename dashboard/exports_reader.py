@@ -213,7 +213,7 @@ def _open_csv(data: bytes, name: str, limits: Limits) -> ExportTable:
         pos, line = match.end(), line + 1
     first_break = _LINE_BREAK.search(prefix, pos)
     sep = sniff_separator(prefix[pos : first_break.start() if first_break else len(prefix)])
-    reader = csv.reader(io.StringIO(prefix[pos:]), delimiter=sep)
+    reader = csv.reader(io.StringIO(prefix[pos:], newline=""), delimiter=sep)
     try:
         header = next(reader)
     except (csv.Error, StopIteration) as exc:
@@ -288,7 +288,7 @@ def _read_csv_slow(
 ) -> tuple[list[np.ndarray], np.ndarray]:
     errors: list[str] = []
     rows: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
     record = 0
     try:
         next(reader)  # the header

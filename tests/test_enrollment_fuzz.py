@@ -414,7 +414,7 @@ def test_generated_csv_exports(base_dir: Path, data: st.DataObject) -> None:
         st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "cp1252", "utf-16"]), label="encoding"
     )
     sep = data.draw(st.sampled_from([";", ";", ",", "\t"]), label="sep")
-    newline = data.draw(st.sampled_from(["\r\n", "\n"]), label="newline")
+    newline = data.draw(st.sampled_from(["\r\n", "\n", "\r\n", "\r"]), label="newline")
     mutation = data.draw(st.sampled_from(MUTATIONS), label="mutation")
     expect, error_line = "import", None
     if mutation in SEMANTIC:
