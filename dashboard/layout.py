@@ -190,6 +190,14 @@ def lpi_comparison(pace: dict[str, Any], last_patient_in: dt.date) -> tuple[str,
     return pace_comparison(pace["current_rate_per_month"], pace["required_rate_lpi_per_month"])
 
 
+def sites_delta_text(delta: int) -> str:
+    """The Sites card's weekly change: sites whose *first* randomization fell in the week."""
+    if delta == 0:
+        return "no new site enrolling this week"
+    sites = "site" if abs(delta) == 1 else "sites"
+    return f"{'+' if delta > 0 else '−'}{abs(delta)} {sites} enrolling this week"
+
+
 # ----------------------------------------------------------------------------- forecast wording
 FORECAST_HORIZON_YEARS = fc.MAX_FORECAST_DAYS // 365
 
@@ -227,13 +235,17 @@ def _forecast_date(value: str | None) -> str:
 
 
 def months_apart_text(later: dt.date, earlier: dt.date, what: str) -> str:
-    """ "≈8 months after planned completion", "≈2 months before …", "within a month of …"."""
+    """ "≈8 months after planned completion", "≈2 months before …", "within a month of …",
+    "≈9 years after …" (years from 24 months on)."""
     days = (later - earlier).days
+    side = "after" if days > 0 else "before"
     months = round(abs(days) / metrics.MONTH_DAYS)
     if months == 0:
         return f"within a month of {what}"
+    if months >= 24:
+        return f"≈{round(abs(days) / 365.25)} years {side} {what}"
     unit = "month" if months == 1 else "months"
-    return f"≈{months} {unit} {'after' if days > 0 else 'before'} {what}"
+    return f"≈{months} {unit} {side} {what}"
 
 
 def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None, bool]:
@@ -486,6 +498,142 @@ def _delta(delta: int, card: str, wording=week_delta_text) -> html.Div:
     return html.Div(wording(delta), className=f"kpi-delta kpi-delta-{tone}", id=f"{card}-delta")
 
 
+# ----------------------------------------------------------------------------- this week
+#: Longest list of sites the "This week" card shows before "… and N more".
+WEEK_LIST_MAX = 8
+
+
+def week_count_text(n: int) -> str:
+    """ "+2", "0", "−1": a week's change as a signed count."""
+    return f"+{n}" if n > 0 else ("0" if n == 0 else f"−{-n}")
+
+
+def week_range_text(week: dict[str, Any], as_of: dt.date) -> str:
+    """The seven days of the week: (since, as_of], written as first – last day."""
+    first = dt.date.fromisoformat(week["since"]) + dt.timedelta(days=1)
+    return f"{first.isoformat()} – {as_of.isoformat()}"
+
+
+def _site_name(site: dict[str, Any]) -> str:
+    city = site.get("city")
+    return f"{site['facility']}, {city}" if city else str(site["facility"])
+
+
+def status_change_text(event: dict[str, Any]) -> str:
+    """ "CHU Tours, Tours: Not yet recruiting → Recruiting" (a site new to the registry
+    has no "from")."""
+    before = event.get("from")
+    was = STATUS_LABELS.get(before, before) if before else "new in the registry"
+    now = STATUS_LABELS.get(event.get("to"), event.get("to") or "?")
+    return f"{_site_name(event)}: {was} → {now}"
+
+
+def week_has_changes(week: dict[str, Any]) -> bool:
+    return bool(
+        week["randomized"]
+        or week["screened"]
+        or week["sites_enrolling"]
+        or week["sites_recruiting"]
+        or week["sites_randomizing_in_week"]
+        or week["sites_activated_in_week"]
+        or week["status_changes_in_week"]
+    )
+
+
+def _week_list(label: str, items: list[Any], list_id: str) -> html.Div:
+    shown = items[:WEEK_LIST_MAX]
+    rows = [html.Li(item) for item in shown]
+    if len(items) > len(shown):
+        rows.append(
+            html.Li(
+                f"… and {len(items) - len(shown)} more (see the sites table)",
+                className="text-body-secondary",
+            )
+        )
+    return html.Div(
+        [html.Div(label, className="week-label"), html.Ul(rows, className="week-list")],
+        className="week-group",
+        id=list_id,
+    )
+
+
+def week_card(week: dict[str, Any], as_of: dt.date) -> dbc.Card:
+    """What changed in the seven days to the as-of date (:func:`metrics.week_changes`):
+    the counts, and the sites that randomized, were activated or changed registry status."""
+    card_id = "kpi-week"
+
+    def stat(n: int, one: str, many: str | None = None) -> html.Span:
+        word = one if n == 1 or many is None else many
+        tone = "pos" if n > 0 else ("neg" if n < 0 else "zero")
+        return html.Span(
+            [html.Strong(week_count_text(n)), f" {word}"], className=f"week-stat week-stat-{tone}"
+        )
+
+    stats = html.Div(
+        [
+            stat(week["randomized"], "randomized"),
+            stat(week["screened"], "screened"),
+            stat(week["sites_enrolling"], "site enrolling", "sites enrolling"),
+            stat(week["sites_recruiting"], "site activated", "sites activated"),
+        ],
+        className="week-stats",
+        id=f"{card_id}-stats",
+    )
+    body: list[Any] = [stats]
+    randomizing = week["sites_randomizing_in_week"]
+    if randomizing:
+        body.append(
+            _week_list(
+                "Randomized at",
+                [
+                    [_site_name(s), html.Span(f" +{s['randomized']}", className="week-count")]
+                    for s in randomizing
+                ],
+                f"{card_id}-randomized-sites",
+            )
+        )
+    activated = week["sites_activated_in_week"]
+    if activated:
+        body.append(
+            _week_list(
+                "Activated", [_site_name(s) for s in activated], f"{card_id}-activated-sites"
+            )
+        )
+    changes = week["status_changes_in_week"]
+    if changes:
+        body.append(
+            _week_list(
+                "Registry status changed",
+                [status_change_text(e) for e in changes],
+                f"{card_id}-status-changes",
+            )
+        )
+    if not week_has_changes(week):
+        body = [
+            html.Div(
+                "No change this week",
+                className="kpi-detail text-body-secondary",
+                id=f"{card_id}-none",
+            )
+        ]
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        "This week",
+                        html.Span(f" · {week_range_text(week, as_of)}", className="kpi-title-note"),
+                    ],
+                    className="kpi-title",
+                ),
+                *body,
+            ]
+        ),
+        className="kpi-card kpi-week h-100",
+        id=card_id,
+    )
+
+
 def _muted(text: str, detail_id: str | None = None) -> html.Div:
     kwargs = {"id": detail_id} if detail_id else {}
     return html.Div(text, className="kpi-detail text-body-secondary", **kwargs)
@@ -688,7 +836,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
                 id="kpi-sites-enrolling",
             ),
             html.Div(others, className="kpi-detail text-body-secondary") if others else None,
-            _delta(numbers.week["sites_enrolling"], "kpi-sites"),
+            _delta(numbers.week["sites_enrolling"], "kpi-sites", sites_delta_text),
         ],
         "kpi-sites",
     )
@@ -753,21 +901,37 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
         ],
         className="g-3 kpi-row",
     )
+    # The week just gone, then where the trial is heading; the method note sits under the
+    # two forecast cards.
     outlook_row = dbc.Row(
         [
+            dbc.Col(week_card(numbers.week, numbers.as_of), xs=12, lg=4),
             dbc.Col(
                 forecast_probability_card(numbers.forecast, trial, numbers.forecast_error),
                 xs=12,
                 sm=6,
+                lg=4,
             ),
             dbc.Col(
-                forecast_date_card(numbers.forecast, trial, numbers.forecast_error), xs=12, sm=6
+                forecast_date_card(numbers.forecast, trial, numbers.forecast_error),
+                xs=12,
+                sm=6,
+                lg=4,
             ),
         ],
         className="g-3 kpi-row kpi-row-outlook",
     )
-    note = html.Div(
-        forecast_method_text(numbers.forecast), className="forecast-note", id="forecast-note"
+    note = dbc.Row(
+        dbc.Col(
+            html.Div(
+                forecast_method_text(numbers.forecast),
+                className="forecast-note",
+                id="forecast-note",
+            ),
+            xs=12,
+            lg={"size": 8, "offset": 4},
+        ),
+        className="gx-3",
     )
     return html.Div([status_row, outlook_row, note], className="kpi-rows")
 

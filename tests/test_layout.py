@@ -86,7 +86,8 @@ def test_sites_card(numbers_and_data):
     assert "/ 4" in card
     assert "3 have randomized ≥ 1" in card
     assert "1 not yet recruiting" in card
-    assert text_of(find(cards, "kpi-sites-delta")) == "+1 this week"
+    # Not "+1 this week": the count is of sites whose first randomization fell in the week.
+    assert text_of(find(cards, "kpi-sites-delta")) == "+1 site enrolling this week"
 
 
 def test_completion_and_pace_cards(numbers_and_data):
@@ -124,6 +125,18 @@ def test_past_planned_completion():
 )
 def test_week_delta_text(delta, text):
     assert L.week_delta_text(delta) == text
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (0, "no new site enrolling this week"),
+        (1, "+1 site enrolling this week"),
+        (3, "+3 sites enrolling this week"),
+    ],
+)
+def test_sites_delta_text(delta, text):
+    assert L.sites_delta_text(delta) == text
 
 
 @pytest.mark.parametrize(
@@ -507,3 +520,142 @@ def test_a_failing_forecast_leaves_the_counts(monkeypatch):
     assert text_of(find(cards, "kpi-randomized-value")) == "4"
     assert "Forecast unavailable" in text_of(find(cards, "kpi-forecast-date"))
     assert not [t for t in L.accrual(numbers, data).data if t.fill == "toself"]
+
+
+# ----------------------------------------------------------------------------- this week
+def week(**overrides: Any) -> dict[str, Any]:
+    """A hand-built ``metrics.week_changes`` result for the week (2024-06-24, 2024-07-01]."""
+    base = {
+        "since": "2024-06-24",
+        "randomized": 3,
+        "screened": 4,
+        "screen_failed": 1,
+        "sites_enrolling": 1,
+        "sites_recruiting": 1,
+        "sites_randomizing_in_week": [
+            {"site_id": "01", "facility": "Hôpital A", "city": "Paris", "randomized": 2},
+            {"site_id": "04", "facility": "CHU D", "city": "Lille", "randomized": 1},
+        ],
+        "sites_activated_in_week": [{"site_id": "04", "facility": "CHU D", "city": "Lille"}],
+        "status_changes_in_week": [
+            {
+                "date": "2024-06-27",
+                "site_id": "03",
+                "facility": "CHU C",
+                "city": "Lyon",
+                "from": "NOT_YET_RECRUITING",
+                "to": "RECRUITING",
+            },
+            {
+                "date": "2024-06-27",
+                "site_id": "05",
+                "facility": "CH E",
+                "city": "Nice",
+                "from": None,
+                "to": "NOT_YET_RECRUITING",
+            },
+        ],
+    }
+    base.update(overrides)
+    return base
+
+
+def test_week_card_lists_counts_and_sites():
+    card = L.week_card(week(), AS_OF)
+    text = _norm(text_of(card))
+    assert text.startswith("This week · 2024-06-25 – 2024-07-01 ")
+    assert _norm(text_of(find(card, "kpi-week-stats"))) == (
+        "+3 randomized +4 screened +1 site enrolling +1 site activated"
+    )
+    assert _norm(text_of(find(card, "kpi-week-randomized-sites"))) == (
+        "Randomized at Hôpital A, Paris +2 CHU D, Lille +1"
+    )
+    assert _norm(text_of(find(card, "kpi-week-activated-sites"))) == "Activated CHU D, Lille"
+    assert _norm(text_of(find(card, "kpi-week-status-changes"))) == (
+        "Registry status changed CHU C, Lyon: Not yet recruiting → Recruiting "
+        "CH E, Nice: new in the registry → Not yet recruiting"
+    )
+    assert find(card, "kpi-week-none") is None
+
+
+def test_week_card_plural_and_zero_counts():
+    card = L.week_card(week(randomized=0, screened=2, sites_enrolling=0, sites_recruiting=2), AS_OF)
+    assert _norm(text_of(find(card, "kpi-week-stats"))) == (
+        "0 randomized +2 screened 0 sites enrolling +2 sites activated"
+    )
+
+
+def test_week_card_without_change():
+    quiet = week(
+        randomized=0,
+        screened=0,
+        screen_failed=0,
+        sites_enrolling=0,
+        sites_recruiting=0,
+        sites_randomizing_in_week=[],
+        sites_activated_in_week=[],
+        status_changes_in_week=[],
+    )
+    card = L.week_card(quiet, AS_OF)
+    assert _norm(text_of(card)) == "This week · 2024-06-25 – 2024-07-01 No change this week"
+
+
+def test_week_card_shortens_long_lists():
+    many = [
+        {
+            "site_id": f"{i:02d}",
+            "facility": f"CH {i}",
+            "city": "X",
+            "from": "RECRUITING",
+            "to": "COMPLETED",
+        }
+        for i in range(1, 13)
+    ]
+    card = L.week_card(week(status_changes_in_week=many), AS_OF)
+    changes = _norm(text_of(find(card, "kpi-week-status-changes")))
+    assert "CH 8, X" in changes and "CH 9, X" not in changes
+    assert changes.endswith("… and 4 more (see the sites table)")
+
+
+def test_week_card_of_the_small_trial(numbers_and_data):
+    """Hand count (module docstring): P5 at site 04 is the week's one randomization."""
+    cards = L.kpi_cards(*numbers_and_data)
+    card = find(cards, "kpi-week")
+    assert _norm(text_of(find(card, "kpi-week-stats"))) == (
+        "+1 randomized +1 screened +1 site enrolling 0 sites activated"
+    )
+    assert _norm(text_of(find(card, "kpi-week-randomized-sites"))) == (
+        "Randomized at CHU D, Lille +1"
+    )
+    assert find(card, "kpi-week-activated-sites") is None
+
+
+def test_week_lists_registry_status_changes_from_the_store():
+    from dataclasses import replace
+
+    event = {
+        "date": "2024-06-28",
+        "site_id": "03",
+        "facility": "CHU C",
+        "city": "Lyon",
+        "from": "NOT_YET_RECRUITING",
+        "to": "RECRUITING",
+    }
+    data = replace(small_trial_data(), status_events=(event,))
+    card = find(L.kpi_cards(L.page_numbers(data, AS_OF), data), "kpi-week")
+    assert _norm(text_of(find(card, "kpi-week-status-changes"))) == (
+        "Registry status changed CHU C, Lyon: Not yet recruiting → Recruiting"
+    )
+
+
+@pytest.mark.parametrize(
+    ("later", "text"),
+    [
+        (dt.date(2025, 7, 10), "within a month of planned completion"),
+        (dt.date(2025, 8, 30), "≈2 months after planned completion"),
+        (dt.date(2025, 5, 30), "≈1 month before planned completion"),
+        (dt.date(2033, 12, 24), "≈8 years after planned completion"),
+    ],
+)
+def test_months_apart_text(later, text):
+    assert L.months_apart_text(later, dt.date(2025, 6, 30), "planned completion") == text

@@ -107,7 +107,15 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
 
 
 def _vertical_marker(
-    shapes: list, annotations: list, when: dt.date, label: str, color: str, *, top: bool, dash: str
+    shapes: list,
+    annotations: list,
+    when: dt.date,
+    label: str,
+    color: str,
+    *,
+    top: bool,
+    dash: str,
+    y: float | None = None,
 ) -> None:
     shapes.append(
         {
@@ -125,7 +133,7 @@ def _vertical_marker(
     annotations.append(
         {
             "x": when.isoformat(),
-            "y": 0.995 if top else 0.01,
+            "y": y if y is not None else (0.995 if top else 0.01),
             "xref": "x",
             "yref": "paper",
             "text": label,
@@ -290,6 +298,10 @@ def accrual_figure(
             "font": {"size": 11, "color": theme.TARGET_COLOR},
         }
     )
+    # Both labels sit at the top, right of their line: when the two dates are close on a
+    # long axis (a forecast years ahead), the last-patient-in label drops below the other.
+    span_days = max((x_end - x_start).days, 1)
+    crowded = 0 <= (completion - lpi).days < 0.18 * span_days
     _vertical_marker(
         shapes,
         annotations,
@@ -298,6 +310,7 @@ def accrual_figure(
         LPI_COLOR,
         top=True,
         dash="dashdot",
+        y=0.875 if crowded else None,
     )
     _vertical_marker(
         shapes,

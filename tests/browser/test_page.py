@@ -107,6 +107,12 @@ def test_kpis_match_hand_counts(loaded):
     assert text(page, "#kpi-screen-fail") == "2 screen failures (16.7 %)"
     assert text(page, "#kpi-sites-value") == "43"
     assert text(page, "#kpi-sites-enrolling") == "6 have randomized ≥ 1"
+    # The week (06-23, 06-30]: PX-TEST-0012 was screened on 06-20, nothing else moved.
+    assert text(page, "#kpi-sites-delta") == "no new site enrolling this week"
+    assert (
+        page.locator("#kpi-week").text_content().startswith("This week · 2025-06-24 – 2025-06-30")
+    )
+    assert text(page, "#kpi-week-none") == "No change this week"
 
 
 def test_every_site_is_a_marker_on_the_main_map(loaded):
