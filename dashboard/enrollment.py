@@ -37,7 +37,7 @@ Choices made where the issues were silent (also in the README of the data dir fo
   extra columns are ignored with a notice naming them, never their values.
 - Rows whose used columns are all blank (Excel's ``;;;;;``) are skipped with a count.
 - Limits (:class:`dashboard.exports_reader.Limits`): 50 MB, 1,000,000 rows, 1,000
-  columns; an .xlsx whose parts would unpack to more than 512 MB, or one part more than
+  columns; an .xlsx whose parts would unpack to more than 500 MB, or one part more than
   200 times its packed size, is refused before anything is unpacked.
 - The import log records file name, sha256, size, rows, result, and for refusals the
   number of errors and their categories — never an error text, which quotes cells.

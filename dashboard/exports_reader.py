@@ -43,13 +43,13 @@ import numpy as np
 import pandas as pd
 
 #: Refuse files bigger than this before reading them (bytes).
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50_000_000
 #: Refuse more patient rows than this.
 MAX_ROWS = 1_000_000
 #: Refuse more columns than this (a sheet of 16,384 columns is not an export).
 MAX_COLUMNS = 1_000
 #: XLSX: refuse when the zip members would unpack to more than this (bytes).
-MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+MAX_XLSX_UNCOMPRESSED = 500_000_000
 #: XLSX: refuse a member that unpacks to more than this many times its packed size.
 #: Real sheet XML compresses 5-30x; zip bombs reach 1000x and more.
 MAX_XLSX_RATIO = 200
