@@ -51,7 +51,6 @@ import datetime as dt
 import hashlib
 import io
 import itertools
-import operator
 import re
 import stat
 import unicodedata
@@ -309,6 +308,10 @@ STATUS_ALIASES: dict[str, str] = {
 }
 
 _ODD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_ODD_CHARS_NOT_NUL = re.compile(
+    "[\x01-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
+_SPACE_AFTER_NUL = re.compile(r"\x00\s")
 _FORMULA_START = ("=", "+", "-", "@")
 # ASCII digits only: str.isdigit() and \d accept other scripts' digits (and "²"), which no
 # export writes and which could turn a corrupted byte into a different valid date or site.
@@ -425,17 +428,36 @@ def _show(value: object) -> str:
     return show(value)
 
 
-def _odd_value_masks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(formula, control) masks over distinct values. A search of the values joined by
-    spaces keeps the common clean case at a few C-level scans."""
-    joined = " " + " ".join(values)
+def _strip_distinct(values: np.ndarray) -> tuple[np.ndarray, str]:
+    """Strip distinct values; return them and their NUL-joined text for the other checks.
+
+    Values are joined once (NUL never occurs in a cell: CSV refuses it, XML cannot hold
+    it), and a regex over that text tells whether any value has a space at either end,
+    so the common clean column skips the per-value strip. (Regex ``\\s`` and
+    ``str.isspace`` agree on every code point.)
+    """
+    joined = "\x00".join(values)
+    if not (
+        joined[:1].isspace()
+        or joined[-1:].isspace()
+        or _SPACE_AFTER_NUL.search(joined)
+        or _SPACE_AFTER_NUL.search(joined[::-1])
+    ):
+        return values, joined
+    stripped = np.array([v.strip() for v in values], dtype=object)
+    return stripped, "\x00".join(stripped)
+
+
+def _odd_value_masks(values: np.ndarray, joined: str) -> tuple[np.ndarray, np.ndarray]:
+    """(formula, control) masks over distinct values. Searching their NUL-joined text
+    first keeps the common clean column at a few C-level scans."""
     formula = np.zeros(len(values), dtype=bool)
-    if any(" " + start in joined for start in _FORMULA_START):
+    text = "\x00" + joined
+    if any("\x00" + start in text for start in _FORMULA_START):
         formula = np.array([v[:1] in _FORMULA_START for v in values], dtype=bool)
     control = np.zeros(len(values), dtype=bool)
-    # str.isprintable is a fast C scan; it also flags harmless no-break spaces, which
-    # only sends the values to the precise check below.
-    if not joined.isprintable() and _ODD_CHARS.search(joined):
+    # (An .xlsx can smuggle a NUL into a cell as "_x0000_": count the separators too.)
+    if _ODD_CHARS_NOT_NUL.search(joined) or joined.count("\x00") != max(len(values) - 1, 0):
         control = np.array([bool(_ODD_CHARS.search(v)) for v in values], dtype=bool)
     return formula, control & ~formula
 
@@ -632,17 +654,22 @@ def validate_export(
 
     # Distinct values per used column, stripped (str.strip also removes non-breaking spaces).
     factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    joined: dict[str, str] = {}
     for canon, position in used.items():
-        codes, uniques = pd.factorize(raw_columns[position])
-        uniques = np.asarray(uniques, dtype=object)
-        stripped = np.array([v.strip() for v in uniques], dtype=object)
-        # str.strip returns the very same object when there is nothing to strip.
-        if any(map(operator.is_not, stripped, uniques)) and len(set(stripped)) != len(stripped):
+        raw = raw_columns[position]
+        if canon == "patient_id" and len(set(raw)) == len(raw):
+            codes, uniques = np.arange(len(raw)), raw  # the usual case: no need to hash twice
+        else:
+            codes, uniques = pd.factorize(raw)
+            uniques = np.asarray(uniques, dtype=object)
+        values, joined[canon] = _strip_distinct(uniques)
+        if values is not uniques and len(set(values)) != len(values):
             # " P1" and "P1" are the same value once stripped: factorize again.
-            codes2, stripped = pd.factorize(stripped)
+            codes2, values = pd.factorize(values)
             codes = codes2[codes]
-            stripped = np.asarray(stripped, dtype=object)
-        factorized[canon] = (codes, stripped)
+            values = np.asarray(values, dtype=object)
+            joined[canon] = "\x00".join(values)
+        factorized[canon] = (codes, values)
     blank_row = np.ones(len(all_lines), dtype=bool)
     for codes, values in factorized.values():
         blank_row &= (values == "")[codes] if len(values) else True
@@ -675,7 +702,7 @@ def validate_export(
     check = _Validator(name, header_line, lines, columns)
     odd: dict[str, np.ndarray] = {}
     for canon, col in columns.items():
-        formula, control = _odd_value_masks(col.values)
+        formula, control = _odd_value_masks(col.values, joined[canon])
         check.add("formula", canon, formula[col.codes])
         check.add("control", canon, control[col.codes])
         odd[canon] = (formula | control)[col.codes]

@@ -146,6 +146,9 @@ def detect_encoding(data: bytes, name: str) -> tuple[str, str]:
             "binary",
         )
     try:
+        # The start first: a Windows-1252 export usually fails in its header already,
+        # without decoding megabytes (final=False: a character cut at 64 KiB is fine).
+        codecs.getincrementaldecoder("utf-8")().decode(data[:65536], final=False)
         data.decode("utf-8")
     except UnicodeDecodeError:
         pass

@@ -448,11 +448,11 @@ def test_generated_csv_exports(base_dir: Path, data: st.DataObject) -> None:
         label = data.draw(
             st.sampled_from(BLIND_HEADERS if mutation == "blind_column" else IDENT_HEADERS)
         )
-        position = data.draw(st.integers(0, len(export.header)), label="position")
-        export.header.insert(position, label)
-        export.columns.insert(position, f"extra:{label}")
+        insert_at = data.draw(st.integers(0, len(export.header)), label="insert_at")
+        export.header.insert(insert_at, label)
+        export.columns.insert(insert_at, f"extra:{label}")
         for row in export.rows:
-            row.insert(position, SECRET)
+            row.insert(insert_at, SECRET)
         expect, error_line = "refuse", 1 + export.leading_blank_lines
     raw = to_csv_bytes(export, sep, newline, encoding)
     if mutation == "truncate":
