@@ -57,7 +57,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,9 @@ from .datadir import (
     write_dataset_meta,
     write_lock,
 )
+
+if TYPE_CHECKING:  # the reader is imported lazily: loading enrollment.csv never needs it
+    from .exports_reader import ExportTable, Limits
 
 ENROLLMENT_COLUMNS = ["patient_id", "site_id", "screening_date", "randomization_date", "status"]
 ENROLLMENT_STATUSES = ("SCREENING", "SCREEN_FAILED", "RANDOMIZED", "WITHDRAWN", "COMPLETED")
@@ -578,7 +581,7 @@ class ValidatedEnrollment:
 
 
 def validate_export(
-    table: Any,
+    table: ExportTable,
     sites: pd.DataFrame,
     today: dt.date,
     max_rows: int,
@@ -811,8 +814,8 @@ def validate_export(
     pid_text = pid_values[pid.codes]
     site_text = site_map[site.codes]
     status_text = status_map[status.codes]
-    lines = map(",".join, zip(pid_text, site_text, iso_scr, iso_rnd, status_text, strict=True))
-    csv_text = "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], lines, [""]))
+    rows_text = map(",".join, zip(pid_text, site_text, iso_scr, iso_rnd, status_text, strict=True))
+    csv_text = "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], rows_text, [""]))
 
     all_dates = np.concatenate([scr, rnd])
     valid = np.flatnonzero(~np.isnat(all_dates))
@@ -893,7 +896,7 @@ def import_enrollment(
     paths: DataPaths,
     cutoff: dt.date | None = None,
     *,
-    limits: Any = None,
+    limits: Limits | None = None,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
     """Validate an EDC/IWRS export and make it the trial's enrollment, all or nothing.
