@@ -8,17 +8,31 @@ numbers always come from the data dir's last good version.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import logging
+import tempfile
+import threading
+from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import dash
+import flask
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, no_update
 
 from . import layout as L
-from .exports import sites_table_csv
+from . import tabular
 from .store import DataStore
+
+logger = logging.getLogger(__name__)
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Seconds a snapshot may take (page load, forecast, Chromium print) before it is abandoned.
+SNAPSHOT_TIMEOUT_S = 90.0
+#: One Chromium at a time per server process: a second click waits this long, then is told
+#: to retry (a hospital VM has few cores; ten Chromiums at once help nobody).
+SNAPSHOT_QUEUE_WAIT_S = 60.0
 
 
 def parse_as_of(search: str | None) -> dt.date | None:
@@ -73,6 +87,44 @@ def _clicked_site(click_data: dict[str, Any] | None) -> str | None:
     if isinstance(custom, list):
         custom = custom[0] if custom else None
     return None if custom is None else str(custom)
+
+
+def own_base_url(environ: Mapping[str, Any], path_prefix: str = "/") -> str:
+    """The URL of this very server, for the snapshot browser, from the WSGI environ.
+
+    Built from the address the server listens on (``SERVER_NAME``/``SERVER_PORT``: the
+    bound socket under werkzeug and gunicorn), not from the request's ``Host`` header: that
+    header is the client's to write, and the server-side browser must never be sent to a
+    host of the client's choosing. A wildcard bind (0.0.0.0, ::) is reached on loopback;
+    behind a reverse proxy this goes straight to the app, not round through the proxy.
+    """
+    host = str(environ.get("SERVER_NAME") or "")
+    port = str(environ.get("SERVER_PORT") or "")
+    if not port.isdigit():
+        raise ValueError(
+            "the server does not listen on a TCP port (a unix socket?): "
+            "use `recruitment-dashboard snapshot --url` instead"
+        )
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host in ("::", "[::]"):
+        host = "[::1]"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    scheme = environ.get("wsgi.url_scheme") or "http"
+    prefix = "/" + path_prefix.strip("/") + "/" if path_prefix.strip("/") else "/"
+    return f"{scheme}://{host}:{port}{prefix}"
+
+
+def basic_credentials(authorization: Any) -> dict[str, str] | None:
+    """The request's basic-auth user and password (``flask.request.authorization``), to
+    log the snapshot browser in as the same user; None without basic auth."""
+    if authorization is None or getattr(authorization, "type", None) != "basic":
+        return None
+    username, password = authorization.username, authorization.password
+    if not username or password is None:
+        return None
+    return {"username": username, "password": password}
 
 
 def selection_text(highlighted: set[str] | None, total: int) -> str:
@@ -194,20 +246,109 @@ def register(
         State(L.GRID, "rowData"),
     )
 
+    def table_download(what: str, kind: str, date: str | None) -> dict[str, Any]:
+        """The sites table or the accrual series as of the date, as the ``export`` command
+        writes it (:mod:`dashboard.tabular`: aggregates only, formulas escaped)."""
+        data = store.get()
+        as_of = resolve_as_of(date)
+        frame = (
+            tabular.sites_export_frame(data, as_of)
+            if what == "sites"
+            else tabular.accrual_export_frame(data, as_of)
+        )
+        name = (data.trial.acronym or data.trial.nct_id).lower()
+        filename = f"{name}-{what}-as-of-{as_of.isoformat()}.{kind}"
+        if kind == "csv":
+            return dcc.send_bytes(tabular.to_csv_bytes(frame), filename, type="text/csv")
+        return dcc.send_bytes(tabular.to_xlsx_bytes(frame, what), filename, type=XLSX_TYPE)
+
     @app.callback(
-        Output(L.DOWNLOAD, "data"),
-        Input(L.EXPORT_BUTTON, "n_clicks"),
+        Output(L.SITES_DOWNLOAD, "data"),
+        Input(L.SITES_CSV, "n_clicks"),
+        Input(L.SITES_XLSX, "n_clicks"),
         State(L.AS_OF, "date"),
         prevent_initial_call=True,
     )
-    def export_sites_csv(_n_clicks, date):
-        """The per-site table as of the chosen date, formula-escaped, for a spreadsheet."""
+    def export_sites(_csv, _xlsx, date):
+        """The per-site table as of the chosen date, for a spreadsheet."""
+        return table_download("sites", "xlsx" if ctx.triggered_id == L.SITES_XLSX else "csv", date)
+
+    @app.callback(
+        Output(L.ACCRUAL_DOWNLOAD, "data"),
+        Input(L.ACCRUAL_CSV, "n_clicks"),
+        Input(L.ACCRUAL_XLSX, "n_clicks"),
+        State(L.AS_OF, "date"),
+        prevent_initial_call=True,
+    )
+    def export_accrual(_csv, _xlsx, date):
+        """The daily cumulative screened and randomized counts to the chosen date."""
+        kind = "xlsx" if ctx.triggered_id == L.ACCRUAL_XLSX else "csv"
+        return table_download("accrual", kind, date)
+
+    snapshot_slot = threading.Semaphore(1)
+
+    @app.callback(
+        Output(L.SNAPSHOT_DOWNLOAD, "data"),
+        Output(L.SNAPSHOT_STATUS, "children"),
+        Input(L.PDF_BUTTON, "n_clicks"),
+        Input(L.PNG_BUTTON, "n_clicks"),
+        State(L.AS_OF, "date"),
+        prevent_initial_call=True,
+        running=[
+            (Output(L.PDF_BUTTON, "disabled"), True, False),
+            (Output(L.PNG_BUTTON, "disabled"), True, False),
+            (Output(L.SNAPSHOT_BUSY, "style"), {"display": "inline"}, {"display": "none"}),
+            (Output(L.SNAPSHOT_STATUS, "children"), "", ""),
+        ],
+    )
+    def download_snapshot(_pdf, _png, date):
+        """The ``snapshot`` command's PDF or PNG of this page for the as-of date.
+
+        Chromium on the server opens this same app at ``?as_of=`` (its own address, see
+        :func:`own_base_url`), logged in as the requesting user when basic auth is on. The
+        app must serve other requests meanwhile: ``serve`` runs Flask's threaded server, and
+        gunicorn needs 2 workers or threads.
+        """
+        from .snapshot import SnapshotError, take_snapshot
+
+        kind = "png" if ctx.triggered_id == L.PNG_BUTTON else "pdf"
         data = store.get()
         as_of = resolve_as_of(date)
-        numbers = cache.get(data, as_of)
-        name = (data.trial.acronym or data.trial.nct_id).lower()
-        return dcc.send_string(
-            "\ufeff" + sites_table_csv(numbers.table),
-            filename=f"{name}-sites-as-of-{as_of.isoformat()}.csv",
-            type="text/csv",
-        )
+        filename = f"{data.trial.nct_id}-{as_of.isoformat()}.{kind}"
+        environ = flask.request.environ
+        if not environ.get("wsgi.multithread") and not environ.get("wsgi.multiprocess"):
+            # This request would hold the only worker while Chromium waits for the page.
+            return no_update, (
+                f"{kind.upper()} not made: this server handles one request at a time. Run "
+                "gunicorn with --workers 2 (or --threads 2), or `recruitment-dashboard "
+                "snapshot`."
+            )
+        try:
+            base = own_base_url(environ, app.config.requests_pathname_prefix)
+        except ValueError as exc:
+            return no_update, f"{kind.upper()} not made: {exc}"
+        credentials = basic_credentials(flask.request.authorization)
+        if not snapshot_slot.acquire(timeout=SNAPSHOT_QUEUE_WAIT_S):
+            return no_update, "Another snapshot is being made; try again in a minute."
+        try:
+            with tempfile.TemporaryDirectory(prefix="snapshot-") as tmp:
+                out = Path(tmp) / filename
+                take_snapshot(
+                    out,
+                    url=base,
+                    as_of=as_of,
+                    data=data,
+                    timeout=SNAPSHOT_TIMEOUT_S,
+                    http_credentials=credentials,
+                )
+                body = out.read_bytes()
+        except SnapshotError as exc:
+            logger.warning("snapshot for %s failed: %s", as_of, exc)
+            return no_update, f"{kind.upper()} not made: {exc}"
+        except Exception as exc:  # Playwright missing or broken: say so, keep the page
+            logger.exception("snapshot for %s failed", as_of)
+            return no_update, f"{kind.upper()} not made: {type(exc).__name__}: {exc}"
+        finally:
+            snapshot_slot.release()
+        media = "application/pdf" if kind == "pdf" else "image/png"
+        return dcc.send_bytes(body, filename, type=media), ""

@@ -44,8 +44,19 @@ BARS = "site-bars"
 ACTIVATION = "site-activation"
 GRID = "sites-grid"
 GRID_COUNT = "sites-grid-count"
-EXPORT_BUTTON = "export-csv"
-DOWNLOAD = "download-csv"
+# Downloads: the snapshot (same file as the ``snapshot`` command) and the tables (the same
+# files as the ``export`` command).
+PDF_BUTTON = "download-pdf"
+PNG_BUTTON = "download-png"
+SNAPSHOT_DOWNLOAD = "download-snapshot"
+SNAPSHOT_STATUS = "snapshot-status"
+SNAPSHOT_BUSY = "snapshot-busy"
+SITES_CSV = "export-sites-csv"
+SITES_XLSX = "export-sites-xlsx"
+SITES_DOWNLOAD = "download-sites"
+ACCRUAL_CSV = "export-accrual-csv"
+ACCRUAL_XLSX = "export-accrual-xlsx"
+ACCRUAL_DOWNLOAD = "download-accrual"
 
 MAP_HEIGHT = 560
 ACCRUAL_HEIGHT = 560
@@ -387,6 +398,7 @@ def header(
                 ],
                 className="control control-clear",
             ),
+            snapshot_control(),
         ],
         className="controls",
     )
@@ -429,6 +441,78 @@ def header(
         ),
         className="page-header",
     )
+
+
+def snapshot_control() -> html.Div:
+    """ "Download snapshot: PDF | PNG": the ``snapshot`` command's file for the as-of date.
+
+    The server renders the page in headless Chromium (10–30 s): while it does, both buttons
+    are disabled and a spinner says so (the callback's ``running`` outputs).
+    """
+    return html.Div(
+        [
+            html.Div(
+                [
+                    "Download snapshot",
+                    html.Span(
+                        [
+                            html.Span(className="spinner-border spinner-border-sm me-1"),
+                            "rendering…",
+                        ],
+                        id=SNAPSHOT_BUSY,
+                        className="snapshot-busy",
+                        style={"display": "none"},
+                        role="status",
+                    ),
+                ],
+                className="control-label",
+            ),
+            dbc.ButtonGroup(
+                [
+                    html.Button(
+                        "PDF",
+                        id=PDF_BUTTON,
+                        type="button",
+                        className="btn btn-outline-primary btn-sm",
+                        title="Download PDF: A4 landscape, two pages (as the snapshot command)",
+                        **{"aria-label": "Download PDF"},
+                    ),
+                    html.Button(
+                        "PNG",
+                        id=PNG_BUTTON,
+                        type="button",
+                        className="btn btn-outline-primary btn-sm",
+                        title="Download PNG: the whole page, 1920 px wide",
+                        **{"aria-label": "Download PNG"},
+                    ),
+                ],
+                size="sm",
+            ),
+            html.Div(id=SNAPSHOT_STATUS, className="snapshot-status", role="alert"),
+            dcc.Download(id=SNAPSHOT_DOWNLOAD),
+        ],
+        className="control control-snapshot",
+    )
+
+
+def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[Any]:
+    """A panel's small "Export" menu: its table as CSV (UTF-8 with BOM) or XLSX, the same
+    files as ``recruitment-dashboard export --what <what>``."""
+    return [
+        dbc.DropdownMenu(
+            [
+                dbc.DropdownMenuItem("Download CSV", id=csv_id),
+                dbc.DropdownMenuItem("Download XLSX", id=xlsx_id),
+            ],
+            label="Export",
+            color="outline-primary",
+            size="sm",
+            align_end=True,
+            id=f"{download_id}-menu",
+            className="export-menu",
+        ),
+        dcc.Download(id=download_id),
+    ]
 
 
 def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
@@ -1203,6 +1287,7 @@ def page(
         [_graph(ACCRUAL, accrual(numbers, data), "accrual", height=ACCRUAL_HEIGHT)],
         subtitle="Cumulative screened and randomized against the plan; "
         "forecast median with 80 % and 95 % intervals",
+        tools=export_menu("accrual", ACCRUAL_CSV, ACCRUAL_XLSX, ACCRUAL_DOWNLOAD),
         panel_id="panel-accrual",
     )
     n_sites = len(numbers.table)
@@ -1230,10 +1315,7 @@ def page(
         "Sites",
         [sites_grid(grid_rows(numbers.table))],
         subtitle=html.Span(id=GRID_COUNT, children=f"{n_sites} sites"),
-        tools=[
-            dbc.Button("Export CSV", id=EXPORT_BUTTON, color="primary", outline=True, size="sm"),
-            dcc.Download(id=DOWNLOAD),
-        ],
+        tools=export_menu("sites", SITES_CSV, SITES_XLSX, SITES_DOWNLOAD),
         panel_id="panel-grid",
     )
     return html.Div(

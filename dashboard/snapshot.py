@@ -435,11 +435,15 @@ def take_snapshot(
     scale: int = 1,
     timeout: float = DEFAULT_TIMEOUT_S,
     data: TrialData | None = None,
+    http_credentials: dict[str, str] | None = None,
 ) -> SnapshotResult:
     """Render the dashboard to ``out`` (``.pdf`` or ``.png``) and return what happened.
 
     ``data`` (else ``data_dir``) supplies the header text and the default as-of date (the
     data cut-off); with ``url`` it should be the data dir the running app serves.
+    ``http_credentials`` (``{"username": ..., "password": ...}``) are sent as basic auth
+    with every request to the page's own origin, and to no other host: the app's
+    "Download PDF" passes on the credentials its user logged in with.
     """
     started = time.monotonic()
     if data is None:
@@ -479,6 +483,7 @@ def take_snapshot(
             kind=kind,
             scale=scale,
             deadline=started + timeout,
+            http_credentials=http_credentials,
         )
     result.seconds = round(time.monotonic() - started, 2)
     return result
@@ -495,6 +500,7 @@ def _render(
     kind: str,
     scale: int,
     deadline: float,
+    http_credentials: dict[str, str] | None = None,
 ) -> SnapshotResult:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -510,12 +516,25 @@ def _render(
         except PlaywrightError as exc:
             raise SnapshotError(f"Chromium at {executable} did not start: {exc}") from exc
         try:
+            options: dict[str, Any] = {}
+            if http_credentials:
+                parts = urlsplit(page_url)
+                options["http_credentials"] = {
+                    "username": http_credentials["username"],
+                    "password": http_credentials["password"],
+                    # Sent up front (no 401 round trip, which the page would log as an
+                    # HTTP error), and only to the dashboard's own origin.
+                    "origin": f"{parts.scheme}://{parts.netloc}",
+                    "send": "always",
+                }
             if kind == "pdf":
                 viewport = {"width": PDF_LAYOUT_WIDTH, "height": PDF_VIEWPORT_HEIGHT}
-                context = browser.new_context(viewport=viewport, device_scale_factor=1)
+                context = browser.new_context(viewport=viewport, device_scale_factor=1, **options)
             else:
                 viewport = {"width": PNG_WIDTH, "height": PNG_VIEWPORT_HEIGHT}
-                context = browser.new_context(viewport=viewport, device_scale_factor=scale)
+                context = browser.new_context(
+                    viewport=viewport, device_scale_factor=scale, **options
+                )
             page = _Page(context.new_page(), allowed_hosts, deadline)
             try:
                 response = page.page.goto(page_url, wait_until="load", timeout=page.remaining_ms())

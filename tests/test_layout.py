@@ -23,7 +23,13 @@ import pytest
 from dash._utils import to_json
 
 from dashboard import layout as L
-from dashboard.callbacks import highlighted_sites, parse_as_of, toggle
+from dashboard.callbacks import (
+    basic_credentials,
+    highlighted_sites,
+    own_base_url,
+    parse_as_of,
+    toggle,
+)
 from tests.test_figures import small_trial_data
 
 AS_OF = dt.date(2024, 7, 1)
@@ -659,3 +665,55 @@ def test_week_lists_registry_status_changes_from_the_store():
 )
 def test_months_apart_text(later, text):
     assert L.months_apart_text(later, dt.date(2025, 6, 30), "planned completion") == text
+
+
+# ----------------------------------------------------------------------------- snapshot download
+@pytest.mark.parametrize(
+    ("environ", "prefix", "url"),
+    [
+        ({"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8050"}, "/", "http://127.0.0.1:8050/"),
+        ({"SERVER_NAME": "0.0.0.0", "SERVER_PORT": "8050"}, "/", "http://127.0.0.1:8050/"),
+        ({"SERVER_NAME": "::", "SERVER_PORT": "8050"}, "/", "http://[::1]:8050/"),
+        ({"SERVER_NAME": "fe80::1", "SERVER_PORT": "80"}, "/", "http://[fe80::1]:80/"),
+        (
+            {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "8443", "wsgi.url_scheme": "https"},
+            "/dash/",
+            "https://10.0.0.5:8443/dash/",
+        ),
+    ],
+)
+def test_snapshot_goes_to_the_address_the_server_listens_on(environ, prefix, url):
+    # The Host header (the client's to write) never picks where the server's browser goes.
+    assert own_base_url({**environ, "HTTP_HOST": "evil.example"}, prefix) == url
+
+
+def test_snapshot_needs_a_tcp_port():
+    with pytest.raises(ValueError, match="unix socket"):
+        own_base_url({"SERVER_NAME": "", "SERVER_PORT": ""})
+
+
+def test_basic_credentials_are_passed_on_only_for_basic_auth():
+    from werkzeug.datastructures import Authorization
+
+    basic = Authorization("basic", {"username": "pm", "password": "s3cret"})
+    assert basic_credentials(basic) == {"username": "pm", "password": "s3cret"}
+    assert basic_credentials(None) is None
+    assert basic_credentials(Authorization("bearer", token="abc")) is None
+    assert basic_credentials(Authorization("basic", {"username": "", "password": "x"})) is None
+
+
+def test_page_has_the_download_controls():
+    page = L.page(small_trial_data(), AS_OF)
+    for control in (
+        L.PDF_BUTTON,
+        L.PNG_BUTTON,
+        L.SNAPSHOT_DOWNLOAD,
+        L.SITES_CSV,
+        L.SITES_XLSX,
+        L.SITES_DOWNLOAD,
+        L.ACCRUAL_CSV,
+        L.ACCRUAL_XLSX,
+        L.ACCRUAL_DOWNLOAD,
+    ):
+        assert find(page, control) is not None, control
+    assert getattr(find(page, L.PDF_BUTTON), "aria-label") == "Download PDF"

@@ -417,3 +417,55 @@ def test_header_text_is_escaped(small_dir: Path) -> None:
     html_text = header_template(hostile, dt.date(2025, 6, 15))
     assert "<img" not in html_text and "&lt;img src=x" in html_text
     assert "2025-06-15" in html_text and "NCT04789850" in html_text
+
+
+# --------------------------------------------------------------------------- basic auth
+@needs_browser
+@pytest.mark.browser
+@pytest.mark.slow
+def test_download_png_behind_basic_auth_logs_the_snapshot_in(small_dir: Path) -> None:
+    """The app's "Download PNG" behind basic auth: the server's Chromium gets the user's
+    credentials (only for the app's origin); without them the snapshot fails clearly."""
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from dashboard.app import create_app
+    from dashboard.security import Auth, hash_password
+
+    password = "correct horse battery staple"
+    app = create_app(small_dir, auth=Auth({"pm": hash_password(password)}))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    try:
+        data = load_trial_data(small_dir)
+        with pytest.raises(SnapshotError, match="AUTH_CREDENTIALS|HTTP 401"):
+            take_snapshot(Path("/nonexistent/never.png"), url=url, data=data, timeout=30)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+            try:
+                context = browser.new_context(
+                    viewport={"width": 1920, "height": 1080},
+                    accept_downloads=True,
+                    http_credentials={"username": "pm", "password": password},
+                )
+                page = context.new_page()
+                page.goto(url + "?as_of=2025-06-15")
+                page.wait_for_selector("#download-png", timeout=60_000)
+                page.wait_for_function(
+                    "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
+                    timeout=60_000,
+                )
+                with page.expect_download(timeout=150_000) as info:
+                    page.get_by_role("button", name="Download PNG").click()
+                download = info.value
+                assert download.suggested_filename == "NCT04789850-2025-06-15.png"
+                body = Path(download.path()).read_bytes()
+                width, height = png_size(body)
+                assert width == 1920 and height > 1080
+                assert page.locator("#snapshot-status").text_content() == ""
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()

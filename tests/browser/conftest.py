@@ -6,10 +6,14 @@ counted by hand:
 
 - at the cut-off 2025-06-30: 12 screened, 2 screen failures, 9 randomized (12.2 % of 74);
 - as of 2024-06-30: 8 screened, 6 randomized.
+
+Site 40's facility name is a spreadsheet formula (:data:`EVIL_FACILITY`), as anyone could
+write it into the public registry record: the page shows it as text, exports escape it.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import threading
@@ -51,6 +55,8 @@ PX-TEST-0011,32,2025-05-01,2025-05-12,RANDOMIZED
 PX-TEST-0012,42,2025-06-20,,SCREENING
 """
 CUTOFF = "2025-06-30"
+EVIL_SITE = "40"
+EVIL_FACILITY = '=HYPERLINK("http://evil.example/x","CHU Rouen")'
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +64,17 @@ def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser") / "data"
     (root / "registry").mkdir(parents=True)
     shutil.copy(SHIPPED_DATA_DIR / "registry" / "NCT04789850.json", root / "registry")
-    for name in ("sites.csv", "geocodes.csv"):
-        shutil.copy(SHIPPED_DATA_DIR / name, root / name)
+    shutil.copy(SHIPPED_DATA_DIR / "geocodes.csv", root / "geocodes.csv")
+    with (SHIPPED_DATA_DIR / "sites.csv").open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, sites = reader.fieldnames, list(reader)
+    for site in sites:
+        if site["site_id"] == EVIL_SITE:
+            site["facility"] = EVIL_FACILITY
+    with (root / "sites.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(sites)
     (root / "enrollment.csv").write_text(ENROLLMENT_CSV, encoding="utf-8")
     meta = {"registry_file": "NCT04789850.json", "synthetic": False, "data_cutoff": CUTOFF}
     (root / "dataset.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -6,12 +6,22 @@ clean console and without a single request to another host than the app's.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import DASH_RESPONSES, Watched, open_page
+from tests.browser.conftest import (
+    DASH_RESPONSES,
+    EVIL_FACILITY,
+    EVIL_SITE,
+    Watched,
+    open_page,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -158,20 +168,86 @@ def test_no_patient_level_data_reaches_the_browser(loaded):
     assert "PX-TEST" not in loaded.page.content()
 
 
-def test_export_downloads_formula_safe_site_csv(loaded, tmp_path):
-    page = loaded.page
-    with page.expect_download(timeout=30_000) as info:
-        page.locator("#export-csv").click()
+def _download(page, menu: str, item: str, tmp_path, timeout_ms: float = 30_000):
+    """Open a panel's "Export" menu, click an item, return (suggested name, bytes)."""
+    page.locator(f"#{menu} .dropdown-toggle").click()
+    with page.expect_download(timeout=timeout_ms) as info:
+        page.locator(f"#{item}").click()
     download = info.value
-    assert download.suggested_filename == "sclerita-sites-as-of-2025-06-30.csv"
-    path = tmp_path / "sites.csv"
+    path = tmp_path / download.suggested_filename
     download.save_as(path)
-    raw = path.read_bytes()
+    return download.suggested_filename, path.read_bytes()
+
+
+def test_export_menu_downloads_formula_safe_sites_csv(loaded, tmp_path):
+    page = loaded.page
+    name, raw = _download(page, "download-sites-menu", "export-sites-csv", tmp_path)
+    assert name == "sclerita-sites-as-of-2025-06-30.csv"
     assert raw.startswith(b"\xef\xbb\xbf")
     lines = raw.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("site_id,facility,city,status,")
-    assert len(lines) == 47
-    assert b"PX-TEST" not in raw
+    assert len(lines) == 47  # header + 46 sites, no patient row
+    rows = {r["site_id"]: r for r in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))}
+    assert rows[EVIL_SITE]["facility"] == "'" + EVIL_FACILITY  # text, never a formula
+    assert rows["32"]["randomized"] == "3" and rows["22"]["randomized"] == "2"  # by hand
+    assert b"PX-TEST" not in raw and b"patient_id" not in raw
+
+
+def test_export_menu_downloads_sites_xlsx_and_accrual(loaded, tmp_path):
+    import openpyxl
+
+    page = loaded.page
+    name, raw = _download(page, "download-sites-menu", "export-sites-xlsx", tmp_path)
+    assert name == "sclerita-sites-as-of-2025-06-30.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(raw)).active
+    assert sheet.max_row == 47
+    evil = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == EVIL_SITE)[1]
+    assert evil.value == "'" + EVIL_FACILITY and evil.data_type == "s"
+    name, raw = _download(page, "download-accrual-menu", "export-accrual-csv", tmp_path)
+    assert name == "sclerita-accrual-as-of-2025-06-30.csv"
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0] == "date,screened,randomized"
+    assert lines[1] == "2023-02-02,0,0" and lines[-1] == "2025-06-30,12,9"  # hand counts
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_download_pdf_is_the_snapshot_of_the_as_of_date(browser_context, app_url, tmp_path):
+    """Chromium on the server renders this page at ?as_of= and the PDF comes back."""
+    watched = open_page(browser_context, app_url + "/?as_of=2024-06-30")
+    try:
+        page = watched.page
+        wait_text(page, "#kpi-randomized-value", "6")
+        with page.expect_download(timeout=150_000) as info:
+            page.get_by_role("button", name="Download PDF").click()
+            # Rendering takes seconds: the buttons say so meanwhile.
+            page.wait_for_selector("#download-pdf[disabled]", timeout=10_000)
+            assert page.locator("#download-png").is_disabled()
+            assert page.locator("#snapshot-busy").is_visible()
+        download = info.value
+        assert download.suggested_filename == "NCT04789850-2024-06-30.pdf"
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        assert path.read_bytes().startswith(b"%PDF-")
+        text = subprocess.run(
+            ["pdftotext", "-enc", "UTF-8", str(path), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert "NCT04789850" in text
+        assert "As of 2024-06-30" in text  # the running header: the page's as-of date
+        assert re.search(r"\b6\s*/\s*74\b", text)  # randomized by then
+        assert "PX-TEST" not in text
+        page.wait_for_selector("#download-pdf:not([disabled])", timeout=10_000)
+        assert text_of_status(page) == ""
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+
+def text_of_status(page) -> str:
+    return page.locator("#snapshot-status").text_content().strip()
 
 
 # ----------------------------------------------------------------------------- interaction
