@@ -505,7 +505,7 @@ def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[
                 dbc.DropdownMenuItem("Download XLSX", id=xlsx_id),
             ],
             label="Export",
-            color="outline-primary",
+            color="primary",  # drawn as an outline button by dashboard.css (.export-menu)
             size="sm",
             align_end=True,
             id=f"{download_id}-menu",
