@@ -756,9 +756,14 @@ def validate_export(
 
     # Dates.
     parsed: dict[str, np.ndarray] = {}
+    iso_text: dict[str, np.ndarray] = {}
     for canon in ("screening_date", "randomization_date"):
         col = columns[canon]
         values_parsed, bad = _parse_date_values(col.values)
+        # ISO text of each distinct value, taken per row later for the canonical file.
+        iso_text[canon] = np.array(
+            ["" if np.isnat(d) else str(d) for d in values_parsed], dtype=object
+        )[col.codes]
         rows_bad = bad[col.codes] & ~odd[canon]
         check.add("bad_date", canon, rows_bad)
         rows_dates = values_parsed[col.codes]
@@ -805,8 +810,7 @@ def validate_export(
         notices.append("status spellings read: " + ", ".join(spellings))
 
     # Canonical text: distinct values are formatted once, then taken per row.
-    iso_scr = _iso_strings(parsed["screening_date"])
-    iso_rnd = _iso_strings(parsed["randomization_date"])
+    iso_scr, iso_rnd = iso_text["screening_date"], iso_text["randomization_date"]
     pid_values = pid.values
     all_pids = "".join(pid_values)
     if any(ch in all_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
@@ -836,16 +840,6 @@ def validate_export(
         site_ids=present_sites,
         notices=notices,
     )
-
-
-def _iso_strings(dates: np.ndarray) -> np.ndarray:
-    """ISO text per row ('' for NaT), formatting each distinct date once."""
-    codes, uniques = pd.factorize(dates)
-    text = np.array(
-        ["" if np.isnat(d) else str(d) for d in np.asarray(uniques, dtype="datetime64[D]")] + [""],
-        dtype=object,
-    )
-    return text[codes]  # code -1 (NaT) takes the trailing ""
 
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')

@@ -280,8 +280,8 @@ def _read_csv_body(
         return [np.empty(0, dtype=object) for _ in range(n_cols)], np.empty(0, dtype=np.int64)
     if frame.shape[1] != n_cols:
         return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line)
-    grid = frame.to_numpy(dtype=object)
-    columns = [grid[1:, i] for i in range(grid.shape[1])]
+    # Views, not copies: every column is already an object array of str.
+    columns = [frame[c].to_numpy(dtype=object, copy=False)[1:] for c in frame.columns]
     lines = np.arange(len(frame) - 1, dtype=np.int64) + header_line + 1
     return columns, lines
 
