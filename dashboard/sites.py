@@ -7,7 +7,6 @@ are carried over when the sites are regenerated from a newer registry file.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -43,9 +42,10 @@ def normalise_site_id(value: object, width: int) -> str | None:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     text = str(value).strip()
-    if text.endswith(".0") and text[:-2].isdigit():
+    if text.endswith(".0"):
         text = text[:-2]
-    if not text.isdigit():
+    # ASCII digits only: "²".isdigit() is true and other scripts' digits are not ids.
+    if not (text.isascii() and text.isdigit()):
         return None
     return str(int(text)).zfill(width)
 
@@ -96,29 +96,30 @@ def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
     for col in USER_COLUMNS:
         if col not in frame.columns:
             frame[col] = ""
+    # Vectorised checks (a portfolio has thousands of sites; this runs on every load);
+    # the messages are built for the bad rows only.
     errors = []
-    activation: list[object] = []
-    targets: list[object] = []
-    for i, row in frame.iterrows():
-        line = i + 2
-        if row["status"] not in LOCATION_STATUSES:
-            errors.append(f"{source}: line {line}, column status: unknown status {row['status']!r}")
-        raw = row["activation_date"].strip()
-        try:
-            activation.append(pd.Timestamp(dt.date.fromisoformat(raw)) if raw else pd.NaT)
-        except ValueError:
-            errors.append(
-                f"{source}: line {line}, column activation_date: {raw!r} is not YYYY-MM-DD"
-            )
-            activation.append(pd.NaT)
-        raw_t = row["target"].strip()
-        if raw_t and not raw_t.isdigit():
-            errors.append(f"{source}: line {line}, column target: {raw_t!r} is not a whole number")
-        targets.append(int(raw_t) if raw_t.isdigit() else pd.NA)
+    lines = frame.index + 2
+    bad_status = ~frame["status"].isin(LOCATION_STATUSES)
+    for line, value in zip(lines[bad_status], frame.loc[bad_status, "status"], strict=True):
+        errors.append(f"{source}: line {line}, column status: unknown status {value!r}")
+    raw_dates = frame["activation_date"].str.strip()
+    iso_shape = raw_dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}", na=False)
+    activation = pd.to_datetime(raw_dates.where(iso_shape), format="%Y-%m-%d", errors="coerce")
+    bad_date = (raw_dates != "") & activation.isna()
+    for line, value in zip(lines[bad_date], raw_dates[bad_date], strict=True):
+        errors.append(f"{source}: line {line}, column activation_date: {value!r} is not YYYY-MM-DD")
+    raw_targets = frame["target"].str.strip()
+    whole = raw_targets.str.fullmatch(r"[0-9]+", na=False)
+    bad_target = (raw_targets != "") & ~whole
+    for line, value in zip(lines[bad_target], raw_targets[bad_target], strict=True):
+        errors.append(f"{source}: line {line}, column target: {value!r} is not a whole number")
     if errors:
         raise SitesError("\n".join(errors))
-    frame["activation_date"] = pd.to_datetime(pd.Series(activation, dtype="datetime64[ns]"))
-    frame["target"] = pd.array(targets, dtype="Int64")
+    frame["activation_date"] = activation.astype("datetime64[ns]")
+    frame["target"] = pd.array(
+        [int(v) if ok else pd.NA for v, ok in zip(raw_targets, whole, strict=True)], dtype="Int64"
+    )
     frame["site_id"] = frame["site_id"].astype(str)
     if frame["site_id"].duplicated().any():
         dup = frame.loc[frame["site_id"].duplicated(), "site_id"].tolist()

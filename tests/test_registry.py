@@ -253,3 +253,59 @@ def test_geocodes_follow_their_site_when_ids_shift(data_dir: Path, tmp_path: Pat
     # CHU Brest (new 01) has no point yet; 46 - 1 removed = 45 rows.
     assert len(after) - 1 == 45
     assert not any(line.startswith("01,") for line in after)
+
+
+def test_non_ascii_digits_are_not_site_ids():
+    assert normalise_site_id("²", 2) is None
+    assert normalise_site_id("٨", 2) is None
+
+
+def test_sites_csv_errors_name_line_and_column():
+    from dashboard.sites import SitesError, parse_sites_csv
+
+    text = (
+        "site_id,facility,city,country,status,activation_date,target\n"
+        "01,CHU A,Lille,France,RECRUITING,2023-02-30,\n"
+        "02,CHU B,Caen,France,OPEN,,3\n"
+        "03,CHU C,Nice,France,RECRUITING,01/02/2023,x\n"
+        "04,CHU D,Nice,France,RECRUITING,2023-02-01,4\n"
+    )
+    with pytest.raises(SitesError) as info:
+        parse_sites_csv(text, "sites.csv")
+    message = str(info.value)
+    assert "sites.csv: line 2, column activation_date: '2023-02-30'" in message
+    assert "line 3, column status: unknown status 'OPEN'" in message
+    assert "line 4, column activation_date: '01/02/2023'" in message
+    assert "line 4, column target: 'x'" in message
+    good = parse_sites_csv(
+        "site_id,facility,city,country,status,activation_date,target\n"
+        "04,CHU D,Nice,France,RECRUITING,2023-02-01,4\n"
+        "05,CHU E,Nice,France,RECRUITING,,\n",
+        "sites.csv",
+    )
+    assert str(good.loc[0, "activation_date"])[:10] == "2023-02-01"
+    assert int(good.loc[0, "target"]) == 4
+    assert good["activation_date"].isna().tolist() == [False, True]
+    assert good["target"].isna().tolist() == [False, True]
+
+
+def test_atomic_writes_keep_the_file_mode(tmp_path: Path):
+    import os
+
+    from dashboard.datadir import atomic_write_text
+
+    target = tmp_path / "sites.csv"
+    atomic_write_text(target, "a\n")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    os.chmod(target, 0o640)
+    atomic_write_text(target, "b\n")
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert target.read_text() == "b\n"
+
+
+def _umask() -> int:
+    import os
+
+    current = os.umask(0)
+    os.umask(current)
+    return current
