@@ -120,11 +120,29 @@ def enrollment_to_csv(enrollment: pd.DataFrame) -> str:
 
 
 def parse_canonical_csv(text: str, source: str) -> pd.DataFrame:
-    """Read a canonical enrollment.csv (as written by this package) strictly."""
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    missing = [c for c in ENROLLMENT_COLUMNS if c not in frame.columns]
-    if missing:
-        raise EnrollmentError([f"{source}: missing column(s) {', '.join(missing)}"])
+    """Read a canonical enrollment.csv (as written by this package) strictly.
+
+    The header is checked before any row is parsed: a file dropped into the data dir by
+    hand with any other column (an arm, a birth date...) is refused without its values
+    ever being read, and the store keeps serving the last good data.
+    """
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    missing = [c for c in ENROLLMENT_COLUMNS if c not in header]
+    extra = [c for c in header if c not in ENROLLMENT_COLUMNS]
+    if missing or extra:
+        problems = []
+        if missing:
+            problems.append(f"{source}: missing column(s) {', '.join(missing)}")
+        if extra:
+            problems.append(
+                f"{source}: unexpected column(s) {', '.join(repr(c) for c in extra)} refused "
+                "unread (the data dir holds only the canonical columns; bring exports in "
+                "with import-enrollment, which checks them)"
+            )
+        raise EnrollmentError(problems)
+    frame = pd.read_csv(
+        io.StringIO(text), dtype=str, keep_default_na=False, usecols=ENROLLMENT_COLUMNS
+    )
     errors: list[str] = []
     for col in ("screening_date", "randomization_date"):
         parsed = pd.to_datetime(

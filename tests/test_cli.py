@@ -168,3 +168,14 @@ def test_serve_refuses_a_public_bind_without_auth(monkeypatch):
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "1"])
     assert result.exit_code == 1
     assert "RECRUITMENT_DASHBOARD_HTPASSWD" in result.output
+
+
+def test_hand_dropped_enrollment_with_an_arm_column_is_refused_unread(data_dir: Path):
+    path = data_dir / "enrollment.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = [lines[0] + ",arm"] + [line + ",ITACITINIB-ARM-ZZ" for line in lines[1:]]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1
+    assert "unexpected column(s) 'arm' refused unread" in result.output
+    assert "ITACITINIB-ARM-ZZ" not in result.output
