@@ -138,9 +138,11 @@ def register(
     store: DataStore,
     default_as_of: dt.date | None = None,
     cache: L.NumbersCache | None = None,
+    outputs: L.OutputsCache | None = None,
 ) -> None:
     """Attach the page's callbacks to ``app`` (numbers shared with the layout via ``cache``)."""
     cache = cache or L.NumbersCache()
+    outputs = outputs if outputs is not None else L.OutputsCache()
 
     def resolve_as_of(value: str | None) -> dt.date:
         if value:
@@ -213,22 +215,40 @@ def register(
         prevent_initial_call=True,
     )
     def refresh(date: str | None, statuses: list[str] | None, selection: list[str] | None):
-        """Recount everything for the as-of date; emphasise the selected sites."""
+        """Recount everything for the as-of date; emphasise the selected sites.
+
+        The complete outputs, encoded, are kept per data version, as-of date, status
+        filter and selection (:class:`~dashboard.layout.OutputsCache`): a view seen before
+        is copied out, not redrawn.
+        """
         data = store.get()
         as_of = resolve_as_of(date)
+        # A new selection leaves the counts, alerts and accrual chart as they are.
+        same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
+        errors = store.errors
+        key = outputs.key(data, as_of, not same_date, statuses, selection, errors)
+        hit = outputs.get(data, key)
+        if hit is not None:
+            return hit
+        result = tuple(
+            L.encode_output(value)
+            for value in refresh_outputs(data, errors, as_of, statuses, selection, same_date)
+        )
+        outputs.put(data, key, result)
+        return result
+
+    def refresh_outputs(data, errors, as_of, statuses, selection, same_date):
         numbers = cache.get(data, as_of)
         highlighted = highlighted_sites(numbers.table, statuses, selection)
         selected = set(selection or ())
-        # A new selection leaves the counts, alerts and accrual chart as they are.
-        same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
         return (
             no_update if same_date else L.as_of_text(as_of),
-            no_update if same_date else L.alerts(data, store.errors, as_of),
+            no_update if same_date else L.alerts(data, errors, as_of),
             no_update if same_date else L.kpi_cards(numbers, data),
-            L.map_figure(numbers, highlighted, selected),
-            no_update if same_date else L.accrual(numbers, data),
-            L.bars_figure(numbers, highlighted, selected),
-            L.timeline_figure(numbers, data, highlighted, selected),
+            L.map_figure(numbers, highlighted, selected, validate=False),
+            no_update if same_date else L.accrual(numbers, data, validate=False),
+            L.bars_figure(numbers, highlighted, selected, validate=False),
+            L.timeline_figure(numbers, data, highlighted, selected, validate=False),
             L.grid_rows(numbers.table, highlighted, selected),
             selection_text(highlighted, len(numbers.table)),
         )

@@ -18,6 +18,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
@@ -152,6 +153,103 @@ class NumbersCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return numbers
+
+
+def json_fragments_supported() -> bool:
+    """Whether Dash encodes responses with orjson ≥ 3.9, which passes an
+    ``orjson.Fragment`` (JSON encoded beforehand) through as it is."""
+    import plotly.io.json as pjson
+
+    try:
+        import orjson
+    except ImportError:
+        return False
+    return hasattr(orjson, "Fragment") and pjson.config.default_engine in ("auto", "orjson")
+
+
+def encode_output(value: Any) -> Any:
+    """A callback output encoded once, as Dash itself would encode it, for the cache.
+
+    With orjson, an ``orjson.Fragment`` of the JSON Dash's encoder writes for the value
+    (``plotly.io.json.to_json_plotly``, components and figures included): a cached
+    response is then copied into the reply, not walked and encoded again. Without
+    orjson, the value itself. ``dash.no_update`` stays as it is.
+    """
+    if isinstance(value, Component | dict | list | tuple | str) and json_fragments_supported():
+        import orjson
+        import plotly.io.json as pjson
+
+        return orjson.Fragment(pjson.to_json_plotly(value))
+    return value
+
+
+def _encoded_size(value: Any) -> int:
+    contents = getattr(value, "contents", None)
+    return len(contents) if isinstance(contents, bytes | str) else 1024
+
+
+class OutputsCache:
+    """The main callback's complete outputs, per data version, as-of, filter and selection.
+
+    Seeing a date or a selection again (back and forth on the date picker, a click undone)
+    costs a dictionary look-up and copying the already encoded JSON into the reply. Keys
+    hold everything the outputs depend on besides the data (the as-of date, whether the
+    date changed, the status filter, the selection, the store's error lines); entries hold
+    their :class:`TrialData`, so a new data version (a new object) never reuses old
+    outputs, even if ``id()`` of a freed object is reused. Bounded in entries and in bytes
+    of encoded JSON (2,000 sites: ~1 MB an entry).
+    """
+
+    def __init__(self, size: int = 64, max_bytes: int = 128 * 1024 * 1024):
+        self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[tuple, tuple[TrialData, tuple, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(
+        data: TrialData,
+        as_of: dt.date,
+        date_changed: bool,
+        statuses: Any,
+        selection: Any,
+        errors: tuple[str, ...] = (),
+    ) -> tuple:
+        return (
+            id(data),
+            data.version,
+            as_of,
+            bool(date_changed),
+            tuple(sorted(map(str, statuses or ()))),
+            tuple(sorted(map(str, selection or ()))),
+            tuple(errors),
+        )
+
+    def get(self, data: TrialData, key: tuple) -> tuple | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or hit[0] is not data:
+                return None
+            self._entries.move_to_end(key)
+            return hit[1]
+
+    def put(self, data: TrialData, key: tuple, outputs: tuple) -> None:
+        size = sum(_encoded_size(v) for v in outputs)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._entries[key] = (data, outputs, size)
+            self._bytes += size
+            while len(self._entries) > self.size or (
+                self._bytes > self.max_bytes and len(self._entries) > 1
+            ):
+                _, (_, _, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 # ----------------------------------------------------------------------------- wording
@@ -1021,17 +1119,20 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
 
 
 # ----------------------------------------------------------------------------- figures
-def map_figure(numbers: PageNumbers, highlighted=None, selected=()):
+# ``validate=False`` (the page and its callbacks): the builders' plain dicts, not
+# ``go.Figure`` objects; tests validate the very same dicts through the default.
+def map_figure(numbers: PageNumbers, highlighted=None, selected=(), *, validate: bool = True):
     return site_map_figure(
         numbers.table,
         numbers.status_counts,
         highlighted=highlighted,
         selected=selected,
         height=MAP_HEIGHT,
+        validate=validate,
     )
 
 
-def accrual(numbers: PageNumbers, data: TrialData):
+def accrual(numbers: PageNumbers, data: TrialData, *, validate: bool = True):
     """The accrual chart with the forecast of :attr:`PageNumbers.forecast` (see
     :func:`chart_forecast`)."""
     trial = data.trial
@@ -1046,20 +1147,26 @@ def accrual(numbers: PageNumbers, data: TrialData):
         required_rate_per_month=numbers.pace["required_rate_per_month"],
         forecast=chart_forecast(numbers.forecast),
         height=ACCRUAL_HEIGHT,
+        validate=validate,
     )
 
 
-def bars_figure(numbers: PageNumbers, highlighted=None, selected=()):
-    return site_bar_figure(numbers.table, highlighted=highlighted, selected=selected)
+def bars_figure(numbers: PageNumbers, highlighted=None, selected=(), *, validate: bool = True):
+    return site_bar_figure(
+        numbers.table, highlighted=highlighted, selected=selected, validate=validate
+    )
 
 
-def timeline_figure(numbers: PageNumbers, data: TrialData, highlighted=None, selected=()):
+def timeline_figure(
+    numbers: PageNumbers, data: TrialData, highlighted=None, selected=(), *, validate: bool = True
+):
     return activation_figure(
         numbers.table,
         as_of=numbers.as_of,
         trial_start=data.trial.start_date,
         highlighted=highlighted,
         selected=selected,
+        validate=validate,
     )
 
 
@@ -1271,7 +1378,7 @@ def page(
     map_panel = _panel(
         "Sites on the map",
         [
-            _graph(MAP, map_figure(numbers), "site-map", topojson_url, MAP_HEIGHT),
+            _graph(MAP, map_figure(numbers, validate=False), "site-map", topojson_url, MAP_HEIGHT),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "
@@ -1284,7 +1391,7 @@ def page(
     )
     accrual_panel = _panel(
         "Accrual over time",
-        [_graph(ACCRUAL, accrual(numbers, data), "accrual", height=ACCRUAL_HEIGHT)],
+        [_graph(ACCRUAL, accrual(numbers, data, validate=False), "accrual", height=ACCRUAL_HEIGHT)],
         subtitle="Cumulative screened and randomized against the plan; "
         "forecast median with 80 % and 95 % intervals",
         tools=export_menu("accrual", ACCRUAL_CSV, ACCRUAL_XLSX, ACCRUAL_DOWNLOAD),
@@ -1293,7 +1400,14 @@ def page(
     n_sites = len(numbers.table)
     bars_panel = _panel(
         "Randomized per site",
-        [_graph(BARS, bars_figure(numbers), "randomized-per-site", height=figure_height(n_sites))],
+        [
+            _graph(
+                BARS,
+                bars_figure(numbers, validate=False),
+                "randomized-per-site",
+                height=figure_height(n_sites),
+            )
+        ],
         subtitle="Sorted by randomized count; colour: registry status"
         + ("; tick: site target" if numbers.table["target"].notna().any() else ""),
         panel_id="panel-bars",
@@ -1303,7 +1417,7 @@ def page(
         [
             _graph(
                 ACTIVATION,
-                timeline_figure(numbers, data),
+                timeline_figure(numbers, data, validate=False),
                 "site-activation",
                 height=figure_height(n_sites),
             )

@@ -160,7 +160,8 @@ def accrual_figure(
     required_rate_per_month: float | None = None,
     forecast: Mapping[str, Any] | None = None,
     height: int = 560,
-) -> go.Figure:
+    validate: bool = True,
+) -> go.Figure | dict[str, Any]:
     """Cumulative accrual against plan.
 
     ``series``: :func:`dashboard.metrics.accrual_series` (date, screened, randomized).
@@ -362,4 +363,4 @@ def accrual_figure(
             fixedrange=True,
         ),
     )
-    return theme.make_figure(data, layout)
+    return theme.make_figure(data, layout, validate=validate)

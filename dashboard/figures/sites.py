@@ -65,7 +65,8 @@ def site_bar_figure(
     *,
     highlighted: Collection[str] | None = None,
     selected: Collection[str] = (),
-) -> go.Figure:
+    validate: bool = True,
+) -> go.Figure | dict[str, Any]:
     """Randomized per site, largest first, coloured by status; site targets as ticks.
 
     ``table``: :func:`dashboard.metrics.site_table` (site_id, facility, city, status,
@@ -158,7 +159,7 @@ def site_bar_figure(
             fixedrange=True,
         ),
     )
-    return theme.make_figure(data, layout)
+    return theme.make_figure(data, layout, validate=validate)
 
 
 def activation_order(table: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
@@ -216,7 +217,8 @@ def activation_figure(
     trial_start: dt.date | str | pd.Timestamp,
     highlighted: Collection[str] | None = None,
     selected: Collection[str] = (),
-) -> go.Figure:
+    validate: bool = True,
+) -> go.Figure | dict[str, Any]:
     """Timeline per site: activation (open circle) → first randomization (filled circle).
 
     Sites not activated by ``as_of`` come first and say so; then sites still waiting for a
@@ -424,4 +426,4 @@ def activation_figure(
             fixedrange=True,
         ),
     )
-    return theme.make_figure(data, layout)
+    return theme.make_figure(data, layout, validate=validate)
