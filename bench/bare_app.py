@@ -1,13 +1,16 @@
 """The floor the dashboard is measured against: a bare Dash page with one graph and an echo callback.
 
-Served the same way as the dashboard (gunicorn, same workers) so that ratios cancel the
-machine's noise: ``gunicorn bench.bare_app:server``.
+Served the same way as the dashboard (gunicorn, same workers, the same response
+compression: :func:`dashboard.app.enable_compression`) so that ratios cancel the machine's
+noise: ``gunicorn bench.bare_app:server``.
 """
 
 from __future__ import annotations
 
 import dash
 from dash import Input, Output, dcc, html
+
+from dashboard.app import enable_compression
 
 app = dash.Dash(__name__, serve_locally=True)
 app.layout = html.Div(
@@ -32,4 +35,5 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+enable_compression(app.server)
 server = app.server

@@ -291,11 +291,17 @@ def summary(
     as_of: DateLike,
     synthetic: bool,
     data_cutoff: dt.date | None = None,
+    table: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The object printed by ``summary --json`` (and the numbers the dashboard shows)."""
+    """The object printed by ``summary --json`` (and the numbers the dashboard shows).
+
+    ``table``: :func:`site_table` for the same arguments when the caller has it already
+    (the dashboard does), so it is not counted twice.
+    """
     cut = to_date(as_of)
     c = counts(enrollment, cut)
-    table = site_table(sites, geocodes, enrollment, cut, trial.start_date)
+    if table is None:
+        table = site_table(sites, geocodes, enrollment, cut, trial.start_date)
     per_site = []
     for row in table.itertuples():
         per_site.append(

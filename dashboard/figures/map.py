@@ -189,8 +189,9 @@ def _leader_lines(points: SpreadPoints, geo: str) -> dict[str, Any] | None:
     lats: list[float | None] = []
     lons: list[float | None] = []
     for i in np.flatnonzero(points.moved):
-        lats += [float(points.centre_lat[i]), float(points.lat[i]), None]
-        lons += [float(points.centre_lon[i]), float(points.lon[i]), None]
+        # 5 decimals (~1 m), as the markers: 15 digits per point were a fifth of the map.
+        lats += [round(float(points.centre_lat[i]), 5), round(float(points.lat[i]), 5), None]
+        lons += [round(float(points.centre_lon[i]), 5), round(float(points.lon[i]), 5), None]
     if not lats:
         return None
     return {

@@ -1,0 +1,57 @@
+"""What the app sends the browser: compressed bodies, an index page without the data, a
+grid that draws only the rows in view when there are thousands."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dashboard import layout as L
+from dashboard.app import create_app
+
+ACCEPT = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dashboard.datadir import SHIPPED_DATA_DIR
+
+    return create_app(SHIPPED_DATA_DIR, auth=None).server.test_client()
+
+
+def test_index_page_carries_ids_not_the_first_page(client):
+    page = client.get("/").get_data(as_text=True)
+    assert len(page) < 40_000  # the first page's figures were embedded twice (~130 kB)
+    for ident in (L.MAP, L.ACCRUAL, L.BARS, L.ACTIVATION, L.GRID, L.AS_OF, L.SELECTION):
+        assert f'"{ident}"' in page
+    assert "hovertext" not in page and "rowData" not in page
+
+
+def test_bundles_are_compressed_once_and_served_from_the_cache(client):
+    page = client.get("/").get_data(as_text=True)
+    bundle = re.search(
+        r'src="(/_dash-component-suites/plotly/[^"]+|[^"]*dash_renderer[^"]+)"', page
+    )
+    assert bundle is not None
+    first = client.get(bundle.group(1), headers=ACCEPT)
+    assert first.headers["Content-Encoding"] in ("zstd", "br", "gzip")
+    plain = client.get(bundle.group(1))
+    assert "Content-Encoding" not in plain.headers
+    assert len(first.get_data()) < len(plain.get_data()) / 2
+    assert client.get(bundle.group(1), headers=ACCEPT).get_data() == first.get_data()
+
+
+def test_data_responses_are_compressed_and_never_cached(client):
+    first = client.get("/_dash-layout", headers=ACCEPT)
+    assert first.headers["Content-Encoding"] in ("zstd", "br", "gzip")
+    assert first.headers["Cache-Control"] == "no-store"
+    topo = client.get("/assets/topojson/europe_50m.json", headers=ACCEPT)
+    assert topo.status_code == 200 and topo.headers.get("Content-Encoding")
+
+
+def test_the_grid_draws_every_row_up_to_a_few_hundred_sites():
+    rows = [{"site_id": f"{i:04d}"} for i in range(L.GRID_ALL_ROWS_MAX)]
+    assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is True
+    rows.append({"site_id": "9999"})
+    assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is False
