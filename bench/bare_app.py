@@ -1,7 +1,7 @@
 """The floor the dashboard is measured against: a bare Dash page with one graph and an echo callback.
 
 Served the same way as the dashboard (gunicorn, same workers, the same response
-compression: :func:`dashboard.app.enable_compression`) so that ratios cancel the machine's
+compression: :func:`dashboard.compression.enable_compression`) so that ratios cancel the machine's
 noise: ``gunicorn bench.bare_app:server``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, dcc, html
 
-from dashboard.app import enable_compression
+from dashboard.compression import enable_compression
 
 app = dash.Dash(__name__, serve_locally=True)
 app.layout = html.Div(

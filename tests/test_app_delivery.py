@@ -55,3 +55,32 @@ def test_the_grid_draws_every_row_up_to_a_few_hundred_sites():
     assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is True
     rows.append({"site_id": "9999"})
     assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is False
+
+
+def test_the_trimmed_topojson_keeps_france_corsica_and_the_neighbours():
+    import json
+
+    from dashboard.app import ASSETS_DIR
+
+    topo = json.loads((ASSETS_DIR / "topojson" / "europe_50m.json").read_text(encoding="utf-8"))
+    assert set(topo["objects"]) >= {"coastlines", "land", "ocean", "lakes", "rivers", "countries"}
+    ids = {g.get("id") for g in topo["objects"]["countries"]["geometries"]}
+    assert {"FRA", "ESP", "AND", "ITA", "CHE", "DEU", "BEL", "LUX", "GBR", "MCO"} <= ids
+    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
+
+    def points(arc_refs):
+        for ref in arc_refs:
+            x = y = 0
+            for dx, dy in topo["arcs"][ref if ref >= 0 else ~ref]:
+                x, y = x + dx, y + dy
+                yield x * sx + tx, y * sy + ty
+
+    corsica = [
+        g
+        for g in topo["objects"]["land"]["geometries"]
+        if g["type"] == "Polygon"
+        and all(8.4 < x < 9.7 and 41.2 < y < 43.1 for x, y in points(g["arcs"][0]))
+    ]
+    assert corsica  # Corsica's own land polygon
+    path = ASSETS_DIR / "topojson" / "europe_50m.json"
+    assert path.stat().st_size < 120_000  # was 197,840 bytes for all of Europe
