@@ -108,9 +108,13 @@ def gunicorn(
             proc.wait()
 
 
-def _post(url: str, body: dict[str, Any], timeout: float = 60) -> tuple[int, bytes]:
+def _post(
+    url: str, body: dict[str, Any], timeout: float = 60, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

@@ -23,6 +23,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 
 from . import layout as L
 from . import tabular
+from .compression import declare_body_key
 from .store import DataStore
 
 logger = logging.getLogger(__name__)
@@ -228,14 +229,21 @@ def register(
         errors = store.errors
         key = outputs.key(data, as_of, not same_date, statuses, selection, errors)
         hit = outputs.get(data, key)
-        if hit is not None:
-            return hit
-        result = tuple(
-            L.encode_output(value)
-            for value in refresh_outputs(data, errors, as_of, statuses, selection, same_date)
-        )
-        outputs.put(data, key, result)
-        return result
+        if hit is None:
+            hit = outputs.put(
+                data,
+                key,
+                tuple(
+                    L.encode_output(value)
+                    for value in refresh_outputs(
+                        data, errors, as_of, statuses, selection, same_date
+                    )
+                ),
+            )
+        # The reply is now a function of these numbered outputs (and the request): its
+        # compressed form is kept too, so a view seen again is not compressed again.
+        declare_body_key(f"refresh:{id(outputs)}:{hit.serial}")
+        return hit
 
     def refresh_outputs(data, errors, as_of, statuses, selection, same_date):
         numbers = cache.get(data, as_of)

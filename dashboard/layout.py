@@ -8,6 +8,7 @@ load (Dash layout function), so a reload shows the data dir's current files.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import threading
@@ -212,6 +213,13 @@ def _encoded_size(value: Any) -> int:
     return len(contents) if isinstance(contents, bytes | str) else 1024
 
 
+class CachedOutputs(tuple):
+    """A cached tuple of encoded outputs, numbered: ``serial`` is never reused, so it
+    names these exact outputs (the compressed reply is kept under it)."""
+
+    serial: int
+
+
 class OutputsCache:
     """The main callback's complete outputs, per data version, as-of, filter and selection.
 
@@ -228,8 +236,9 @@ class OutputsCache:
         self.size = size
         self.max_bytes = max_bytes
         self._bytes = 0
-        self._entries: OrderedDict[tuple, tuple[TrialData, tuple, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[TrialData, CachedOutputs, int]] = OrderedDict()
         self._lock = threading.Lock()
+        self._serials = itertools.count(1)
 
     @staticmethod
     def key(
@@ -250,7 +259,7 @@ class OutputsCache:
             tuple(errors),
         )
 
-    def get(self, data: TrialData, key: tuple) -> tuple | None:
+    def get(self, data: TrialData, key: tuple) -> CachedOutputs | None:
         with self._lock:
             hit = self._entries.get(key)
             if hit is None or hit[0] is not data:
@@ -258,9 +267,12 @@ class OutputsCache:
             self._entries.move_to_end(key)
             return hit[1]
 
-    def put(self, data: TrialData, key: tuple, outputs: tuple) -> None:
+    def put(self, data: TrialData, key: tuple, outputs: tuple) -> CachedOutputs:
+        """Store ``outputs`` for ``key``; returns them as numbered :class:`CachedOutputs`."""
         size = sum(_encoded_size(v) for v in outputs)
+        outputs = CachedOutputs(outputs)
         with self._lock:
+            outputs.serial = next(self._serials)
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old[2]
@@ -271,6 +283,7 @@ class OutputsCache:
             ):
                 _, (_, _, dropped) = self._entries.popitem(last=False)
                 self._bytes -= dropped
+        return outputs
 
     def __len__(self) -> int:
         return len(self._entries)

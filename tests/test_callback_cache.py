@@ -162,3 +162,39 @@ def test_plain_figures_are_the_validated_figures(shipped_data_dir, selected):
         L.timeline_figure(numbers, data, highlighted, selected, validate=False),
         L.timeline_figure(numbers, data, highlighted, selected),
     )
+
+
+def test_a_repeated_view_is_not_compressed_again_and_a_new_one_is(data_dir):
+    from dashboard.app import create_app
+
+    app = create_app(data_dir, auth=None)
+    client = app.server.test_client()
+    deps = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in deps if "site-map.figure" in d["output"])
+    headers = {"Accept-Encoding": "zstd"}
+    import flask_compress
+
+    calls = []
+    real = flask_compress.flask_compress._compress_data
+
+    def counting(app_, data, algorithm):
+        calls.append(len(data))
+        return real(app_, data, algorithm)
+
+    flask_compress.flask_compress._compress_data = counting
+    try:
+        first = client.post(
+            "/_dash-update-component", json=callback_body(dep, "2025-06-30"), headers=headers
+        )
+        again = client.post(
+            "/_dash-update-component", json=callback_body(dep, "2025-06-30"), headers=headers
+        )
+        other = client.post(
+            "/_dash-update-component", json=callback_body(dep, "2025-07-31"), headers=headers
+        )
+    finally:
+        flask_compress.flask_compress._compress_data = real
+    assert first.headers["Content-Encoding"] == "zstd"
+    assert again.get_data() == first.get_data()
+    assert other.get_data() != first.get_data()
+    assert len(calls) == 2  # the repeat reused the first compressed reply
