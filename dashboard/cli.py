@@ -150,7 +150,9 @@ def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> Non
     from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, write_demo
 
     enrollment = write_demo(
-        _paths(data_dir), seed=DEFAULT_SEED if seed is None else seed, cutoff=cutoff or DEFAULT_CUTOFF
+        _paths(data_dir),
+        seed=DEFAULT_SEED if seed is None else seed,
+        cutoff=cutoff or DEFAULT_CUTOFF,
     )
     click.echo(
         f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "
@@ -171,7 +173,9 @@ def _load(data_dir: Path | None):
 
 @main.command()
 @data_dir_option
-@click.option("--as-of", "as_of", callback=_date, help="Count as of this date (default: data cut-off).")
+@click.option(
+    "--as-of", "as_of", callback=_date, help="Count as of this date (default: data cut-off)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None:
     """Where recruitment stands: randomized vs target, screening, sites."""
