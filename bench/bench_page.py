@@ -21,16 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_load import gunicorn  # noqa: E402
 
+from dashboard.snapshot import CHROMIUM_ARGS as SNAPSHOT_CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = list(SNAPSHOT_CHROMIUM_ARGS)  # one list of flags: dashboard.snapshot
 DRAWN = """() => {
   const graphs = [...document.querySelectorAll('.js-plotly-plot')];
   return graphs.length > 0 && graphs.every(g => g.querySelector('.main-svg'))

@@ -42,19 +42,12 @@ from dashboard.security import (
     main,
     security_installed,
 )
+from dashboard.snapshot import CHROMIUM_ARGS as SNAPSHOT_CHROMIUM_ARGS
 
 USER = "alice"
 PASSWORD = "correct horse battery staple"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = list(SNAPSHOT_CHROMIUM_ARGS)  # one list of flags: dashboard.snapshot
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -26,17 +26,10 @@ from urllib.parse import urlparse
 import pytest
 
 from dashboard.datadir import SHIPPED_DATA_DIR
+from dashboard.snapshot import CHROMIUM_ARGS as SNAPSHOT_CHROMIUM_ARGS
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = list(SNAPSHOT_CHROMIUM_ARGS)  # one list of flags: dashboard.snapshot
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 ENROLLMENT_CSV = """\
