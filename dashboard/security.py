@@ -64,6 +64,7 @@ from types import MappingProxyType
 
 import dash
 import flask
+from dash import _callback as dash_callback
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import __version__
@@ -454,8 +455,23 @@ def install_security(app: dash.Dash, *, auth: Auth | None) -> None:
 
         server.before_request(require_auth)
 
+    policy_cache: dict[tuple, str] = {}
+
+    def current_policy() -> str:
+        # Inline scripts are only ever appended (clientside callbacks registered later):
+        # recompute the hashes when their count changes, not on every response.
+        key = (len(app._inline_scripts), len(dash_callback.GLOBAL_INLINE_SCRIPTS), app.renderer)
+        policy = policy_cache.get(key)
+        if policy is None:
+            policy = content_security_policy(app)
+            policy_cache.clear()
+            policy_cache[
+                (len(app._inline_scripts), len(dash_callback.GLOBAL_INLINE_SCRIPTS), app.renderer)
+            ] = policy
+        return policy
+
     def add_security_headers(response: flask.Response) -> flask.Response:
-        response.headers["Content-Security-Policy"] = content_security_policy(app)
+        response.headers["Content-Security-Policy"] = current_policy()
         for name, value in _STATIC_HEADERS.items():
             response.headers[name] = value
         if _is_static_endpoint(flask.request.endpoint) and response.status_code < 400:

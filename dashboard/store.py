@@ -10,6 +10,7 @@ and shown as a warning while the last good version stays in service.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import threading
@@ -96,19 +97,25 @@ def cross_check(
     return problems
 
 
+@functools.lru_cache(maxsize=64)
+def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
+    """The fixed data files of ``paths`` and its registry folder, as plain strings."""
+    root = str(paths.root)
+    fixed = (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
+    return tuple(os.path.join(root, p.name) for p in fixed), os.path.join(
+        root, paths.registry_dir.name
+    )
+
+
 def fingerprint(paths: DataPaths) -> str:
     """A cheap data version: names, sizes and mtimes of the data files.
 
-    Runs on every page load and callback, so it stats with ``os`` directly (the ``pathlib``
-    spelling cost a fifth more, on a cached callback that does little else).
+    Runs on every page load and callback, so it stats with ``os`` on names computed once
+    (the ``pathlib`` spelling cost more than the rest of a cached callback).
     """
     digest = hashlib.sha1()
-    root = str(paths.root)
-    names = [
-        os.path.join(root, p.name)
-        for p in (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
-    ]
-    registry = os.path.join(root, paths.registry_dir.name)
+    fixed, registry = _data_file_names(paths)
+    names = list(fixed)
     try:
         with os.scandir(registry) as entries:
             names += sorted(e.path for e in entries if e.name.endswith(".json"))
