@@ -8,6 +8,7 @@ load (Dash layout function), so a reload shows the data dir's current files.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 import re
@@ -187,15 +188,20 @@ def encode_output(value: Any) -> Any:
     return value
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _json_escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+@functools.lru_cache(maxsize=4096)
+def _escape_char(char: str) -> str:
+    code = ord(char)
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     code -= 0x10000
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return "".join(map(_escape_char, match.group()))
 
 
 def ascii_json(text: str) -> str:

@@ -198,3 +198,41 @@ def test_a_repeated_view_is_not_compressed_again_and_a_new_one_is(data_dir):
     assert again.get_data() == first.get_data()
     assert other.get_data() != first.get_data()
     assert len(calls) == 2  # the repeat reused the first compressed reply
+
+
+def test_fast_records_are_pandas_records(shipped_data_dir):
+    import math
+
+    import pandas as pd
+
+    from dashboard import metrics
+    from dashboard.figures.sites import activation_order
+    from dashboard.figures.theme import records
+
+    data = load_trial_data(shipped_data_dir)
+    for as_of in ("2023-01-01", "2025-06-30", "2025-11-20"):
+        table = metrics.site_table(
+            data.sites, data.geocodes, data.enrollment, as_of, data.trial.start_date
+        )
+        for frame in (table, activation_order(table, pd.Timestamp(as_of))):
+            ours, theirs = records(frame), frame.to_dict("records")
+            assert [list(r) for r in ours] == [list(r) for r in theirs]
+            for mine, pandas_row in zip(ours, theirs, strict=True):
+                for key, value in pandas_row.items():
+                    assert type(mine[key]) is type(value), key
+                    if isinstance(value, float) and math.isnan(value):
+                        assert math.isnan(mine[key])
+                    elif value is pd.NaT or value is None:
+                        assert mine[key] is value
+                    else:
+                        assert mine[key] == value
+
+
+def test_spread_positions_are_memoised_read_only():
+    from dashboard.figures.map import MAIN_MIN_SEPARATION, spread_colocated
+
+    first = spread_colocated([48.85, 48.851, 43.3], [2.35, 2.351, 5.37], MAIN_MIN_SEPARATION)
+    again = spread_colocated([48.85, 48.851, 43.3], [2.35, 2.351, 5.37], MAIN_MIN_SEPARATION)
+    assert again is first and list(first.moved) == [True, True, False]
+    with pytest.raises(ValueError):
+        first.lat[0] = 0.0

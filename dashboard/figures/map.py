@@ -12,6 +12,7 @@ hoverable. Hover text says when a marker was moved for legibility.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -144,6 +145,16 @@ def spread_colocated(
     """
     lat_a = np.asarray(list(lat), dtype=float)
     lon_a = np.asarray(list(lon), dtype=float)
+    return _spread(lat_a.tobytes(), lon_a.tobytes(), float(min_separation))
+
+
+@functools.lru_cache(maxsize=16)
+def _spread(lat_bytes: bytes, lon_bytes: bytes, min_separation: float) -> SpreadPoints:
+    """:func:`spread_colocated` on raw coordinates, memoised: the positions depend only on
+    the sites' coordinates, not on the as-of date or the selection, and clustering 2,000
+    sites (hundreds in Paris) costs ~0.5 s. The arrays returned are read-only."""
+    lat_a = np.frombuffer(lat_bytes, dtype=float)
+    lon_a = np.frombuffer(lon_bytes, dtype=float)
     y = _merc_y(lat_a)
     out_x, out_y = lon_a.copy(), y.copy()
     centre_x, centre_y = lon_a.copy(), y.copy()
@@ -158,7 +169,10 @@ def spread_colocated(
             out_x[index], out_y[index] = cx + dx, cy + dy
             centre_x[index], centre_y[index] = cx, cy
             moved[index] = True
-    return SpreadPoints(_merc_lat(out_y), out_x, moved, _merc_lat(centre_y), centre_x)
+    arrays = (_merc_lat(out_y), out_x, moved, _merc_lat(centre_y), centre_x)
+    for array in arrays:
+        array.setflags(write=False)
+    return SpreadPoints(*arrays)
 
 
 def _fmt_date(value: object) -> str:
@@ -220,7 +234,7 @@ def _status_traces(
     present = set(frame["status"])
     statuses = [s for s in LOCATION_STATUSES if s in present]
     statuses += sorted(present - set(statuses))
-    records = frame.to_dict("records")
+    records = theme.records(frame)
     for status in statuses:
         idx = [i for i, r in enumerate(records) if r["status"] == status]
         # Filled markers first so that the legend swatch (first point) is a filled one.

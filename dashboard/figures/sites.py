@@ -77,7 +77,7 @@ def site_bar_figure(
     selected_set = {str(s) for s in selected}
     ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
     ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
-    records = ordered.to_dict("records")
+    records = theme.records(ordered)
     data: list[dict[str, Any]] = []
     present = {r["status"] for r in records}
     statuses = [s for s in LOCATION_STATUSES if s in present]
@@ -233,7 +233,7 @@ def activation_figure(
     start = pd.Timestamp(trial_start).date()
     ordered = activation_order(table, cut)
     ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
-    records = ordered.to_dict("records")
+    records = theme.records(ordered)
     by_stage = {
         stage: [r for r in records if r["stage"] == stage]
         for stage in ("not_activated", "waiting", "started")

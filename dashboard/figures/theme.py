@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from ..registry import LOCATION_STATUSES, STATUS_LABELS
@@ -107,6 +108,23 @@ def axis_style(**overrides: Any) -> dict[str, Any]:
     }
     style.update(overrides)
     return style
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")``, the same values, built column by column (pandas boxes
+    value by value: ~100 ms for 2,000 sites, each figure, each click)."""
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns) or not all(isinstance(c, str) for c in frame.columns):
+        return frame.to_dict("records")
+    values = []
+    for column in frame.columns:
+        series = frame[column]
+        listed = series.tolist()
+        if series.dtype == object or isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+            # as pandas' own records: a missing value of these columns reads None
+            listed = [None if v is pd.NA else v for v in listed]
+        values.append(listed)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def make_figure(
