@@ -6,12 +6,17 @@ first on 30 dates never asked before (cold: counts, figures and forecast compute
 on the same 30 again (warm: served from the per-as-of cache). The floor is the bare echo
 callback of ``bench/bare_app.py`` served the same way. Ratios, not seconds, are the result.
 
-    python bench/bench_interaction.py [--large DIR]   # DIR from bench/make_large.py
+All apps run at once and their requests are interleaved (date by date: floor, 46 sites,
+large), so that every ratio compares requests made under the same load of a shared
+machine; a floor measured minutes apart moved the ratios by a factor of two.
+
+    python bench/bench_interaction.py [--large DIR] [--compressed]   # DIR: bench/make_large.py
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -29,43 +34,50 @@ ROOT = Path(__file__).resolve().parents[1]
 BROWSER_ACCEPT_ENCODING = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 
 
-def timed_posts(
-    url: str, output: str, dates: list[str], headers: dict[str, str] | None = None
-) -> list[float]:
-    dep = main_callback(url, output)
-    target = url + "/_dash-update-component"
-    out = []
-    for as_of in dates:
-        body = callback_body(dep, as_of)
-        t0 = time.perf_counter()
-        status, _ = _post(target, body, timeout=300, headers=headers)
-        out.append(time.perf_counter() - t0)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status} for as_of={as_of}")
-    return out
+def timed_post(url: str, dep: dict, as_of: str, headers: dict[str, str] | None = None) -> float:
+    body = callback_body(dep, as_of)
+    t0 = time.perf_counter()
+    status, _ = _post(url + "/_dash-update-component", body, timeout=300, headers=headers)
+    elapsed = time.perf_counter() - t0
+    if status != 200:
+        raise RuntimeError(f"HTTP {status} for as_of={as_of}")
+    return elapsed
 
 
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-def measure(
-    data_dir: Path, app: str, output: str, n: int, headers: dict[str, str] | None = None
-) -> dict[str, float]:
+def measure_all(
+    targets: list[tuple[str, Path, str, str]], n: int, headers: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """``targets``: (name, data dir, app, output). Cold pass then warm pass, each date posted
+    to every app in turn."""
     dates = as_of_dates(n, step_days=29)
-    with gunicorn(data_dir, workers=1, app=app) as server:
-        # first request loads data and imports
-        timed_posts(server.url, output, ["2025-11-20"], headers)
-        cold = timed_posts(server.url, output, dates, headers)
-        warm = timed_posts(server.url, output, dates, headers)
-        rss = server.rss_mib()
-    return {
-        "cold_p50": pct(cold, 50),
-        "cold_p95": pct(cold, 95),
-        "warm_p50": pct(warm, 50),
-        "warm_p95": pct(warm, 95),
-        "rss": rss,
-    }
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for name, data_dir, app, output in targets:
+            server = stack.enter_context(gunicorn(data_dir, workers=1, app=app))
+            dep = main_callback(server.url, output)
+            timed_post(server.url, dep, "2025-11-20", headers)  # loads data and imports
+            servers[name] = (server, dep)
+        times: dict[str, dict[str, list[float]]] = {
+            name: {"cold": [], "warm": []} for name in servers
+        }
+        for phase in ("cold", "warm"):
+            for as_of in dates:
+                for name, (server, dep) in servers.items():
+                    times[name][phase].append(timed_post(server.url, dep, as_of, headers))
+        return {
+            name: {
+                "cold_p50": pct(times[name]["cold"], 50),
+                "cold_p95": pct(times[name]["cold"], 95),
+                "warm_p50": pct(times[name]["warm"], 50),
+                "warm_p95": pct(times[name]["warm"], 95),
+                "rss": server.rss_mib(),
+            }
+            for name, (server, _) in servers.items()
+        }
 
 
 def main() -> None:
@@ -79,20 +91,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     headers = BROWSER_ACCEPT_ENCODING if args.compressed else None
-    floor = measure(ROOT / "data", "bench.bare_app:server", "echo.children", args.n, headers)
-    rows = [
-        (
-            "46 sites (shipped)",
-            measure(ROOT / "data", "dashboard.wsgi:server", "site-map.figure", args.n, headers),
-        )
+    targets = [
+        ("bare echo (floor)", ROOT / "data", "bench.bare_app:server", "echo.children"),
+        ("46 sites (shipped)", ROOT / "data", "dashboard.wsgi:server", "site-map.figure"),
     ]
     if args.large:
-        rows.append(
-            (
-                f"{args.large}",
-                measure(args.large, "dashboard.wsgi:server", "site-map.figure", args.n, headers),
-            )
-        )
+        targets.append((f"{args.large}", args.large, "dashboard.wsgi:server", "site-map.figure"))
+    results = measure_all(targets, args.n, headers)
+    floor = results.pop("bare echo (floor)")
+    rows = list(results.items())
     ms = 1000
     if args.compressed:
         print(
@@ -103,13 +110,13 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     print(
-        f"| bare echo (floor) | {floor['cold_p50'] * ms:.0f} ms | {floor['cold_p95'] * ms:.0f} ms | "
-        f"{floor['warm_p50'] * ms:.0f} ms | {floor['warm_p95'] * ms:.0f} ms | 1 | 1 | {floor['rss']:.0f} |"
+        f"| bare echo (floor) | {floor['cold_p50'] * ms:.1f} ms | {floor['cold_p95'] * ms:.1f} ms | "
+        f"{floor['warm_p50'] * ms:.1f} ms | {floor['warm_p95'] * ms:.1f} ms | 1 | 1 | {floor['rss']:.0f} |"
     )
     for name, r in rows:
         print(
             f"| {name} | {r['cold_p50'] * ms:.0f} ms | {r['cold_p95'] * ms:.0f} ms | "
-            f"{r['warm_p50'] * ms:.0f} ms | {r['warm_p95'] * ms:.0f} ms | "
+            f"{r['warm_p50'] * ms:.1f} ms | {r['warm_p95'] * ms:.1f} ms | "
             f"{r['cold_p50'] / floor['cold_p50']:.1f}× / {r['warm_p50'] / floor['warm_p50']:.1f}× | "
             f"{r['cold_p95'] / floor['cold_p95']:.1f}× / {r['warm_p95'] / floor['warm_p95']:.1f}× | "
             f"{r['rss']:.0f} |"
