@@ -24,6 +24,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from . import layout as L
 from . import tabular
 from .compression import declare_body_key
+from .print_table import PRINT_TABLE, print_table
 from .store import DataStore
 
 logger = logging.getLogger(__name__)
@@ -210,6 +211,7 @@ def register(
         Output(L.ACTIVATION, "figure"),
         Output(L.GRID, "rowData"),
         Output(L.SELECTION_TEXT, "children"),
+        Output(PRINT_TABLE, "children"),
         Input(L.AS_OF, "date"),
         Input(L.STATUS_FILTER, "value"),
         Input(L.SELECTION, "data"),
@@ -259,6 +261,7 @@ def register(
             L.timeline_figure(numbers, data, highlighted, selected, validate=False),
             L.grid_rows(numbers.table, highlighted, selected),
             selection_text(highlighted, len(numbers.table)),
+            no_update if same_date else print_table(numbers.table),
         )
 
     app.clientside_callback(
