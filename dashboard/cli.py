@@ -259,6 +259,13 @@ def log(data_dir: Path | None, as_json: bool) -> None:
 @click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds before giving up."
 )
+@click.option(
+    "--mail-to",
+    default=None,
+    help="Mail the file to these addresses (comma-separated) through "
+    "$RECRUITMENT_DASHBOARD_SMTP_HOST (see README).",
+)
+@click.option("--mail-from", default=None, help="Sender address of the mail.")
 def snapshot(
     data_dir: Path | None,
     as_of: dt.date | None,
@@ -266,10 +273,13 @@ def snapshot(
     url: str | None,
     scale: int,
     timeout: float,
+    mail_to: str | None,
+    mail_from: str | None,
 ) -> None:
     """Dated PDF (A4 landscape) or PNG of the dashboard, rendered by headless Chromium."""
     from .snapshot import SnapshotError, take_snapshot
 
+    mail = _mail_setup(mail_to, mail_from)
     data = _load(data_dir)
     try:
         result = take_snapshot(
@@ -291,6 +301,43 @@ def snapshot(
         else f"{result.width_px}x{result.height_px} px"
     )
     click.echo(f"Wrote {result.path} ({detail}, as of {result.as_of}, {result.seconds:.1f} s)")
+    if mail is not None:
+        _mail_snapshot(mail, data, result)
+
+
+def _mail_setup(mail_to: str | None, mail_from: str | None):
+    """Recipients, sender and SMTP settings, checked before the (slow) rendering."""
+    from .mail import MailError, parse_addresses, smtp_settings
+
+    if mail_to is None:
+        if mail_from is not None:
+            _fail("--mail-from needs --mail-to.", 2)
+        return None
+    try:
+        sender = parse_addresses(mail_from)[0] if mail_from else None
+        return parse_addresses(mail_to), sender, smtp_settings()
+    except MailError as exc:
+        _fail(f"Cannot mail the snapshot: {exc}", 2)
+
+
+def _mail_snapshot(mail, data, result) -> None:
+    from .mail import MailError, mail_pack
+
+    recipients, sender, settings = mail
+    try:
+        sent = mail_pack(
+            data,
+            result.as_of,
+            result.path,
+            recipients,
+            sender=sender,
+            settings=settings,
+            pages=result.pages,
+        )
+    except MailError as exc:
+        _fail(f"Mail failed: {exc}\nThe snapshot is on disk: {result.path}")
+    tls = "STARTTLS" if sent.tls else "no TLS"
+    click.echo(f"Mailed {result.path.name} to {', '.join(sent.recipients)} ({tls}): {sent.subject}")
 
 
 # --------------------------------------------------------------------------- export
