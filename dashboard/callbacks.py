@@ -24,6 +24,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from . import layout as L
 from . import tabular
 from .compression import declare_body_key
+from .export_about import export_about, export_filename
 from .print_table import PRINT_TABLE, print_table
 from .store import DataStore
 
@@ -287,11 +288,11 @@ def register(
             if what == "sites"
             else tabular.accrual_export_frame(data, as_of)
         )
-        name = (data.trial.acronym or data.trial.nct_id).lower()
-        filename = f"{name}-{what}-as-of-{as_of.isoformat()}.{kind}"
+        filename = export_filename(data, what, as_of, kind)
         if kind == "csv":
             return dcc.send_bytes(tabular.to_csv_bytes(frame), filename, type="text/csv")
-        return dcc.send_bytes(tabular.to_xlsx_bytes(frame, what), filename, type=XLSX_TYPE)
+        body = tabular.to_xlsx_bytes(frame, what, export_about(data, what, as_of))
+        return dcc.send_bytes(body, filename, type=XLSX_TYPE)
 
     @app.callback(
         Output(L.SITES_DOWNLOAD, "data"),

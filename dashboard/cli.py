@@ -355,21 +355,31 @@ def _mail_snapshot(mail, data, result) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Output file, .csv (UTF-8 with BOM) or .xlsx.",
+    default=None,
+    help="Output file, .csv (UTF-8 with BOM) or .xlsx "
+    "(default: exports/<nct>-<what>-as-of-<date>[-DEMO].csv).",
 )
-def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -> None:
+@click.option(
+    "--xlsx", "as_xlsx", is_flag=True, help="With the default --out: write .xlsx, not .csv."
+)
+def export(
+    data_dir: Path | None, as_of: dt.date | None, what: str, out: Path | None, as_xlsx: bool
+) -> None:
     """Aggregate table (never patient rows) as CSV or XLSX, formulas escaped."""
     from .datadir import atomic_write_bytes
+    from .export_about import export_about, export_filename
     from .tabular import accrual_export_frame, sites_export_frame, to_csv_bytes, to_xlsx_bytes
 
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
         _fail(f"{out}: the export file must end in .csv or .xlsx")
     data = _load(data_dir)
     cut = as_of or data.data_cutoff
+    if out is None:
+        out = Path("exports") / export_filename(data, what, cut, "xlsx" if as_xlsx else "csv")
+    suffix = out.suffix.lower()
     frame = sites_export_frame(data, cut) if what == "sites" else accrual_export_frame(data, cut)
-    body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what)
+    about = export_about(data, what, cut)
+    body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what, about)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, body)
     click.echo(f"Wrote {out}: {len(frame)} rows of {what} as of {cut}")
