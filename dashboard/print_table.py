@@ -26,9 +26,9 @@ from .registry import STATUS_LABELS
 
 #: Component id of the print table's container (refreshed with the as-of date).
 PRINT_TABLE = "print-sites"
-#: Up to this many sites every row is printed (one A4 landscape page holds ~50 compact
-#: rows); beyond, flagged and top sites only.
-PRINT_ROWS_MAX = 50
+#: Up to this many sites every row is printed (one A4 landscape page holds 48 compact
+#: rows and the page footer); beyond, flagged and top sites only.
+PRINT_ROWS_MAX = 48
 #: Of the rows printed for a large trial, at least this many are the top recruiters; the
 #: rest goes to flagged sites (recruiting with none randomized, or none in the last 90
 #: days), which the committee acts on, and back to top sites when few are flagged.
