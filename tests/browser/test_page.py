@@ -263,6 +263,15 @@ def test_as_of_picker_recounts_everything(fresh):
     wait_text(page, "#kpi-randomized-value", "6")
     assert text(page, "#kpi-screened-value") == "8"
     assert text(page, "#as-of-value") == "2024-06-30"
+    # The print table (PDF/PNG) is recounted too: columns 6 and 7 are screened, randomized.
+    page.wait_for_function(
+        """() => {
+            const sum = n => [...document.querySelectorAll(
+                `#print-sites tbody td:nth-child(${n})`)].reduce((a, td) => a + Number(td.textContent), 0);
+            return sum(6) === 8 && sum(7) === 6;
+        }""",
+        timeout=20_000,
+    )
     assert "as_of=2024-06-30" in page.url
     # An as-of date before the cut-off is never stale.
     assert page.locator("#stale-cutoff").count() == 0
