@@ -24,6 +24,8 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from . import layout as L
 from . import tabular
 from .compression import declare_body_key
+from .export_about import export_about, export_filename
+from .print_table import PRINT_TABLE, print_table
 from .store import DataStore
 
 logger = logging.getLogger(__name__)
@@ -210,6 +212,7 @@ def register(
         Output(L.ACTIVATION, "figure"),
         Output(L.GRID, "rowData"),
         Output(L.SELECTION_TEXT, "children"),
+        Output(PRINT_TABLE, "children"),
         Input(L.AS_OF, "date"),
         Input(L.STATUS_FILTER, "value"),
         Input(L.SELECTION, "data"),
@@ -259,6 +262,7 @@ def register(
             L.timeline_figure(numbers, data, highlighted, selected, validate=False),
             L.grid_rows(numbers.table, highlighted, selected),
             selection_text(highlighted, len(numbers.table)),
+            no_update if same_date else print_table(numbers.table),
         )
 
     app.clientside_callback(
@@ -284,11 +288,11 @@ def register(
             if what == "sites"
             else tabular.accrual_export_frame(data, as_of)
         )
-        name = (data.trial.acronym or data.trial.nct_id).lower()
-        filename = f"{name}-{what}-as-of-{as_of.isoformat()}.{kind}"
+        filename = export_filename(data, what, as_of, kind)
         if kind == "csv":
             return dcc.send_bytes(tabular.to_csv_bytes(frame), filename, type="text/csv")
-        return dcc.send_bytes(tabular.to_xlsx_bytes(frame, what), filename, type=XLSX_TYPE)
+        body = tabular.to_xlsx_bytes(frame, what, export_about(data, what, as_of))
+        return dcc.send_bytes(body, filename, type=XLSX_TYPE)
 
     @app.callback(
         Output(L.SITES_DOWNLOAD, "data"),

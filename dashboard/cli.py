@@ -259,6 +259,13 @@ def log(data_dir: Path | None, as_json: bool) -> None:
 @click.option(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds before giving up."
 )
+@click.option(
+    "--mail-to",
+    default=None,
+    help="Mail the file to these addresses (comma-separated) through "
+    "$RECRUITMENT_DASHBOARD_SMTP_HOST (see README).",
+)
+@click.option("--mail-from", default=None, help="Sender address of the mail.")
 def snapshot(
     data_dir: Path | None,
     as_of: dt.date | None,
@@ -266,10 +273,13 @@ def snapshot(
     url: str | None,
     scale: int,
     timeout: float,
+    mail_to: str | None,
+    mail_from: str | None,
 ) -> None:
     """Dated PDF (A4 landscape) or PNG of the dashboard, rendered by headless Chromium."""
     from .snapshot import SnapshotError, take_snapshot
 
+    mail = _mail_setup(mail_to, mail_from)
     data = _load(data_dir)
     try:
         result = take_snapshot(
@@ -291,6 +301,43 @@ def snapshot(
         else f"{result.width_px}x{result.height_px} px"
     )
     click.echo(f"Wrote {result.path} ({detail}, as of {result.as_of}, {result.seconds:.1f} s)")
+    if mail is not None:
+        _mail_snapshot(mail, data, result)
+
+
+def _mail_setup(mail_to: str | None, mail_from: str | None):
+    """Recipients, sender and SMTP settings, checked before the (slow) rendering."""
+    from .mail import MailError, parse_addresses, smtp_settings
+
+    if mail_to is None:
+        if mail_from is not None:
+            _fail("--mail-from needs --mail-to.", 2)
+        return None
+    try:
+        sender = parse_addresses(mail_from)[0] if mail_from else None
+        return parse_addresses(mail_to), sender, smtp_settings()
+    except MailError as exc:
+        _fail(f"Cannot mail the snapshot: {exc}", 2)
+
+
+def _mail_snapshot(mail, data, result) -> None:
+    from .mail import MailError, mail_pack
+
+    recipients, sender, settings = mail
+    try:
+        sent = mail_pack(
+            data,
+            result.as_of,
+            result.path,
+            recipients,
+            sender=sender,
+            settings=settings,
+            pages=result.pages,
+        )
+    except MailError as exc:
+        _fail(f"Mail failed: {exc}\nThe snapshot is on disk: {result.path}")
+    tls = "STARTTLS" if sent.tls else "no TLS"
+    click.echo(f"Mailed {result.path.name} to {', '.join(sent.recipients)} ({tls}): {sent.subject}")
 
 
 # --------------------------------------------------------------------------- export
@@ -308,21 +355,31 @@ def snapshot(
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Output file, .csv (UTF-8 with BOM) or .xlsx.",
+    default=None,
+    help="Output file, .csv (UTF-8 with BOM) or .xlsx "
+    "(default: exports/<nct>-<what>-as-of-<date>[-DEMO].csv).",
 )
-def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -> None:
+@click.option(
+    "--xlsx", "as_xlsx", is_flag=True, help="With the default --out: write .xlsx, not .csv."
+)
+def export(
+    data_dir: Path | None, as_of: dt.date | None, what: str, out: Path | None, as_xlsx: bool
+) -> None:
     """Aggregate table (never patient rows) as CSV or XLSX, formulas escaped."""
     from .datadir import atomic_write_bytes
+    from .export_about import export_about, export_filename
     from .tabular import accrual_export_frame, sites_export_frame, to_csv_bytes, to_xlsx_bytes
 
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
         _fail(f"{out}: the export file must end in .csv or .xlsx")
     data = _load(data_dir)
     cut = as_of or data.data_cutoff
+    if out is None:
+        out = Path("exports") / export_filename(data, what, cut, "xlsx" if as_xlsx else "csv")
+    suffix = out.suffix.lower()
     frame = sites_export_frame(data, cut) if what == "sites" else accrual_export_frame(data, cut)
-    body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what)
+    about = export_about(data, what, cut)
+    body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what, about)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, body)
     click.echo(f"Wrote {out}: {len(frame)} rows of {what} as of {cut}")

@@ -29,6 +29,7 @@ from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .print_table import print_panel
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
 
@@ -615,7 +616,7 @@ def snapshot_control() -> html.Div:
                         id=PDF_BUTTON,
                         type="button",
                         className="btn btn-outline-primary btn-sm",
-                        title="Download PDF: A4 landscape, two pages (as the snapshot command)",
+                        title="Download PDF: A4 landscape, at most three pages (as the snapshot command)",
                         **{"aria-label": "Download PDF"},
                     ),
                     html.Button(
@@ -1504,6 +1505,8 @@ def page(
                         className="g-3 mb-3",
                     ),
                     dbc.Row([dbc.Col(grid_panel, xs=12)], className="g-3 mb-3"),
+                    # Paper and PNG get every row as a static table (the grid scrolls).
+                    print_panel(numbers.table),
                     html.Footer(
                         [
                             f"Registry record {trial.nct_id}"

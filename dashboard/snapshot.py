@@ -13,7 +13,8 @@ renderer to keep in sync. The flow:
    pending, no request in flight, the AG Grid holding rows, web fonts loaded;
 4. PDF: switch to print media (``assets/print.css``), let plotly re-layout, print A4
    landscape with a header (trial, as-of, data cut-off, DEMO badge) taken from the data;
-   PNG: a full-page 1920 px screenshot;
+   PNG: the same print view on screen media (``snapshot-mode``: no controls, the static
+   sites table instead of the scrolling grid), a full-page 1920 px screenshot;
 5. write the file atomically and stop whatever it started.
 
 Any failure (no Chromium, an HTTP error, a JavaScript error, a timeout) raises
@@ -565,6 +566,7 @@ def _render(
                 body = _print_pdf(page, data, as_of)
                 result.pages = _count_pdf_pages(body)
             else:
+                _enter_snapshot_mode(page)
                 body = page.page.screenshot(full_page=True, type="png", timeout=page.remaining_ms())
                 result.width_px, result.height_px = png_size(body)
             page.check_errors()
@@ -587,6 +589,21 @@ def _write_output(out: Path, body: bytes) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(out, 0o666 & ~umask)
+
+
+#: The PNG's print view (assets/print_table.css): controls hidden, the static print table
+#: (every row of the scrolling grid) shown instead of the grid.
+_SNAPSHOT_MODE_JS = "() => { document.body.classList.add('snapshot-mode'); return true; }"
+
+
+def _enter_snapshot_mode(page: _Page) -> None:
+    """Put the page in snapshot mode for the PNG, then let graphs fit and the page settle.
+
+    The PNG keeps screen media (1920 px layout, figures at their screen size) but must not
+    show buttons nor a grid cut at its fifteenth row, as the PDF's print media does not.
+    """
+    page.page.evaluate(_SNAPSHOT_MODE_JS)
+    page.settle()
 
 
 def _print_pdf(page: _Page, data: TrialData, as_of: dt.date) -> bytes:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from .export_about import ExportAbout
 from .exports import FORMULA_PREFIXES
 from .exports import SITES_EXPORT_COLUMNS as _APP_SITES_COLUMNS
 from .exports import escape_formula as _escape_formula
@@ -166,8 +167,12 @@ def _sheet_title(name: str) -> str:
     return cleaned[:31]
 
 
-def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str) -> bytes:
-    """The frame as an XLSX workbook: typed cells, text never a formula, header frozen."""
+def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str, about: ExportAbout | None = None) -> bytes:
+    """The frame as an XLSX workbook: typed cells, text never a formula, header frozen.
+
+    With ``about``, a second sheet "About" says what the file is (trial, as-of date, data
+    cut-off and version, generated at, synthetic or not, the counting rules).
+    """
     from openpyxl import Workbook
     from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Font
@@ -203,9 +208,33 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str) -> bytes:
     for c, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = min(max(width + 2, 8), 50)
     sheet.freeze_panes = "A2"
+    if about is not None:
+        _about_sheet(workbook, about)
     buf = io.BytesIO()
     workbook.save(buf)
     return buf.getvalue()
+
+
+def _about_sheet(workbook: Any, about: ExportAbout) -> None:
+    """The "About" sheet: label in column A (bold), value in column B, text escaped."""
+    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.styles import Alignment, Font
+
+    sheet = workbook.create_sheet("About")
+    for r, (label, value) in enumerate(about.rows(), start=1):
+        head = sheet.cell(row=r, column=1, value=escape_formula(label) or None)
+        head.font = Font(bold=True)
+        cell = sheet.cell(row=r, column=2)
+        if isinstance(value, dt.date):
+            cell.value = value
+            cell.number_format = "yyyy-mm-dd"
+            cell.alignment = Alignment(horizontal="left")
+        else:
+            cell.value = escape_formula(str(value))
+            cell.data_type = TYPE_STRING
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 100
 
 
 __all__ = [

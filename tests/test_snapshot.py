@@ -166,10 +166,10 @@ def demo_png_x2(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 # --------------------------------------------------------------------------- PDF, demo data
 @needs_browser
 @pytest.mark.browser
-def test_demo_pdf_is_a4_landscape_with_one_or_two_pages(demo_pdf: tuple[Path, str]) -> None:
+def test_demo_pdf_is_a4_landscape_with_at_most_three_pages(demo_pdf: tuple[Path, str]) -> None:
     path, output = demo_pdf
     pages = pdf_pages(path)
-    assert 1 <= len(pages) <= 2
+    assert 1 <= len(pages) <= 3
     for width, height in pages:
         assert abs(width - A4_LANDSCAPE_PT[0]) <= 1 and abs(height - A4_LANDSCAPE_PT[1]) <= 1
     assert f"{len(pages)} page(s)" in output
@@ -188,12 +188,33 @@ def test_demo_pdf_text_is_selectable_and_states_trial_dates_and_counts(
     text = pdf_text(path)
     assert "NCT04789850" in text
     assert f"As of {cutoff}" in text  # running header, every page
-    assert text.count("NCT04789850") >= 2  # header of both pages, and the page itself
+    assert text.count("NCT04789850") >= 2  # header of every page, and the page itself
     assert re.search(rf"\b{randomized}\s*/\s*74\b", text), "randomized / target on the KPI card"
     assert "DEMO" in text  # synthetic data are badged
-    assert re.search(r"Page 1 / [12]", text)
+    assert re.search(r"Page 1 / [123]", text)
     # controls are not printed
     assert "Clear selection" not in text and "Export CSV" not in text
+
+
+@needs_browser
+@pytest.mark.browser
+def test_demo_pdf_names_every_site_in_the_print_table(
+    demo_dir: Path, demo_pdf: tuple[Path, str]
+) -> None:
+    """The grid scrolls; paper gets every row: each site id with its facility and city."""
+    path, _ = demo_pdf
+    sites = load_trial_data(demo_dir).sites
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "All 46 sites, in site order." in lines
+    for site in sites.itertuples():
+        row = f"{site.site_id} {site.facility} {site.city}"
+        assert any(line.startswith(row) for line in lines), row
 
 
 # --------------------------------------------------------------------------- PDF, hand counts
@@ -201,7 +222,7 @@ def test_demo_pdf_text_is_selectable_and_states_trial_dates_and_counts(
 @pytest.mark.browser
 def test_small_pdf_numbers_equal_hand_counts(small_pdf: SnapshotResult) -> None:
     assert small_pdf.kind == "pdf" and small_pdf.as_of == SMALL_AS_OF
-    assert small_pdf.pages in (1, 2)
+    assert small_pdf.pages in (1, 2, 3)
     assert small_pdf.blocked_requests == [], "the page must not call outside this machine"
     assert small_pdf.as_of_method == "url"
     text = pdf_text(small_pdf.path)
@@ -469,3 +490,58 @@ def test_download_png_behind_basic_auth_logs_the_snapshot_in(small_dir: Path) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: What a reader of the PNG sees: per print-table row whether it lies inside the page's
+#: drawn area, and every control (button, input, grid) that takes up room on the page.
+_PNG_VIEW_JS = """() => {
+  const shown = el => {
+    const r = el.getBoundingClientRect();
+    const cs = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden';
+  };
+  const height = document.documentElement.scrollHeight;
+  const rows = [...document.querySelectorAll('#print-sites tbody tr')].map(tr => ({
+    text: tr.innerText,
+    inside: shown(tr) && tr.getBoundingClientRect().bottom + window.scrollY <= height,
+  }));
+  const controls = [...document.querySelectorAll(
+      'button, .btn, input, .Select, .dash-dropdown, .ag-root-wrapper, .export-menu')]
+    .filter(shown)
+    .map(el => el.outerHTML.slice(0, 80));
+  return {rows, controls, height};
+}"""
+
+
+@needs_browser
+@pytest.mark.browser
+def test_png_view_shows_every_site_row_and_no_control(demo_dir: Path) -> None:
+    """The PNG's view (snapshot mode, 1920 px, screen media): the 46 rows and no button.
+
+    Drives the page the way ``take_snapshot`` does for a PNG (its own ``_SNAPSHOT_MODE_JS``
+    on the real app), then reads the laid-out page, which is what the full-page
+    screenshot photographs.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from dashboard import snapshot as snap
+
+    sites = load_trial_data(demo_dir).sites
+    with snap.serve_app(demo_dir) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(url)
+            page.wait_for_selector("#sites-grid .ag-row", timeout=60_000)
+            before = page.evaluate(_PNG_VIEW_JS)
+            assert before["controls"], "on screen the controls are there"
+            assert not any(r["inside"] for r in before["rows"]), "print table hidden on screen"
+            page.evaluate(snap._SNAPSHOT_MODE_JS)
+            view = page.evaluate(_PNG_VIEW_JS)
+        finally:
+            browser.close()
+    assert view["controls"] == []
+    assert len(view["rows"]) == len(sites) == 46
+    assert all(r["inside"] for r in view["rows"])
+    for site, row in zip(sites.itertuples(), view["rows"], strict=True):
+        assert row["text"].split("\t")[:3] == [site.site_id, site.facility, site.city]

@@ -182,7 +182,7 @@ def _download(page, menu: str, item: str, tmp_path, timeout_ms: float = 30_000):
 def test_export_menu_downloads_formula_safe_sites_csv(loaded, tmp_path):
     page = loaded.page
     name, raw = _download(page, "download-sites-menu", "export-sites-csv", tmp_path)
-    assert name == "sclerita-sites-as-of-2025-06-30.csv"
+    assert name == "NCT04789850-sites-as-of-2025-06-30.csv"  # real data: no -DEMO
     assert raw.startswith(b"\xef\xbb\xbf")
     lines = raw.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("site_id,facility,city,status,")
@@ -198,13 +198,17 @@ def test_export_menu_downloads_sites_xlsx_and_accrual(loaded, tmp_path):
 
     page = loaded.page
     name, raw = _download(page, "download-sites-menu", "export-sites-xlsx", tmp_path)
-    assert name == "sclerita-sites-as-of-2025-06-30.xlsx"
-    sheet = openpyxl.load_workbook(io.BytesIO(raw)).active
+    assert name == "NCT04789850-sites-as-of-2025-06-30.xlsx"
+    workbook = openpyxl.load_workbook(io.BytesIO(raw))
+    about = {row[0]: row[1] for row in workbook["About"].iter_rows(values_only=True)}
+    assert about["Trial id"] == "NCT04789850" and about["Synthetic data"] == "no"
+    assert about["As of"].date().isoformat() == "2025-06-30"
+    sheet = workbook.active
     assert sheet.max_row == 47
     evil = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == EVIL_SITE)[1]
     assert evil.value == "'" + EVIL_FACILITY and evil.data_type == "s"
     name, raw = _download(page, "download-accrual-menu", "export-accrual-csv", tmp_path)
-    assert name == "sclerita-accrual-as-of-2025-06-30.csv"
+    assert name == "NCT04789850-accrual-as-of-2025-06-30.csv"
     lines = raw.decode("utf-8-sig").splitlines()
     assert lines[0] == "date,screened,randomized"
     assert lines[1] == "2023-02-02,0,0" and lines[-1] == "2025-06-30,12,9"  # hand counts
@@ -259,6 +263,15 @@ def test_as_of_picker_recounts_everything(fresh):
     wait_text(page, "#kpi-randomized-value", "6")
     assert text(page, "#kpi-screened-value") == "8"
     assert text(page, "#as-of-value") == "2024-06-30"
+    # The print table (PDF/PNG) is recounted too: columns 6 and 7 are screened, randomized.
+    page.wait_for_function(
+        """() => {
+            const sum = n => [...document.querySelectorAll(
+                `#print-sites tbody td:nth-child(${n})`)].reduce((a, td) => a + Number(td.textContent), 0);
+            return sum(6) === 8 && sum(7) === 6;
+        }""",
+        timeout=20_000,
+    )
     assert "as_of=2024-06-30" in page.url
     # An as-of date before the cut-off is never stale.
     assert page.locator("#stale-cutoff").count() == 0

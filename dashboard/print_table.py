@@ -1,0 +1,172 @@
+"""The sites table on paper: a compact static table for the PDF and the PNG snapshot.
+
+The page's sites table is an AG Grid: 560 px tall, scrolling inside itself, so a
+screenshot or a print of it shows the first fifteen rows of 46 and no sign that the rest
+exist. The steering committee reads the snapshot without a screen, so it gets this plain
+``html.Table`` instead: hidden on screen (``assets/print_table.css``), shown in print
+media and in the PNG snapshot (``.snapshot-mode``, set by :mod:`dashboard.snapshot`),
+holding every row the grid holds, in the grid's order (site id).
+
+A trial with many sites (2,000) would need dozens of pages: above
+:data:`PRINT_ROWS_MAX` rows the table lists the flagged sites and the top recruiting
+ones, and says in a line above the table how many sites are left out and where the full
+table is (the Export menu, ``recruitment-dashboard export --what sites``). Nothing is cut
+off silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from dash import html
+
+from .registry import STATUS_LABELS
+
+#: Component id of the print table's container (refreshed with the as-of date).
+PRINT_TABLE = "print-sites"
+#: Up to this many sites every row is printed (one A4 landscape page holds 48 compact
+#: rows and the page footer); beyond, flagged and top sites only.
+PRINT_ROWS_MAX = 48
+#: Of the rows printed for a large trial, at least this many are the top recruiters; the
+#: rest goes to flagged sites (recruiting with none randomized, or none in the last 90
+#: days), which the committee acts on, and back to top sites when few are flagged.
+TOP_SITES = 20
+
+#: (column of metrics.site_table, header, kind): the grid's columns, in its order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("site_id", "Site", "text"),
+    ("facility", "Facility", "text"),
+    ("city", "City", "text"),
+    ("status", "Status", "status"),
+    ("activation_date", "Activated", "date"),
+    ("screened", "Screened", "int"),
+    ("randomized", "Randomized", "int"),
+    ("share_of_randomized", "Share %", "pct"),
+    ("first_randomization", "First rand.", "date"),
+    ("last_randomization", "Last rand.", "date"),
+    ("days_since_last_randomization", "Days since last", "int"),
+    ("rate_per_month_since_activation", "Rand. / month", "rate"),
+    ("flag", "Flag", "text"),
+)
+
+
+@dataclass(frozen=True)
+class PrintSelection:
+    """Which sites the print table lists, and what it says about those it leaves out."""
+
+    rows: pd.DataFrame
+    total: int
+    flagged_total: int
+    flagged_shown: int
+    top_shown: int
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.rows)
+
+
+def select_rows(table: pd.DataFrame, max_rows: int = PRINT_ROWS_MAX) -> PrintSelection:
+    """Every site when they fit; else the top recruiters and as many flagged sites as fit.
+
+    Top sites: most randomized (ties by site id). Flagged sites: "Recruiting, none
+    randomized" first (the sites to chase), then "None in last 90 days", each in site-id
+    order. Shown rows keep the grid's order (site id) when all fit, and rank order (top
+    sites, then flagged) when not, so the first rows are the ones that matter.
+    """
+    total = len(table)
+    flagged_mask = table["flag"].fillna("").astype(str) != ""
+    flagged_total = int(flagged_mask.sum())
+    if total <= max_rows:
+        return PrintSelection(table, total, flagged_total, flagged_total, 0)
+    ranked = table.assign(_sid=table["site_id"].astype(str)).sort_values(
+        ["randomized", "_sid"], ascending=[False, True], kind="stable"
+    )
+    flagged_take = min(flagged_total, max(max_rows - TOP_SITES, 0))
+    top = ranked[~flagged_mask.loc[ranked.index]].head(max_rows - flagged_take)
+    budget = max_rows - len(top)
+    flagged = table[flagged_mask].assign(
+        _rank=lambda t: (t["flag"] != "Recruiting, none randomized").astype(int),
+        _sid=lambda t: t["site_id"].astype(str),
+    )
+    flagged = flagged.sort_values(["_rank", "_sid"], kind="stable").head(budget)
+    rows = pd.concat([top, flagged]).drop(columns=["_sid", "_rank"], errors="ignore")
+    return PrintSelection(rows, total, flagged_total, len(flagged), len(top))
+
+
+def _cell(value: Any, kind: str) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if kind == "date":
+        return pd.Timestamp(value).date().isoformat()
+    if kind == "int":
+        return str(int(value))
+    if kind == "pct":
+        return f"{float(value):.1f}"
+    if kind == "rate":
+        return f"{float(value):.2f}"
+    if kind == "status":
+        return STATUS_LABELS.get(str(value), str(value))
+    return str(value)
+
+
+def selection_note(selection: PrintSelection) -> str:
+    """The line above the table: how many sites are listed, and how many left out."""
+    if selection.left_out == 0:
+        return f"All {selection.total} sites, in site order."
+    flagged = (
+        f"{selection.flagged_shown} flagged sites"
+        if selection.flagged_shown == selection.flagged_total
+        else f"{selection.flagged_shown} of {selection.flagged_total} flagged sites"
+    )
+    return (
+        f"{len(selection.rows)} of {selection.total} sites: the {selection.top_shown} "
+        f"unflagged sites with most randomized, then {flagged}. "
+        f"{selection.left_out} sites are left out; the full table: Export → CSV/XLSX on the "
+        "page, or `recruitment-dashboard export --what sites`."
+    )
+
+
+def print_table(table: pd.DataFrame, max_rows: int = PRINT_ROWS_MAX) -> list[Any]:
+    """Children of the print container: a heading, the note, and the table."""
+    selection = select_rows(table, max_rows)
+    present = [c for c in COLUMNS if c[0] in table.columns]
+    head = html.Thead(html.Tr([html.Th(h, className=f"pt-{k}") for _, h, k in present]))
+    body_rows = []
+    for record in selection.rows[[c for c, _, _ in present]].itertuples(index=False, name=None):
+        flag = str(record[-1] or "") if present[-1][0] == "flag" else ""
+        body_rows.append(
+            html.Tr(
+                [
+                    html.Td(_cell(v, k), className=f"pt-{k}")
+                    for (_, _, k), v in zip(present, record, strict=True)
+                ],
+                className="pt-flagged" if flag else None,
+            )
+        )
+    return [
+        html.H2("Sites", className="print-sites-title"),
+        html.Div(
+            selection_note(selection),
+            className="print-sites-note",
+            id=f"{PRINT_TABLE}-note",
+        ),
+        html.Table([head, html.Tbody(body_rows)], className="print-sites-table"),
+    ]
+
+
+def print_panel(table: pd.DataFrame) -> html.Div:
+    """The print-only container the page holds under the (screen-only) sites grid."""
+    return html.Div(print_table(table), id=PRINT_TABLE, className="print-sites print-only")
+
+
+__all__ = [
+    "PRINT_ROWS_MAX",
+    "PRINT_TABLE",
+    "PrintSelection",
+    "print_panel",
+    "print_table",
+    "select_rows",
+    "selection_note",
+]
