@@ -25,6 +25,7 @@ from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
 from .sites import SitesError, load_sites
+from .viewer_warnings import symlinked_files, viewer_messages
 
 LOAD_ERRORS = (
     RegistryError,
@@ -135,6 +136,13 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     """Load a data dir; raise ``ValueError`` listing problems when ``strict`` and not sound."""
     paths = DataPaths(Path(data_dir))
     version = fingerprint(paths)
+    links = symlinked_files(paths)
+    if links:
+        raise ValueError(
+            "\n".join(
+                f"{name}: is a symbolic link, which is refused (copy the file in)" for name in links
+            )
+        )
     trial, _ = load_registry(paths.registry_file())
     sites = load_sites(paths)
     geocodes = load_geocodes(paths)
@@ -166,6 +174,8 @@ class DataStore:
         self._lock = threading.Lock()
         self._data: TrialData | None = None
         self._seen_version: str | None = None
+        #: What viewers are told about the data dir on disk (file, line, column, rule only;
+        #: see :mod:`dashboard.viewer_warnings`); empty when the served data are current.
         self.errors: tuple[str, ...] = ()
 
     def get(self) -> TrialData:
@@ -177,10 +187,14 @@ class DataStore:
                 return self._data
             try:
                 data = load_trial_data(self.paths.root, strict=True)
+                had_patients = self._data is not None and len(self._data.enrollment)
+                if had_patients and not os.path.exists(self.paths.enrollment):
+                    # Deleted under a running server: 0 / 0 would read as a fact.
+                    raise FileNotFoundError("enrollment.csv is missing")
             except LOAD_ERRORS as exc:
                 if self._data is None:
                     raise
-                self.errors = tuple(str(exc).splitlines()) or (repr(exc),)
+                self.errors = viewer_messages(exc)
             else:
                 self._data = data
                 self.errors = ()
