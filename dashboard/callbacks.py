@@ -21,9 +21,10 @@ import flask
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, no_update
 
+from . import dates, tabular
 from . import layout as L
-from . import tabular
 from .compression import declare_body_key
+from .dates import AsOfRefused, as_of_range
 from .store import DataStore
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,11 @@ def basic_credentials(authorization: Any) -> dict[str, str] | None:
     return {"username": username, "password": password}
 
 
+def refusal_alert(exc: Exception) -> dash.html.Div:
+    """The page's answer to a refused request (an as-of date out of range): said plainly."""
+    return dash.html.Div(str(exc), className="alert alert-danger py-2 mb-2", id="as-of-refused")
+
+
 def selection_text(highlighted: set[str] | None, total: int) -> str:
     if highlighted is None:
         return "No selection"
@@ -145,13 +151,11 @@ def register(
     cache = cache or L.NumbersCache()
     outputs = outputs if outputs is not None else L.OutputsCache()
 
-    def resolve_as_of(value: str | None) -> dt.date:
-        if value:
-            try:
-                return dt.date.fromisoformat(str(value)[:10])
-            except ValueError:
-                pass
-        return default_as_of or store.get().data_cutoff
+    def resolve_as_of(value: Any) -> dt.date:
+        """The request's as-of date, refused (:class:`AsOfRefused`) outside the trial's range."""
+        data = store.get()
+        allowed = as_of_range(data.trial.start_date, data.data_cutoff)
+        return dates.resolve_as_of(value, default_as_of or data.data_cutoff, allowed)
 
     @app.callback(
         Output(L.URL, "search"),
@@ -223,7 +227,10 @@ def register(
         is copied out, not redrawn.
         """
         data = store.get()
-        as_of = resolve_as_of(date)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            return (no_update, refusal_alert(exc), *(no_update,) * 7)
         # A new selection leaves the counts, alerts and accrual chart as they are.
         same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
         errors = store.errors
@@ -274,11 +281,15 @@ def register(
         State(L.GRID, "rowData"),
     )
 
-    def table_download(what: str, kind: str, date: str | None) -> dict[str, Any]:
+    def table_download(what: str, kind: str, date: str | None) -> Any:
         """The sites table or the accrual series as of the date, as the ``export`` command
         writes it (:mod:`dashboard.tabular`: aggregates only, formulas escaped)."""
         data = store.get()
-        as_of = resolve_as_of(date)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            dash.set_props(L.ALERTS, {"children": refusal_alert(exc)})
+            return no_update
         frame = (
             tabular.sites_export_frame(data, as_of)
             if what == "sites"
@@ -341,7 +352,10 @@ def register(
 
         kind = "png" if ctx.triggered_id == L.PNG_BUTTON else "pdf"
         data = store.get()
-        as_of = resolve_as_of(date)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            return no_update, f"{kind.upper()} not made: {exc}"
         filename = f"{data.trial.nct_id}-{as_of.isoformat()}.{kind}"
         environ = flask.request.environ
         if not environ.get("wsgi.multithread") and not environ.get("wsgi.multiprocess"):

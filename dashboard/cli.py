@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -171,6 +172,18 @@ def _load(data_dir: Path | None):
         _fail(f"Cannot load data dir {paths.root}:\n{exc}")
 
 
+def _as_of_in_range(as_of: dt.date | None, data: Any) -> dt.date | None:
+    """``--as-of`` checked against the trial's range (:mod:`dashboard.dates`): exit 2 outside."""
+    from .dates import AsOfRefused, as_of_range, check_as_of
+
+    if as_of is None:
+        return None
+    try:
+        return check_as_of(as_of, as_of_range(data.trial.start_date, data.data_cutoff))
+    except AsOfRefused as exc:
+        raise click.BadParameter(str(exc), param_hint="'--as-of'") from None
+
+
 @main.command()
 @data_dir_option
 @click.option(
@@ -183,6 +196,7 @@ def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None
     from .report import format_summary
 
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     result = build_summary(
         data.trial,
         data.sites,
@@ -271,6 +285,7 @@ def snapshot(
     from .snapshot import SnapshotError, take_snapshot
 
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     try:
         result = take_snapshot(
             out,
@@ -320,6 +335,7 @@ def export(data_dir: Path | None, as_of: dt.date | None, what: str, out: Path) -
     if suffix not in (".csv", ".xlsx"):
         _fail(f"{out}: the export file must end in .csv or .xlsx")
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     cut = as_of or data.data_cutoff
     frame = sites_export_frame(data, cut) if what == "sites" else accrual_export_frame(data, cut)
     body = to_csv_bytes(frame) if suffix == ".csv" else to_xlsx_bytes(frame, what)
@@ -380,6 +396,7 @@ def forecast(
     from .forecast import forecast as build_forecast
 
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     result = build_forecast(
         data.trial,
         data.sites,
@@ -437,6 +454,7 @@ def serve(
     except SecurityConfigError as exc:
         _fail(str(exc))
     root = _paths(data_dir).root
+    as_of = _as_of_in_range(as_of, _load(data_dir))
     app = create_app(root, as_of=as_of, auth=auth)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(

@@ -6,8 +6,10 @@ a viewer would receive.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,81 @@ def test_a_data_dir_that_never_loaded_shows_no_path(tmp_path, data_dir):
     assert "SECRET-CELL" not in page and str(data_dir) not in page
     assert "sites.csv" in page
     assert client.get("/_dash-layout").status_code == 200
+
+
+# ----------------------------------------------------------------------------- dates
+FAR_DATES = ["9999-12-31", "0001-01-01", "2300-01-01"]
+
+
+def _post(client: Any, dep: dict[str, Any], as_of: str, trigger: str | None = None):
+    body = callback_body(dep, as_of)
+    if trigger:
+        body["changedPropIds"] = [trigger]
+    started = time.monotonic()
+    reply = client.post("/_dash-update-component", json=body)
+    return reply, time.monotonic() - started
+
+
+@pytest.mark.parametrize("day", FAR_DATES)
+def test_every_as_of_callback_refuses_a_far_date_quickly_and_small(app_client, day):
+    _app, client = app_client
+    deps = client.get("/_dash-dependencies").get_json()
+    reading = [
+        d
+        for d in deps
+        if any(s["id"] == "as-of-date" for s in d["inputs"] + d["state"])
+        and "url.search" not in d["output"]
+    ]
+    assert len(reading) >= 4  # main view, two table downloads, snapshot
+    for dep in reading:
+        trigger = f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"
+        reply, seconds = _post(client, dep, day, trigger)
+        assert reply.status_code < 500, (dep["output"], reply.status_code)
+        body = reply.get_data()
+        assert seconds <= 5 and len(body) < 1_000_000, (dep["output"], seconds, len(body))
+        assert b"refused" in body, (dep["output"], body[:300])
+
+
+def test_an_in_range_date_still_counts(app_client):
+    _app, client = app_client
+    reply, _ = _post(client, _dep(client, "site-map.figure"), "2025-06-30")
+    assert reply.status_code == 200 and b"as-of-refused" not in reply.get_data()
+
+
+def test_the_range_is_trial_start_minus_a_year_to_cutoff_plus_five(shipped_data_dir):
+    from dashboard.dates import AsOfRefused, as_of_range, check_as_of, resolve_as_of
+    from dashboard.store import load_trial_data
+
+    data = load_trial_data(shipped_data_dir)
+    allowed = as_of_range(data.trial.start_date, data.data_cutoff)
+    start, cut = data.trial.start_date, data.data_cutoff  # 2023-02-02 and the demo cut-off
+    assert allowed.earliest == dt.date(start.year - 1, start.month, start.day)
+    assert allowed.latest == dt.date(cut.year + 5, cut.month, cut.day)
+    assert check_as_of(allowed.latest, allowed) == allowed.latest
+    with pytest.raises(AsOfRefused, match="refused"):
+        check_as_of(allowed.latest + dt.timedelta(days=1), allowed)
+    with pytest.raises(AsOfRefused):
+        check_as_of(allowed.earliest - dt.timedelta(days=1), allowed)
+    assert resolve_as_of(None, cut, allowed) == cut
+    for junk in (5, [1], {"a": 1}, "garbage", "2025-02-30"):
+        with pytest.raises(AsOfRefused):
+            resolve_as_of(junk, cut, allowed)
+    assert as_of_range(dt.date(2024, 2, 29), dt.date(2024, 2, 29)).latest == dt.date(2029, 2, 28)
+
+
+@pytest.mark.parametrize("command", ["summary", "forecast", "export", "snapshot", "serve"])
+def test_cli_as_of_out_of_range_is_a_clear_refusal(command, data_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    extra = {
+        "export": ["--what", "sites", "--out", str(tmp_path / "x.csv")],
+        "snapshot": ["--out", str(tmp_path / "x.pdf")],
+    }.get(command, [])
+    result = CliRunner().invoke(
+        main, [command, "--data-dir", str(data_dir), "--as-of", "2300-01-01", *extra]
+    )
+    assert result.exit_code == 2, result.output
+    assert "refused" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.pdf").exists()
