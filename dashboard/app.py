@@ -15,6 +15,7 @@ from typing import Any
 import dash
 
 from . import callbacks, layout
+from .bind_guard import install_bind_guard
 from .compression import enable_compression
 from .security import Auth, install_security, load_auth
 from .store import DataStore
@@ -77,6 +78,7 @@ def create_app(
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_security(app, auth=auth)
+    install_bind_guard(app, auth)  # the bind refusal of `serve`, for any WSGI server
     enable_compression(app.server)
     app.server.config["RECRUITMENT_DASHBOARD_DATA_DIR"] = str(Path(data_dir))
     app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -23,6 +23,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 
 from . import dates, tabular
 from . import layout as L
+from .bind_guard import own_base_url
 from .compression import declare_body_key
 from .dates import AsOfRefused, as_of_range
 from .store import DataStore
@@ -89,33 +90,6 @@ def _clicked_site(click_data: dict[str, Any] | None) -> str | None:
     if isinstance(custom, list):
         custom = custom[0] if custom else None
     return None if custom is None else str(custom)
-
-
-def own_base_url(environ: Mapping[str, Any], path_prefix: str = "/") -> str:
-    """The URL of this very server, for the snapshot browser, from the WSGI environ.
-
-    Built from the address the server listens on (``SERVER_NAME``/``SERVER_PORT``: the
-    bound socket under werkzeug and gunicorn), not from the request's ``Host`` header: that
-    header is the client's to write, and the server-side browser must never be sent to a
-    host of the client's choosing. A wildcard bind (0.0.0.0, ::) is reached on loopback;
-    behind a reverse proxy this goes straight to the app, not round through the proxy.
-    """
-    host = str(environ.get("SERVER_NAME") or "")
-    port = str(environ.get("SERVER_PORT") or "")
-    if not port.isdigit():
-        raise ValueError(
-            "the server does not listen on a TCP port (a unix socket?): "
-            "use `recruitment-dashboard snapshot --url` instead"
-        )
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host in ("::", "[::]"):
-        host = "[::1]"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    scheme = environ.get("wsgi.url_scheme") or "http"
-    prefix = "/" + path_prefix.strip("/") + "/" if path_prefix.strip("/") else "/"
-    return f"{scheme}://{host}:{port}{prefix}"
 
 
 def basic_credentials(authorization: Any) -> dict[str, str] | None:
