@@ -7,6 +7,7 @@ never load Dash.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import sys
 from pathlib import Path
@@ -45,6 +46,25 @@ class DefaultGroup(click.Group):
         if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version", "-h")):
             args.insert(0, "serve")
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A data dir that cannot be written (read-only, full disk, no permission) is a
+        clear message and exit 1, not a traceback; atomic writes left the old files."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"Cannot write{where}: {exc.strerror}. Nothing was changed; free space or "
+                "fix the permissions and run the command again.",
+                err=True,
+            )
+            sys.exit(1)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -443,7 +463,7 @@ def serve(
     This is Flask's threaded server, fine for a PM's machine or a small team behind a
     reverse proxy. In production run gunicorn on the WSGI entry point instead:
 
-        RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn -w 2 -b 127.0.0.1:8050 dashboard.wsgi:server
+        RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn --workers 2 --threads 4 --timeout 120 --bind 127.0.0.1:8050 dashboard.wsgi:server
     """
     from .app import create_app
     from .security import SecurityConfigError, check_bind, load_auth

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -82,9 +83,19 @@ def sites_to_csv(sites: pd.DataFrame) -> str:
         "" if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in out["activation_date"]
     ]
     out["target"] = ["" if pd.isna(v) else str(int(v)) for v in out["target"]]
-    buf = io.StringIO()
-    out[SITE_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
+    rows = [SITE_COLUMNS, *out[SITE_COLUMNS].astype(str).itertuples(index=False, name=None)]
+    return "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows)
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+
+
+def _csv_field(value: str) -> str:
+    """RFC 4180 quoting, CR included: pandas and the csv module (lineterminator "\\n") leave
+    a bare CR unquoted, and a registry facility name with one broke sites.csv."""
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
@@ -128,7 +139,9 @@ def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
 
 
 def load_sites(paths: DataPaths) -> pd.DataFrame:
-    return parse_sites_csv(paths.sites.read_text(encoding="utf-8-sig"), str(paths.sites))
+    # newline="": a CR inside a quoted facility name stays a CR (not read as a new line).
+    with open(paths.sites, encoding="utf-8-sig", newline="") as handle:
+        return parse_sites_csv(handle.read(), str(paths.sites))
 
 
 def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
