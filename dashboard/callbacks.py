@@ -72,8 +72,16 @@ def highlighted_sites(
     return ids
 
 
+def strings(value: Any) -> list[str]:
+    """A list of strings from a request's input; anything else (a number, a dict, a list
+    holding dicts: only a crafted request sends them) counts as nothing chosen."""
+    if not isinstance(value, list | tuple):
+        return []
+    return [v for v in value if isinstance(v, str)]
+
+
 def toggle(selection: list[str] | None, site_id: str | None) -> list[str]:
-    current = list(selection or [])
+    current = strings(selection)
     if not site_id:
         return current
     if site_id in current:
@@ -84,7 +92,9 @@ def toggle(selection: list[str] | None, site_id: str | None) -> list[str]:
 
 
 def _clicked_site(click_data: dict[str, Any] | None) -> str | None:
-    if not click_data or not click_data.get("points"):
+    if not isinstance(click_data, dict) or not isinstance(click_data.get("points"), list):
+        return None
+    if not click_data["points"] or not isinstance(click_data["points"][0], dict):
         return None
     custom = click_data["points"][0].get("customdata")
     if isinstance(custom, list):
@@ -169,7 +179,8 @@ def register(
         if trigger == L.CLEAR_SELECTION:
             return [], [], None, None, None
         if trigger == L.GRID:
-            site_id = (cell_clicked or {}).get("rowId")
+            site_id = cell_clicked.get("rowId") if isinstance(cell_clicked, dict) else None
+            site_id = site_id if isinstance(site_id, str) else None
             return toggle(selection, site_id), no_update, no_update, no_update, no_update
         click = {L.MAP: map_click, L.BARS: bar_click, L.ACTIVATION: activation_click}.get(trigger)
         site_id = _clicked_site(click)
@@ -201,6 +212,7 @@ def register(
         is copied out, not redrawn.
         """
         data = store.get()
+        statuses, selection = strings(statuses), strings(selection)
         try:
             as_of = resolve_as_of(date)
         except AsOfRefused as exc:
