@@ -9,6 +9,7 @@ and shown as a warning while the last good version stays in service.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -20,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from .datadir import DataPaths, read_dataset_meta, read_import_log
+from .datadir import DataPaths, read_dataset_meta, read_import_log, write_lock
 from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
 from .sites import SitesError, load_sites
+from .transaction import JOURNAL_NAME, recover
 from .viewer_warnings import symlinked_files, viewer_messages
 
 LOAD_ERRORS = (
@@ -177,6 +179,15 @@ class DataStore:
         #: What viewers are told about the data dir on disk (file, line, column, rule only;
         #: see :mod:`dashboard.viewer_warnings`); empty when the served data are current.
         self.errors: tuple[str, ...] = ()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Finish an import a crash left half-applied (and drop its leftovers) before the
+        first load, so the server never serves new enrollment with old dataset.json."""
+        with contextlib.suppress(OSError, ValueError, KeyError):  # a read-only dir: as is
+            if (self.paths.root / JOURNAL_NAME).exists() or any(self.paths.root.glob(".*.staged")):
+                with write_lock(self.paths):
+                    recover(self.paths)
 
     def get(self) -> TrialData:
         version = fingerprint(self.paths)

@@ -108,7 +108,7 @@ def test_a_full_disk_or_read_only_data_dir_is_a_clean_error(tmp_path, data_dir, 
     def refuse(*_args, **_kwargs):
         raise OSError(code, os.strerror(code), str(data_dir / ".sites.csv.x.tmp"))
 
-    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    monkeypatch.setattr("os.fsync", refuse)
     result = _import(path, data_dir)
     assert result.exit_code == 1, result.output
     assert "Cannot write" in result.output and "Traceback" not in result.output
