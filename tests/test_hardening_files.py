@@ -117,3 +117,70 @@ def test_a_full_disk_or_read_only_data_dir_is_a_clean_error(tmp_path, data_dir, 
     assert {k: v for k, v in after.items() if k != "import-log.jsonl"} == {
         k: v for k, v in before.items() if k != "import-log.jsonl"
     }
+
+
+def _wide_xlsx(cells: int) -> bytes:
+    """A minimal workbook whose one row holds ``cells`` cells (written by hand: openpyxl
+    would take minutes to write four million)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    values = np.random.default_rng(12).integers(0, 10**9, cells)  # compresses as real data
+    row = b"".join(b'<c t="n"><v>%d</v></c>' % v for v in values.tolist())
+    sheet = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<sheetData><row r="1"><c t="inlineStr"><is><t>Patient</t></is></c></row>'
+        b'<row r="2">' + row + b"</row></sheetData></worksheet>"
+    )
+    parts = {
+        "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": b'<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part, body in parts.items():
+            archive.writestr(part, body)
+    return out.getvalue()
+
+
+def test_a_million_cell_row_is_refused_before_openpyxl_builds_it():
+    import resource
+
+    from dashboard.exports_reader import ExportReadError, open_export
+
+    data = _wide_xlsx(1_000_000)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(ExportReadError) as refused:
+        open_export(data, "wide.xlsx")
+    seconds = time.monotonic() - started
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert "more than 1000 cells" in refused.value.errors[0]
+    assert seconds < 5 and grown_mb < 300, (seconds, grown_mb)
+
+
+def test_widest_row_counts_cells_across_blocks():
+    import io
+
+    from dashboard import xlsx_width
+
+    xml = (
+        b"<sheetData>"
+        + b"".join(
+            b"<row r='%d'>" % k + b"<c r='A1'><v>1</v></c>" * k + b"</row>" for k in range(1, 40)
+        )
+        + b"</sheetData>"
+    )
+    real = xlsx_width.BLOCK
+    try:
+        xlsx_width.BLOCK = 7  # tags split between blocks must not be lost or counted twice
+        assert xlsx_width.widest_row(io.BytesIO(xml), 10_000) == 39
+    finally:
+        xlsx_width.BLOCK = real
+    assert xlsx_width.widest_row(io.BytesIO(xml), 10_000) == 39
