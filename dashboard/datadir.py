@@ -69,7 +69,11 @@ class DataPaths:
         """The study JSON of this data dir (the one named in dataset.json, else the only one)."""
         meta = read_dataset_meta(self)
         if meta.get("registry_file"):
-            return self.registry_dir / meta["registry_file"]
+            name = str(meta["registry_file"])
+            if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
+                # A path here would make the app read (and show) a file outside the data dir.
+                raise ValueError("dataset.json: registry_file must be a file name in registry/")
+            return self.registry_dir / name
         files = sorted(self.registry_dir.glob("*.json"))
         if len(files) != 1:
             raise FileNotFoundError(

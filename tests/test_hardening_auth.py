@@ -169,3 +169,27 @@ def test_wrong_typed_callback_inputs_are_no_500(data_dir, statuses, selection):
     body["changedPropIds"] = ["status-filter.value"]
     reply = client.post("/_dash-update-component", json=body)
     assert reply.status_code < 500, reply.get_data()[:300]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "value"),
+    [
+        ("site-map.clickData", "x"),
+        ("site-map.clickData", {"points": [5]}),
+        ("sites-grid.cellClicked", 5),
+        ("sites-grid.cellClicked", {"rowId": {"a": 1}}),
+    ],
+)
+def test_wrong_typed_clicks_are_no_500(data_dir, trigger, value):
+    from dashboard.app import create_app
+
+    client = create_app(data_dir, auth=None).server.test_client()
+    deps = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in deps if "selected-sites.data" in d["output"])
+    body = callback_body(dep, "2025-06-30")
+    for item in body["inputs"] + body["state"]:
+        item["value"] = value if f"{item['id']}.{item['property']}" == trigger else None
+    body["state"] = [dict(s, value=[{}]) for s in body["state"]]
+    body["changedPropIds"] = [trigger]
+    reply = client.post("/_dash-update-component", json=body)
+    assert reply.status_code < 500, reply.get_data()[:300]

@@ -184,3 +184,11 @@ def test_widest_row_counts_cells_across_blocks():
     finally:
         xlsx_width.BLOCK = real
     assert xlsx_width.widest_row(io.BytesIO(xml), 10_000) == 39
+
+
+def test_a_path_in_dataset_registry_file_is_refused(data_dir):
+    meta = json.loads((data_dir / "dataset.json").read_text(encoding="utf-8"))
+    meta["registry_file"] = "../../../etc/passwd.json"
+    (data_dir / "dataset.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="registry_file"):
+        load_trial_data(data_dir)
