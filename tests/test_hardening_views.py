@@ -200,3 +200,28 @@ def test_cli_as_of_out_of_range_is_a_clear_refusal(command, data_dir, tmp_path):
     assert result.exit_code == 2, result.output
     assert "refused" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.pdf").exists()
+
+
+def test_as_of_in_the_url_far_away_reaches_the_refusal_not_the_cutoff(app_client):
+    _app, client = app_client
+    dep = _dep(client, "url.search")
+    body = {
+        "output": dep["output"],
+        "outputs": [
+            {"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+            for part in dep["output"].strip(".").split("...")
+        ],
+        "inputs": [
+            {"id": "url", "property": "search", "value": "?as_of=2300-01-01"},
+            {"id": "as-of-date", "property": "date", "value": "2025-11-20"},
+        ],
+        "state": [],
+        "changedPropIds": ["url.search"],
+    }
+    reply = client.post("/_dash-update-component", json=body)
+    assert reply.status_code == 200
+    # The picker gets the asked date (then refused by the main view with the range),
+    # never silently the cut-off.
+    assert reply.get_json()["response"]["as-of-date"]["date"] == "2300-01-01"
+    refused, _ = _post(client, _dep(client, "site-map.figure"), "2300-01-01")
+    assert b"As-of date 2300-01-01 refused" in refused.get_data()

@@ -134,8 +134,15 @@ def test_readme_command_survives_four_simultaneous_snapshots(data_dir: Path):
 
         with cf.ThreadPoolExecutor(4) as pool:
             replies = list(pool.map(one, range(4)))
+    pdfs = 0
     for status, reply in replies:
-        assert status == 200, reply[:300]
+        assert status == 200, reply[:300]  # no worker killed, no 500
         response = json.loads(reply)["response"]
-        content = response["download-snapshot"]["data"]["content"]
-        assert base64.b64decode(content).startswith(b"%PDF"), response
+        if "download-snapshot" in response:
+            content = response["download-snapshot"]["data"]["content"]
+            assert base64.b64decode(content).startswith(b"%PDF")
+            pdfs += 1
+        else:  # one Chromium per worker: a request queued too long is told to retry
+            assert "try again" in response["snapshot-status"]["children"], response
+    print(f"{pdfs} of 4 simultaneous snapshot requests got their PDF")
+    assert pdfs >= 2  # each of README's two workers makes one while serving the other's page
