@@ -1,6 +1,6 @@
 """Bounded load test on loopback: the app under gunicorn, many clients changing the as-of date.
 
-Starts ``gunicorn -w 2 dashboard.wsgi:server`` on a free 127.0.0.1 port for a data dir,
+Starts README's production ``gunicorn ... dashboard.wsgi:server`` on a free 127.0.0.1 port for a data dir,
 then N concurrent clients each send M requests of the main callback — the same HTTP POST to
 ``/_dash-update-component`` the browser sends when the as-of date changes — cycling
 through dates. Prints errors, throughput and p50/p95 latency. Traffic never leaves
@@ -58,27 +58,62 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_gunicorn_args(readme: Path = README) -> list[str]:
+    """The options of README's production ``gunicorn ...`` command, without ``--bind`` and
+    the app: the load runs use the very command users are told to run."""
+    import shlex
+
+    line = next(
+        ln.strip()
+        for ln in readme.read_text(encoding="utf-8").splitlines()
+        if ln.strip().startswith("gunicorn ")
+    )
+    words = shlex.split(line)[1:]
+    args: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--bind", "-b"):
+            skip = True
+        elif not word.startswith("--bind=") and not word.endswith(":server"):
+            args.append(word)
+    return args
+
+
 @contextmanager
 def gunicorn(
-    data_dir: Path, workers: int = 2, threads: int = 1, app: str = "dashboard.wsgi:server"
+    data_dir: Path,
+    workers: int | None = None,
+    threads: int | None = None,
+    app: str = "dashboard.wsgi:server",
+    bind: str = "127.0.0.1",
+    extra: tuple[str, ...] = (),
 ):
-    """Run gunicorn on loopback for ``data_dir``; yield its base URL and process; always stop it."""
+    """Run gunicorn for ``data_dir`` with README's options (``workers``/``threads`` override
+    them); yield its base URL and process; always stop it."""
     port = free_port()
     env = {**os.environ, "RECRUITMENT_DASHBOARD_DATA_DIR": str(data_dir)}
     env.pop("RECRUITMENT_DASHBOARD_HTPASSWD", None)
     env.pop("RECRUITMENT_DASHBOARD_AUTH", None)
+    options = readme_gunicorn_args()
+    for flag, value in (("--workers", workers), ("--threads", threads)):
+        if value is not None:
+            if flag in options:
+                options[options.index(flag) + 1] = str(value)
+            else:
+                options += [flag, str(value)]
     cmd = [
         sys.executable,
         "-m",
         "gunicorn",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
+        *options,
+        *extra,
         "--bind",
-        f"127.0.0.1:{port}",
-        "--timeout",
-        "120",
+        f"{bind}:{port}",
         "--log-level",
         "warning",
         app,
@@ -216,8 +251,8 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None, help="default: README's")
+    parser.add_argument("--threads", type=int, default=None, help="default: README's")
     args = parser.parse_args()
     with gunicorn(args.data_dir, args.workers, args.threads) as server:
         result = run_load(server.url, args.clients, args.requests)

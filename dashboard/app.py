@@ -15,12 +15,16 @@ from typing import Any
 import dash
 
 from . import callbacks, layout
+from .bind_guard import install_bind_guard
 from .compression import enable_compression
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
 #: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
 FROM_ENVIRONMENT = object()
+
+#: Largest request body accepted (callback posts hold dates, filters and site ids).
+MAX_REQUEST_BYTES = 1_000_000
 
 #: Repo-level assets folder: CSS, the europe_50m topojson, licences.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -77,7 +81,10 @@ def create_app(
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_security(app, auth=auth)
+    install_bind_guard(app, auth)  # the bind refusal of `serve`, for any WSGI server
     enable_compression(app.server)
     app.server.config["RECRUITMENT_DASHBOARD_DATA_DIR"] = str(Path(data_dir))
+    # Callback bodies are a few kB; a larger one is refused (413) before it is read.
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools
     return app

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import tempfile
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -21,9 +21,11 @@ import flask
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, no_update
 
+from . import dates, tabular
 from . import layout as L
-from . import tabular
+from .bind_guard import own_base_url
 from .compression import declare_body_key
+from .dates import AsOfRefused, as_of_range
 from .export_about import export_about, export_filename
 from .print_table import PRINT_TABLE, print_table
 from .store import DataStore
@@ -72,8 +74,16 @@ def highlighted_sites(
     return ids
 
 
+def strings(value: Any) -> list[str]:
+    """A list of strings from a request's input; anything else (a number, a dict, a list
+    holding dicts: only a crafted request sends them) counts as nothing chosen."""
+    if not isinstance(value, list | tuple):
+        return []
+    return [v for v in value if isinstance(v, str)]
+
+
 def toggle(selection: list[str] | None, site_id: str | None) -> list[str]:
-    current = list(selection or [])
+    current = strings(selection)
     if not site_id:
         return current
     if site_id in current:
@@ -84,39 +94,14 @@ def toggle(selection: list[str] | None, site_id: str | None) -> list[str]:
 
 
 def _clicked_site(click_data: dict[str, Any] | None) -> str | None:
-    if not click_data or not click_data.get("points"):
+    if not isinstance(click_data, dict) or not isinstance(click_data.get("points"), list):
+        return None
+    if not click_data["points"] or not isinstance(click_data["points"][0], dict):
         return None
     custom = click_data["points"][0].get("customdata")
     if isinstance(custom, list):
         custom = custom[0] if custom else None
     return None if custom is None else str(custom)
-
-
-def own_base_url(environ: Mapping[str, Any], path_prefix: str = "/") -> str:
-    """The URL of this very server, for the snapshot browser, from the WSGI environ.
-
-    Built from the address the server listens on (``SERVER_NAME``/``SERVER_PORT``: the
-    bound socket under werkzeug and gunicorn), not from the request's ``Host`` header: that
-    header is the client's to write, and the server-side browser must never be sent to a
-    host of the client's choosing. A wildcard bind (0.0.0.0, ::) is reached on loopback;
-    behind a reverse proxy this goes straight to the app, not round through the proxy.
-    """
-    host = str(environ.get("SERVER_NAME") or "")
-    port = str(environ.get("SERVER_PORT") or "")
-    if not port.isdigit():
-        raise ValueError(
-            "the server does not listen on a TCP port (a unix socket?): "
-            "use `recruitment-dashboard snapshot --url` instead"
-        )
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host in ("::", "[::]"):
-        host = "[::1]"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    scheme = environ.get("wsgi.url_scheme") or "http"
-    prefix = "/" + path_prefix.strip("/") + "/" if path_prefix.strip("/") else "/"
-    return f"{scheme}://{host}:{port}{prefix}"
 
 
 def basic_credentials(authorization: Any) -> dict[str, str] | None:
@@ -128,6 +113,11 @@ def basic_credentials(authorization: Any) -> dict[str, str] | None:
     if not username or password is None:
         return None
     return {"username": username, "password": password}
+
+
+def refusal_alert(exc: Exception) -> dash.html.Div:
+    """The page's answer to a refused request (an as-of date out of range): said plainly."""
+    return dash.html.Div(str(exc), className="alert alert-danger py-2 mb-2", id="as-of-refused")
 
 
 def selection_text(highlighted: set[str] | None, total: int) -> str:
@@ -147,13 +137,11 @@ def register(
     cache = cache or L.NumbersCache()
     outputs = outputs if outputs is not None else L.OutputsCache()
 
-    def resolve_as_of(value: str | None) -> dt.date:
-        if value:
-            try:
-                return dt.date.fromisoformat(str(value)[:10])
-            except ValueError:
-                pass
-        return default_as_of or store.get().data_cutoff
+    def resolve_as_of(value: Any) -> dt.date:
+        """The request's as-of date, refused (:class:`AsOfRefused`) outside the trial's range."""
+        data = store.get()
+        allowed = as_of_range(data.trial.start_date, data.data_cutoff)
+        return dates.resolve_as_of(value, default_as_of or data.data_cutoff, allowed)
 
     @app.callback(
         Output(L.URL, "search"),
@@ -193,7 +181,8 @@ def register(
         if trigger == L.CLEAR_SELECTION:
             return [], [], None, None, None
         if trigger == L.GRID:
-            site_id = (cell_clicked or {}).get("rowId")
+            site_id = cell_clicked.get("rowId") if isinstance(cell_clicked, dict) else None
+            site_id = site_id if isinstance(site_id, str) else None
             return toggle(selection, site_id), no_update, no_update, no_update, no_update
         click = {L.MAP: map_click, L.BARS: bar_click, L.ACTIVATION: activation_click}.get(trigger)
         site_id = _clicked_site(click)
@@ -226,7 +215,11 @@ def register(
         is copied out, not redrawn.
         """
         data = store.get()
-        as_of = resolve_as_of(date)
+        statuses, selection = strings(statuses), strings(selection)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            return (no_update, refusal_alert(exc), *(no_update,) * 8)
         # A new selection leaves the counts, alerts and accrual chart as they are.
         same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
         errors = store.errors
@@ -278,11 +271,15 @@ def register(
         State(L.GRID, "rowData"),
     )
 
-    def table_download(what: str, kind: str, date: str | None) -> dict[str, Any]:
+    def table_download(what: str, kind: str, date: str | None) -> Any:
         """The sites table or the accrual series as of the date, as the ``export`` command
         writes it (:mod:`dashboard.tabular`: aggregates only, formulas escaped)."""
         data = store.get()
-        as_of = resolve_as_of(date)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            dash.set_props(L.ALERTS, {"children": refusal_alert(exc)})
+            return no_update
         frame = (
             tabular.sites_export_frame(data, as_of)
             if what == "sites"
@@ -345,7 +342,10 @@ def register(
 
         kind = "png" if ctx.triggered_id == L.PNG_BUTTON else "pdf"
         data = store.get()
-        as_of = resolve_as_of(date)
+        try:
+            as_of = resolve_as_of(date)
+        except AsOfRefused as exc:
+            return no_update, f"{kind.upper()} not made: {exc}"
         filename = f"{data.trial.nct_id}-{as_of.isoformat()}.{kind}"
         environ = flask.request.environ
         if not environ.get("wsgi.multithread") and not environ.get("wsgi.multiprocess"):

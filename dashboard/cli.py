@@ -7,9 +7,11 @@ never load Dash.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,6 +46,25 @@ class DefaultGroup(click.Group):
         if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version", "-h")):
             args.insert(0, "serve")
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A data dir that cannot be written (read-only, full disk, no permission) is a
+        clear message and exit 1, not a traceback; atomic writes left the old files."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"Cannot write{where}: {exc.strerror}. Nothing was changed; free space or "
+                "fix the permissions and run the command again.",
+                err=True,
+            )
+            sys.exit(1)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,6 +192,18 @@ def _load(data_dir: Path | None):
         _fail(f"Cannot load data dir {paths.root}:\n{exc}")
 
 
+def _as_of_in_range(as_of: dt.date | None, data: Any) -> dt.date | None:
+    """``--as-of`` checked against the trial's range (:mod:`dashboard.dates`): exit 2 outside."""
+    from .dates import AsOfRefused, as_of_range, check_as_of
+
+    if as_of is None:
+        return None
+    try:
+        return check_as_of(as_of, as_of_range(data.trial.start_date, data.data_cutoff))
+    except AsOfRefused as exc:
+        raise click.BadParameter(str(exc), param_hint="'--as-of'") from None
+
+
 @main.command()
 @data_dir_option
 @click.option(
@@ -183,6 +216,7 @@ def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None
     from .report import format_summary
 
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     result = build_summary(
         data.trial,
         data.sites,
@@ -281,6 +315,7 @@ def snapshot(
 
     mail = _mail_setup(mail_to, mail_from)
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     try:
         result = take_snapshot(
             out,
@@ -373,6 +408,7 @@ def export(
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
         _fail(f"{out}: the export file must end in .csv or .xlsx")
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     cut = as_of or data.data_cutoff
     if out is None:
         out = Path("exports") / export_filename(data, what, cut, "xlsx" if as_xlsx else "csv")
@@ -437,6 +473,7 @@ def forecast(
     from .forecast import forecast as build_forecast
 
     data = _load(data_dir)
+    as_of = _as_of_in_range(as_of, data)
     result = build_forecast(
         data.trial,
         data.sites,
@@ -483,7 +520,7 @@ def serve(
     This is Flask's threaded server, fine for a PM's machine or a small team behind a
     reverse proxy. In production run gunicorn on the WSGI entry point instead:
 
-        RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn -w 2 -b 127.0.0.1:8050 dashboard.wsgi:server
+        RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn --workers 2 --threads 4 --timeout 120 --bind 127.0.0.1:8050 dashboard.wsgi:server
     """
     from .app import create_app
     from .security import SecurityConfigError, check_bind, load_auth
@@ -494,6 +531,7 @@ def serve(
     except SecurityConfigError as exc:
         _fail(str(exc))
     root = _paths(data_dir).root
+    as_of = _as_of_in_range(as_of, _load(data_dir))
     app = create_app(root, as_of=as_of, auth=auth)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(

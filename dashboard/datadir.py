@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -68,7 +69,11 @@ class DataPaths:
         """The study JSON of this data dir (the one named in dataset.json, else the only one)."""
         meta = read_dataset_meta(self)
         if meta.get("registry_file"):
-            return self.registry_dir / meta["registry_file"]
+            name = str(meta["registry_file"])
+            if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".json"):
+                # A path here would make the app read (and show) a file outside the data dir.
+                raise ValueError("dataset.json: registry_file must be a file name in registry/")
+            return self.registry_dir / name
         files = sorted(self.registry_dir.glob("*.json"))
         if len(files) != 1:
             raise FileNotFoundError(
@@ -137,8 +142,13 @@ def read_dataset_meta(paths: DataPaths) -> dict[str, Any]:
     return json.loads(paths.dataset.read_text(encoding="utf-8"))
 
 
+def dataset_meta_bytes(meta: dict[str, Any]) -> bytes:
+    """dataset.json's content for ``meta`` (one spelling for every writer)."""
+    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_dataset_meta(paths: DataPaths, meta: dict[str, Any]) -> None:
-    atomic_write_text(paths.dataset, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_bytes(paths.dataset, dataset_meta_bytes(meta))
 
 
 def utc_now_iso() -> str:
@@ -154,22 +164,70 @@ def sha256_file(path: Path) -> str:
 
 
 def append_import_log(paths: DataPaths, entry: dict[str, Any]) -> None:
-    """Append one line to the audit trail; the log is never rewritten, only appended to."""
+    """Append one line to the audit trail; the log is never rewritten, only appended to.
+
+    Writers hold :func:`write_lock`. A line is written whole or not at all: ``os.write``
+    may write less than asked (a filling disk), so the rest is written in a loop, and on
+    any error the file is cut back to where it was. A torn last line left by a crash (an
+    entry that never committed) is cut off before the new line is added.
+    """
     paths.root.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"time": utc_now_iso(), **entry}, ensure_ascii=False) + "\n"
-    fd = os.open(paths.import_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    line = (json.dumps({"time": utc_now_iso(), **entry}, ensure_ascii=False) + "\n").encode()
+    fd = os.open(paths.import_log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
+        start = _cut_torn_tail(fd)
+        try:
+            view = memoryview(line)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(paths.import_log))
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 
 
+def _cut_torn_tail(fd: int) -> int:
+    """Cut an unterminated last line off the log open at ``fd``; return the new size."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    keep, block = 0, 1 << 16
+    end = size
+    while end > 0:
+        begin = max(0, end - block)
+        chunk = os.pread(fd, end - begin, begin)
+        cut = chunk.rfind(b"\n")
+        if cut >= 0:
+            keep = begin + cut + 1
+            break
+        end = begin
+    try:  # a whole entry that only lacks its newline is kept (readers count it too)
+        json.loads(os.pread(fd, size - keep, keep))
+    except ValueError:
+        os.ftruncate(fd, keep)
+        return keep
+    os.write(fd, b"\n")
+    return size + 1
+
+
 def read_import_log(paths: DataPaths) -> list[dict[str, Any]]:
+    """The log's entries; a torn last line (a crash mid-append: never committed) is skipped."""
     if not paths.import_log.exists():
         return []
+    text = paths.import_log.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    torn = lines.pop() if lines else ""  # after the last newline: "" unless torn
     entries = []
-    for line in paths.import_log.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         if line.strip():
             entries.append(json.loads(line))
+    if torn.strip():
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(torn))
     return entries

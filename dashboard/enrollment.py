@@ -65,12 +65,12 @@ import pandas as pd
 from .datadir import (
     DataPaths,
     append_import_log,
-    atomic_write_text,
+    dataset_meta_bytes,
     read_dataset_meta,
     utc_now_iso,
-    write_dataset_meta,
     write_lock,
 )
+from .transaction import commit, recover
 
 if TYPE_CHECKING:  # the reader is imported lazily: loading enrollment.csv never needs it
     from .exports_reader import ExportTable, Limits
@@ -944,6 +944,7 @@ def import_enrollment(
     entry["sha256"] = hashlib.sha256(data).hexdigest()
     entry["bytes"] = len(data)
     with write_lock(paths):
+        recover(paths)  # a killed import before this one: finish it first
         try:
             try:
                 sites = _registry_sites(paths)
@@ -1016,13 +1017,13 @@ def import_enrollment(
             }
         )
         _cleanup_stale_temp(paths)
-        # Order: the data first, dataset.json (which says the data are real) last.
-        atomic_write_text(paths.enrollment, result.csv_text)
+        # Enrollment, sites, dataset.json and the log entry commit together.
+        files = {paths.enrollment: result.csv_text.encode("utf-8")}
         if sites_text is not None:
-            atomic_write_text(paths.sites, sites_text)
-        write_dataset_meta(paths, meta)
-        append_import_log(
-            paths, {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()}
+            files[paths.sites] = sites_text.encode("utf-8")
+        files[paths.dataset] = dataset_meta_bytes(meta)
+        commit(
+            paths, files, {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()}
         )
     return {
         "rows": result.rows,

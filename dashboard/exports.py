@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -42,11 +43,26 @@ SITES_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: A formula start a spreadsheet would still see: after blanks (leading spaces and
+#: newlines are skipped by Excel and LibreOffice), in full-width form (＝ ＋ － ＠, which
+#: NFKC folds to = + - @), or after a separator a French Excel splits on (";" "," tab "|").
+_FORMULA_START = re.compile(r"^[\s\u3000]*[=+\-@＝＋－＠﹦﹢﹣]")
+_INNER_FORMULA = re.compile(r"([;,\t|\r\n][\s\u3000]*)(?=[=+\-@＝＋－＠﹦﹢﹣])")
+
+
 def escape_formula(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells; anything else is returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Neutralise spreadsheet formulas in text cells; anything else is returned unchanged.
+
+    A cell starting (after blanks) with a formula character gets a leading quote; a formula
+    character right after a separator inside the text gets one too, so that a spreadsheet
+    splitting the cell on ";" still sees text.
+    """
+    if not isinstance(value, str):
+        return value
+    escaped = value
+    if escaped.startswith(FORMULA_PREFIXES) or _FORMULA_START.match(escaped):
+        escaped = "'" + escaped
+    return _INNER_FORMULA.sub(r"\1'", escaped)
 
 
 #: Whole-number columns (NaN-able floats in the table): written without a ".0".

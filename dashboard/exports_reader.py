@@ -393,6 +393,23 @@ def _cell_text(value: Any) -> str:
 
 def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
     _check_zip(data, name, limits)
+    import zipfile
+
+    from .xlsx_width import widest_sheet_row
+
+    try:
+        widest = widest_sheet_row(data, limits.max_columns)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ExportReadError(
+            [f"{name}: cannot read the workbook ({type(exc).__name__}); export it again"],
+            "malformed",
+        ) from exc
+    if widest > limits.max_columns:
+        # Counted in the sheet's XML: openpyxl would build the whole row before we see it.
+        raise ExportReadError(
+            [f"{name}: a row has more than {limits.max_columns} cells, over the limit"],
+            "too_many_columns",
+        )
     import openpyxl
     from openpyxl.xml import DEFUSEDXML
 

@@ -32,6 +32,7 @@ from .figures.sites import activation_figure, figure_height, site_bar_figure
 from .print_table import print_panel
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
+from .viewer_warnings import viewer_messages
 
 # ----------------------------------------------------------------------------- component ids
 URL = "url"
@@ -664,7 +665,10 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
         out.append(
             dbc.Alert(
                 [
-                    html.Strong("The data directory has problems; showing the last good data. "),
+                    html.Strong(
+                        "The data directory has problems; showing the last good data. "
+                        "Run `recruitment-dashboard validate` on the server for details."
+                    ),
                     html.Ul([html.Li(e) for e in store_errors[:12]], className="mb-0 mt-1"),
                 ],
                 color="danger",
@@ -1557,7 +1561,8 @@ def serve_layout(
     try:
         data = store.get()
     except LOAD_ERRORS as exc:
-        return error_page(str(exc))
+        # Viewers get file, line and rule only (no cell value, patient code or path).
+        return error_page("\n".join(viewer_messages(exc)))
     as_of = default_as_of or data.data_cutoff
     return page(
         data,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,14 @@ class Trial:
         return out
 
 
+#: ClinicalTrials.gov ids: NCT and eight digits.
+NCT_ID = re.compile(r"NCT\d{8}")
+#: A study record is ~100-500 kB; anything this large is not one (checked before reading).
+MAX_STUDY_BYTES = 20_000_000
+#: The API v2 study JSON nests ~8 levels; Python's parser recurses on each.
+MAX_STUDY_DEPTH = 64
+
+
 def _get(obj: dict[str, Any], dotted: str, source: str) -> Any:
     cur: Any = obj
     for part in dotted.split("."):
@@ -106,8 +115,13 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
     ident = _get(study, "protocolSection.identificationModule", source)
     status = _get(study, "protocolSection.statusModule", source)
     nct_id = _get(ident, "nctId", source + " protocolSection.identificationModule")
-    if not isinstance(nct_id, str) or not nct_id.strip():
-        raise RegistryError(f"{source}: identificationModule.nctId must be a non-empty string")
+    if not isinstance(nct_id, str) or not NCT_ID.fullmatch(nct_id.strip()):
+        # The id names files (registry/<id>.json, snapshots/<id>-<date>.pdf): a path in it
+        # would write outside the data dir.
+        raise RegistryError(
+            f"{source}: identificationModule.nctId must be a ClinicalTrials.gov id "
+            "such as NCT04789850 (NCT and 8 digits)"
+        )
     title = ident.get("briefTitle") or ident.get("officialTitle")
     if not title:
         raise RegistryError(f"{source}: missing required field identificationModule.briefTitle")
@@ -176,16 +190,51 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
 
 
 def read_study_file(path: Path) -> dict[str, Any]:
+    """The study JSON of ``path``, refused before parsing when larger than
+    :data:`MAX_STUDY_BYTES` and refused when nested deeper than :data:`MAX_STUDY_DEPTH`."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_STUDY_BYTES + 1)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read ({exc.strerror})") from exc
+    if len(raw) > MAX_STUDY_BYTES:
+        raise RegistryError(
+            f"{path}: larger than {MAX_STUDY_BYTES // 1_000_000} MB; a ClinicalTrials.gov "
+            "study record is well under 1 MB, refused unread"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    depth = _max_depth(text)
+    if depth > MAX_STUDY_DEPTH:
+        raise RegistryError(
+            f"{path}: JSON nested {depth} levels deep (more than {MAX_STUDY_DEPTH}); refused"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RegistryError(
             f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
+    except RecursionError as exc:  # pragma: no cover - _max_depth refuses first
+        raise RegistryError(f"{path}: JSON nested too deeply; refused") from exc
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _max_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` outside strings (computed without the recursive parser)."""
+    brackets = re.sub(r"[^\[\]{}]", "", _STRINGS.sub("", text))
+    depth = deepest = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def load_registry(path: Path) -> tuple[Trial, pd.DataFrame]:

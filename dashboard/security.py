@@ -68,6 +68,7 @@ from dash import _callback as dash_callback
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import __version__
+from .auth_limits import CheckSlots, FailureLimiter
 
 __all__ = [
     "ENV_AUTH",
@@ -393,6 +394,12 @@ class _VerifiedCredentials:
                 self._entries.popitem(last=False)
 
 
+def _refusal(text: str, status: int, retry_after: int) -> flask.Response:
+    return flask.Response(
+        text, status=status, headers={"Retry-After": str(retry_after)}, mimetype="text/plain"
+    )
+
+
 def security_installed(app: dash.Dash) -> bool:
     """True when :func:`install_security` has already run on ``app``."""
     return _EXTENSION_KEY in app.server.extensions
@@ -421,6 +428,9 @@ def install_security(app: dash.Dash, *, auth: Auth | None) -> None:
     if auth is not None:
         verified = _VerifiedCredentials()
         challenge = f'Basic realm="{auth.realm}", charset="UTF-8"'
+        failures = FailureLimiter()
+        slots = CheckSlots()
+        server.extensions[_EXTENSION_KEY].update(failures=failures, slots=slots)
 
         def require_auth() -> flask.Response | None:
             # Keyed on the matched endpoint, not the path, so "/health/", "//health" or a
@@ -430,16 +440,28 @@ def install_security(app: dash.Dash, *, auth: Auth | None) -> None:
             header = flask.request.headers.get("Authorization", "")
             if header and header in verified:
                 return None
-            credentials = flask.request.authorization
-            if (
-                credentials is not None
-                and credentials.type == "basic"
-                and credentials.username
-                and credentials.password is not None
-                and auth.verify(credentials.username, credentials.password)
-            ):
-                verified.add(header)
-                return None
+            try:
+                credentials = flask.request.authorization
+            except (ValueError, UnicodeError):  # raw non-ASCII bytes: not credentials
+                credentials = None
+            if credentials is not None and credentials.type == "basic":
+                # A wrong password costs a scrypt check: limited per client and in number.
+                client = flask.request.remote_addr or "unknown"
+                wait = failures.retry_after(client)
+                if wait:
+                    return _refusal("Too many failed logins; try again later.\n", 429, wait)
+                with slots.slot() as got_slot:
+                    if not got_slot:
+                        return _refusal("The server is busy; try again shortly.\n", 503, 5)
+                    ok = (
+                        bool(credentials.username)
+                        and credentials.password is not None
+                        and auth.verify(credentials.username, credentials.password)
+                    )
+                if ok:
+                    verified.add(header)
+                    return None
+                failures.failed(client)
             if credentials is not None:
                 logger.warning(
                     "Refused credentials for user %r from %s",

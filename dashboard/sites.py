@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,14 +17,13 @@ import pandas as pd
 from .datadir import (
     DataPaths,
     append_import_log,
-    atomic_write_bytes,
-    atomic_write_text,
+    dataset_meta_bytes,
     read_dataset_meta,
     sha256_file,
-    write_dataset_meta,
     write_lock,
 )
 from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
+from .transaction import commit, recover
 
 SITE_COLUMNS = ["site_id", "facility", "city", "country", "status", "activation_date", "target"]
 USER_COLUMNS = ["activation_date", "target"]
@@ -82,9 +82,19 @@ def sites_to_csv(sites: pd.DataFrame) -> str:
         "" if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in out["activation_date"]
     ]
     out["target"] = ["" if pd.isna(v) else str(int(v)) for v in out["target"]]
-    buf = io.StringIO()
-    out[SITE_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
+    rows = [SITE_COLUMNS, *out[SITE_COLUMNS].astype(str).itertuples(index=False, name=None)]
+    return "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows)
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+
+
+def _csv_field(value: str) -> str:
+    """RFC 4180 quoting, CR included: pandas and the csv module (lineterminator "\\n") leave
+    a bare CR unquoted, and a registry facility name with one broke sites.csv."""
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
@@ -128,7 +138,9 @@ def parse_sites_csv(text: str, source: str) -> pd.DataFrame:
 
 
 def load_sites(paths: DataPaths) -> pd.DataFrame:
-    return parse_sites_csv(paths.sites.read_text(encoding="utf-8-sig"), str(paths.sites))
+    # newline="": a CR inside a quoted facility name stays a CR (not read as a new line).
+    with open(paths.sites, encoding="utf-8-sig", newline="") as handle:
+        return parse_sites_csv(handle.read(), str(paths.sites))
 
 
 def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
@@ -189,6 +201,7 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
     """
     entry = {"kind": "registry", "file": Path(study_file).name}
     with write_lock(paths):
+        recover(paths)  # a killed import before this one: finish it first
         try:
             entry["sha256"] = sha256_file(Path(study_file))
             study = read_study_file(study_file)
@@ -211,18 +224,21 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
         sites = build_sites(locations, previous)
         changes = status_changes(previous, sites)
         renumbered_geocodes = _renumber_geocodes(paths, previous, sites)
-        atomic_write_bytes(
-            paths.registry_dir / target_name,
-            (json.dumps(study, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-        )
-        atomic_write_text(paths.sites, sites_to_csv(sites))
+        files = {
+            paths.registry_dir / target_name: (
+                json.dumps(study, indent=2, ensure_ascii=False) + "\n"
+            ).encode("utf-8"),
+            paths.sites: sites_to_csv(sites).encode("utf-8"),
+        }
         if renumbered_geocodes is not None:
-            atomic_write_text(paths.geocodes, renumbered_geocodes)
+            files[paths.geocodes] = renumbered_geocodes.encode("utf-8")
         meta = read_dataset_meta(paths)
         meta["registry_file"] = target_name
-        write_dataset_meta(paths, meta)
-        append_import_log(
+        files[paths.dataset] = dataset_meta_bytes(meta)
+        # The study, sites, geocodes, dataset.json and the log entry commit together.
+        commit(
             paths,
+            files,
             {**entry, "result": "imported", "rows": len(sites), "status_changes": changes},
         )
     return trial.nct_id, sites

@@ -9,6 +9,7 @@ and shown as a warning while the last good version stays in service.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -20,11 +21,13 @@ from typing import Any
 
 import pandas as pd
 
-from .datadir import DataPaths, read_dataset_meta, read_import_log
+from .datadir import DataPaths, read_dataset_meta, read_import_log, write_lock
 from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
 from .sites import SitesError, load_sites
+from .transaction import JOURNAL_NAME, recover
+from .viewer_warnings import symlinked_files, viewer_messages
 
 LOAD_ERRORS = (
     RegistryError,
@@ -135,6 +138,13 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     """Load a data dir; raise ``ValueError`` listing problems when ``strict`` and not sound."""
     paths = DataPaths(Path(data_dir))
     version = fingerprint(paths)
+    links = symlinked_files(paths)
+    if links:
+        raise ValueError(
+            "\n".join(
+                f"{name}: is a symbolic link, which is refused (copy the file in)" for name in links
+            )
+        )
     trial, _ = load_registry(paths.registry_file())
     sites = load_sites(paths)
     geocodes = load_geocodes(paths)
@@ -166,7 +176,18 @@ class DataStore:
         self._lock = threading.Lock()
         self._data: TrialData | None = None
         self._seen_version: str | None = None
+        #: What viewers are told about the data dir on disk (file, line, column, rule only;
+        #: see :mod:`dashboard.viewer_warnings`); empty when the served data are current.
         self.errors: tuple[str, ...] = ()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Finish an import a crash left half-applied (and drop its leftovers) before the
+        first load, so the server never serves new enrollment with old dataset.json."""
+        with contextlib.suppress(OSError, ValueError, KeyError):  # a read-only dir: as is
+            if (self.paths.root / JOURNAL_NAME).exists() or any(self.paths.root.glob(".*.staged")):
+                with write_lock(self.paths):
+                    recover(self.paths)
 
     def get(self) -> TrialData:
         version = fingerprint(self.paths)
@@ -177,10 +198,14 @@ class DataStore:
                 return self._data
             try:
                 data = load_trial_data(self.paths.root, strict=True)
+                had_patients = self._data is not None and len(self._data.enrollment)
+                if had_patients and not os.path.exists(self.paths.enrollment):
+                    # Deleted under a running server: 0 / 0 would read as a fact.
+                    raise FileNotFoundError("enrollment.csv is missing")
             except LOAD_ERRORS as exc:
                 if self._data is None:
                     raise
-                self.errors = tuple(str(exc).splitlines()) or (repr(exc),)
+                self.errors = viewer_messages(exc)
             else:
                 self._data = data
                 self.errors = ()

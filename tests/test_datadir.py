@@ -92,7 +92,9 @@ def data_files(data_dir: Path) -> dict[str, bytes]:
     return {
         k: v
         for k, v in snapshot_dir(data_dir).items()
-        if k != "import-log.jsonl" and not k.endswith(".tmp")
+        if k != "import-log.jsonl"
+        and not k.endswith((".tmp", ".staged"))
+        and k != ".import-journal.json"
     }
 
 

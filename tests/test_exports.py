@@ -24,6 +24,14 @@ from dashboard.store import load_trial_data
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ('=HYPERLINK("http://evil","click")', '\'=HYPERLINK("http://evil","click")'),
+        # issue 12: what a spreadsheet still reads as a formula
+        (" =1+1", "' =1+1"),
+        ("\u3000=1+1", "'\u3000=1+1"),
+        ("＝1+1", "'＝1+1"),
+        ("＋33", "'＋33"),
+        ("\n=1+1", "'\n'=1+1"),
+        ('CHU;=HYPERLINK("http://evil")', 'CHU;\'=HYPERLINK("http://evil")'),
+        ("CHU\t@SUM(A1)", "CHU\t'@SUM(A1)"),
     ],
 )
 def test_formula_text_is_prefixed_with_a_quote(raw, escaped):
@@ -31,7 +39,8 @@ def test_formula_text_is_prefixed_with_a_quote(raw, escaped):
 
 
 @pytest.mark.parametrize(
-    "value", ["CHU Amiens", "Hôpital Nord", "a=b", "", "1+1", "'=already quoted", " =x"]
+    "value",
+    ["CHU Amiens", "Hôpital Nord", "a=b", "", "1+1", "'=already quoted", "Saint-Denis", "A - B"],
 )
 def test_plain_text_is_untouched(value):
     assert escape_formula(value) == value

@@ -668,28 +668,51 @@ def test_months_apart_text(later, text):
 
 
 # ----------------------------------------------------------------------------- snapshot download
-@pytest.mark.parametrize(
-    ("environ", "prefix", "url"),
-    [
-        ({"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8050"}, "/", "http://127.0.0.1:8050/"),
-        ({"SERVER_NAME": "0.0.0.0", "SERVER_PORT": "8050"}, "/", "http://127.0.0.1:8050/"),
-        ({"SERVER_NAME": "::", "SERVER_PORT": "8050"}, "/", "http://[::1]:8050/"),
-        ({"SERVER_NAME": "fe80::1", "SERVER_PORT": "80"}, "/", "http://[fe80::1]:80/"),
-        (
-            {"SERVER_NAME": "10.0.0.5", "SERVER_PORT": "8443", "wsgi.url_scheme": "https"},
-            "/dash/",
-            "https://10.0.0.5:8443/dash/",
-        ),
-    ],
-)
-def test_snapshot_goes_to_the_address_the_server_listens_on(environ, prefix, url):
-    # The Host header (the client's to write) never picks where the server's browser goes.
-    assert own_base_url({**environ, "HTTP_HOST": "evil.example"}, prefix) == url
+@pytest.fixture
+def accepted_connection():
+    """A real loopback connection, as gunicorn hands it to the app in ``gunicorn.socket``."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    try:
+        yield conn, listener.getsockname()[1]
+    finally:
+        for s in (conn, client, listener):
+            s.close()
 
 
-def test_snapshot_needs_a_tcp_port():
+@pytest.mark.parametrize("prefix", ["/", "/dash/"])
+def test_snapshot_goes_to_the_socket_the_request_came_in_on(
+    accepted_connection, prefix, monkeypatch
+):
+    # Host, SERVER_NAME (gunicorn builds it from Host on a unix socket) and X-Forwarded-Proto
+    # are the client's to write: none of them picks where the server's browser goes.
+    monkeypatch.delenv("RECRUITMENT_DASHBOARD_SNAPSHOT_URL", raising=False)
+    conn, port = accepted_connection
+    environ = {
+        "gunicorn.socket": conn,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "19999",
+        "HTTP_HOST": "127.0.0.1:19999",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "wsgi.url_scheme": "https",
+    }
+    assert own_base_url(environ, prefix) == f"http://127.0.0.1:{port}{prefix}"
+
+
+def test_snapshot_address_can_be_configured(monkeypatch):
+    monkeypatch.setenv("RECRUITMENT_DASHBOARD_SNAPSHOT_URL", "http://127.0.0.1:8050/")
+    assert own_base_url({"HTTP_HOST": "evil.example"}, "/dash/") == "http://127.0.0.1:8050/dash/"
+
+
+def test_snapshot_needs_a_tcp_socket_or_a_configured_url(monkeypatch):
+    monkeypatch.delenv("RECRUITMENT_DASHBOARD_SNAPSHOT_URL", raising=False)
     with pytest.raises(ValueError, match="unix socket"):
-        own_base_url({"SERVER_NAME": "", "SERVER_PORT": ""})
+        own_base_url({"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "19999"})
 
 
 def test_basic_credentials_are_passed_on_only_for_basic_auth():

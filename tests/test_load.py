@@ -1,4 +1,4 @@
-"""A small version of bench/bench_load.py: gunicorn with 2 workers under concurrent as-of changes."""
+"""A small version of bench/bench_load.py: README's gunicorn command under concurrent as-of changes."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def load_bench():
 @pytest.mark.slow
 def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data_dir: Path):
     bench = load_bench()
-    with bench.gunicorn(data_dir, workers=2) as server:
+    with bench.gunicorn(data_dir) as server:  # README's production command
         result = bench.run_load(server.url, clients=5, requests_per_client=4, time_limit=240)
     assert result["errors"] == 0, result["error_samples"]
     assert result["requests"] == 20
