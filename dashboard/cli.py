@@ -144,15 +144,17 @@ def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.d
 @main.command()
 @data_dir_option
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped demo's).")
-@click.option("--cutoff", callback=_date, help="Data cut-off of the demo (default 2025-11-20).")
+@click.option(
+    "--cutoff", callback=_date, help="Data cut-off of the demo (default: the record's last update)."
+)
 def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> None:
     """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic)."""
-    from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, write_demo
+    from .demo import DEFAULT_SEED, write_demo
 
     enrollment = write_demo(
         _paths(data_dir),
         seed=DEFAULT_SEED if seed is None else seed,
-        cutoff=cutoff or DEFAULT_CUTOFF,
+        cutoff=cutoff,
     )
     click.echo(
         f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "

@@ -1078,7 +1078,9 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
                 f"Last patient in by {trial.last_patient_in_date.isoformat()} "
                 f"({trial.treatment_days} days of treatment)",
                 className="kpi-detail text-body-secondary",
-            ),
+            )
+            if trial.last_patient_in_date is not None
+            else None,
         ],
         "kpi-days",
         tone="danger" if days < 0 else None,
@@ -1086,7 +1088,11 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     completion_sentence, completion_tone = pace_comparison(
         pace["current_rate_per_month"], pace["required_rate_per_month"]
     )
-    lpi_sentence, lpi_tone = lpi_comparison(pace, trial.last_patient_in_date)
+    lpi_sentence, lpi_tone = (
+        lpi_comparison(pace, trial.last_patient_in_date)
+        if trial.last_patient_in_date is not None
+        else ("", "body")
+    )
     pace_card = _card(
         "Randomization pace (last 90 days)",
         html.Span(rate_text(pace["current_rate_per_month"]), id="kpi-rate-value"),
@@ -1112,7 +1118,9 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
                 ],
                 className="kpi-detail",
                 id="kpi-pace-lpi",
-            ),
+            )
+            if trial.last_patient_in_date is not None
+            else None,
         ],
         "kpi-pace",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,8 @@ STATUS_LABELS: dict[str, str] = {
     "AVAILABLE": "Available",
 }
 
-#: Days of treatment per patient (registry arms: 360 days); last patient in = completion − this.
-DEFAULT_TREATMENT_DAYS = 360
+#: What a registry trial id looks like; checked before the id is used in any file name.
+NCT_ID_PATTERN = re.compile(r"NCT[0-9]{8}")
 
 
 class RegistryError(ValueError):
@@ -59,15 +60,27 @@ class Trial:
     planned_completion_date: dt.date
     last_updated: dt.date | None
     overall_status: str | None
-    treatment_days: int = DEFAULT_TREATMENT_DAYS
+    #: Days of treatment per patient, from the data dir's trial.toml (the registry has no
+    #: such field); None: the trial never said, so no last-patient-in date is shown.
+    treatment_days: int | None = None
+    #: Name shown on the page, PDF and demo note; trial.toml may set it.
+    name: str | None = None
 
     @property
     def registry_url(self) -> str:
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
 
     @property
-    def last_patient_in_date(self) -> dt.date:
-        """Latest randomization that still lets the patient finish treatment by completion."""
+    def display_name(self) -> str:
+        """How people call the trial: the settings' name, else the acronym, else the title."""
+        return self.name or self.acronym or self.title
+
+    @property
+    def last_patient_in_date(self) -> dt.date | None:
+        """Latest randomization that still lets the patient finish treatment by completion;
+        None when the treatment duration is unknown."""
+        if self.treatment_days is None:
+            return None
         return self.planned_completion_date - dt.timedelta(days=self.treatment_days)
 
     def to_json(self) -> dict[str, Any]:
@@ -106,8 +119,11 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
     ident = _get(study, "protocolSection.identificationModule", source)
     status = _get(study, "protocolSection.statusModule", source)
     nct_id = _get(ident, "nctId", source + " protocolSection.identificationModule")
-    if not isinstance(nct_id, str) or not nct_id.strip():
-        raise RegistryError(f"{source}: identificationModule.nctId must be a non-empty string")
+    if not isinstance(nct_id, str) or not NCT_ID_PATTERN.fullmatch(nct_id.strip()):
+        raise RegistryError(
+            f"{source}: identificationModule.nctId must be NCT followed by 8 digits, "
+            f"got {str(nct_id)[:40]!r}"
+        )
     title = ident.get("briefTitle") or ident.get("officialTitle")
     if not title:
         raise RegistryError(f"{source}: missing required field identificationModule.briefTitle")
@@ -155,6 +171,7 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
                 "city": loc["city"],
                 "country": loc["country"],
                 "status": loc_status,
+                "state": loc["state"].strip() if isinstance(loc.get("state"), str) else "",
                 "registry_lat": geo.get("lat"),
                 "registry_lon": geo.get("lon"),
             }
