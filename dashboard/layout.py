@@ -27,7 +27,7 @@ from . import forecast as fc
 from . import metrics
 from .figures import theme
 from .figures.accrual import accrual_figure
-from .figures.map import site_map_figure
+from .figures.map import map_subtitle, site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
@@ -1431,10 +1431,11 @@ def page(
     max_date = max_date or max(dt.date.today(), trial.planned_completion_date, data.data_cutoff)
     numbers = numbers or page_numbers(data, as_of)
     head = header(data, as_of, max_date, status_options(numbers.status_counts))
+    site_map = map_figure(numbers, validate=False)
     map_panel = _panel(
         "Sites on the map",
         [
-            _graph(MAP, map_figure(numbers, validate=False), "site-map", topojson_url, MAP_HEIGHT),
+            _graph(MAP, site_map, "site-map", topojson_url, MAP_HEIGHT),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "
@@ -1442,7 +1443,7 @@ def page(
                 className="figure-note",
             ),
         ],
-        subtitle=f"{len(data.sites)} sites · Paris area enlarged in the inset",
+        subtitle=map_subtitle(len(data.sites), site_map),
         panel_id="panel-map",
     )
     accrual_panel = _panel(
