@@ -681,6 +681,21 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
                 id="synthetic-alert",
             )
         )
+    if not len(data.enrollment) and not data.synthetic:
+        out.append(
+            dbc.Alert(
+                [
+                    html.Strong("No enrollment yet. "),
+                    "Sites come from the registry record. Next: import the trial's EDC/IWRS "
+                    "export with `recruitment-dashboard import-enrollment FILE --data-dir DIR` "
+                    "(or `recruitment-dashboard demo --data-dir DIR` for synthetic data).",
+                ],
+                color="info",
+                className="py-2 mb-2",
+                id="no-enrollment",
+            )
+        )
+        return out  # the cut-off of an empty data set is not stale, it does not exist yet
     cutoff = data.data_cutoff
     lag = (as_of - cutoff).days
     if lag > metrics.STALE_CUTOFF_DAYS:
