@@ -463,7 +463,9 @@ def map_subtitle(n_sites: int, figure: Mapping[str, Any]) -> str:
 
 def map_layout(frame: MapFrame, inset: Inset | None, height: int) -> dict[str, Any]:
     has_inset = inset is not None
-    main_domain = {"x": [0.0, 0.70], "y": [0.0, 1.0]} if has_inset else {"x": [0, 1], "y": [0, 1]}
+    # The legend has the right-hand column (below the inset when there is one), so that it
+    # never covers a site, whatever the shape of the trial's frame.
+    main_domain = {"x": [0.0, 0.70 if has_inset else 0.78], "y": [0.0, 1.0]}
     layout = theme.base_layout(
         height=height,
         margin={"l": 4, "r": 4, "t": 4, "b": 4},
@@ -471,8 +473,8 @@ def map_layout(frame: MapFrame, inset: Inset | None, height: int) -> dict[str, A
         clickmode="event",
         showlegend=True,
         legend={
-            "x": 0.73 if has_inset else 0.01,
-            "y": 0.47 if has_inset else 0.99,
+            "x": 0.73 if has_inset else 0.80,
+            "y": 0.47 if has_inset else 0.95,
             "xanchor": "left",
             "yanchor": "top",
             "bgcolor": "rgba(255,255,255,0.9)",
