@@ -252,3 +252,46 @@ def test_multinational_pdf_snapshot_names_its_own_trial(tmp_path):
     assert re.search(r"\b12\s*/\s*120\b", text), "randomized / target on the KPI card"
     for wording in ("SCLERITA", "Île-de-France", "360 days", "Last patient in"):
         assert wording not in text
+
+
+def test_online_answers_are_checked_against_the_registry_point_and_the_state(tmp_path):
+    """Nominatim answers in the wrong Rochester / wrong Boston are rejected for the city
+    point: the state picks the gazetteer's Rochester, the geoPoint is Boston's yardstick."""
+    from tests.nominatim_server import FakeNominatim, Reply, serve
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    run("registry", "import", str(MULTI), "--data-dir", str(data_dir))
+    rochester_ny = (43.1566, -77.6088)
+    fake = FakeNominatim(default=Reply.empty())
+    fake.replies["Mayo Clinic, Rochester, Minnesota, United States"] = Reply.point(*rochester_ny)
+    # Boston, Lincolnshire (England): 5,000 km from the registry's Boston point.
+    fake.replies["Massachusetts General Hospital, Boston, Massachusetts, United States"] = (
+        Reply.point(52.9789, -0.0266)
+    )
+    # Cleveland Clinic's main campus, 3 km from the registry's Cleveland point: accepted.
+    fake.replies["Cleveland Clinic, Cleveland, Ohio, United States"] = Reply.point(
+        41.5031, -81.6211
+    )
+    with serve(fake) as server:
+        result = run(
+            "geocode",
+            "--nominatim-url",
+            server.url,
+            "--min-delay",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        )
+    rows = read_geocodes(data_dir)
+    assert "rejected" in result.output
+    mayo = (float(rows["01"]["lat"]), float(rows["01"]["lon"]))
+    assert km(mayo, MULTI_TRUE_CITY["01"]) < 30 and rows["01"]["source"] == "gazetteer"
+    boston = rows["03"]
+    assert (boston["source"], boston["precision"]) == ("registry", "city")
+    assert km((float(boston["lat"]), float(boston["lon"])), MULTI_TRUE_CITY["03"]) < 30
+    cleveland = rows["05"]
+    assert (cleveland["source"], cleveland["precision"]) == ("nominatim", "facility")
+    for sid, truth in MULTI_TRUE_CITY.items():
+        point = (float(rows[sid]["lat"]), float(rows[sid]["lon"]))
+        assert km(point, truth) < 30, sid
