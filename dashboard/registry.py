@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-#: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them.
+#: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them,
+#: then UNKNOWN for a location the record gives no status (common in older records).
 LOCATION_STATUSES: tuple[str, ...] = (
     "RECRUITING",
     "NOT_YET_RECRUITING",
@@ -26,6 +27,7 @@ LOCATION_STATUSES: tuple[str, ...] = (
     "TERMINATED",
     "WITHDRAWN",
     "AVAILABLE",
+    "UNKNOWN",
 )
 
 #: Human labels for the statuses (legends, tables, the PDF).
@@ -39,6 +41,7 @@ STATUS_LABELS: dict[str, str] = {
     "TERMINATED": "Terminated",
     "WITHDRAWN": "Withdrawn",
     "AVAILABLE": "Available",
+    "UNKNOWN": "Status not given",
 }
 
 #: What a registry trial id looks like; checked before the id is used in any file name.

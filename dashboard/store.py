@@ -105,9 +105,7 @@ def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
     root = str(paths.root)
     fixed = (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
     names = [p.name for p in fixed] + [SETTINGS_FILE]
-    return tuple(os.path.join(root, n) for n in names), os.path.join(
-        root, paths.registry_dir.name
-    )
+    return tuple(os.path.join(root, n) for n in names), os.path.join(root, paths.registry_dir.name)
 
 
 def fingerprint(paths: DataPaths) -> str:

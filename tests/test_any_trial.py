@@ -295,3 +295,30 @@ def test_online_answers_are_checked_against_the_registry_point_and_the_state(tmp
     for sid, truth in MULTI_TRUE_CITY.items():
         point = (float(rows[sid]["lat"]), float(rows[sid]["lon"]))
         assert km(point, truth) < 30, sid
+
+
+def test_locations_without_a_status_are_imported_and_drawn(tmp_path):
+    """Older records give no status for some locations: imported as UNKNOWN, not refused."""
+    from dashboard import metrics
+    from dashboard.figures.map import site_map_figure
+    from dashboard.store import load_trial_data
+
+    study = json.loads(GERMANY.read_text(encoding="utf-8"))
+    for loc in study["protocolSection"]["contactsLocationsModule"]["locations"][:2]:
+        del loc["status"]
+    record = tmp_path / "NCT09000007.json"
+    record.write_text(json.dumps(study), encoding="utf-8")
+    data_dir = new_trial(tmp_path, record)
+    out = json.loads(run("summary", "--json", "--data-dir", str(data_dir)).output)
+    # 7 locations: 2 without status; of the rest 3 recruiting, 1 not yet, 1 withdrawn.
+    assert out["sites"]["by_status"] == {
+        "RECRUITING": 3,
+        "NOT_YET_RECRUITING": 1,
+        "WITHDRAWN": 1,
+        "UNKNOWN": 2,
+    }
+    data = load_trial_data(data_dir, strict=True)
+    table = metrics.site_table(data.sites, data.geocodes, data.enrollment, "2025-09-15")
+    fig = site_map_figure(table, metrics.status_counts(data.sites))
+    names = {t.name for t in fig.data if t.type == "scattergeo" and t.mode == "markers"}
+    assert "Status not given (2)" in names
