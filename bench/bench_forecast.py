@@ -77,6 +77,7 @@ def make_trial(n_sites: int, seed: int = 1) -> tuple[Trial, pd.DataFrame, pd.Dat
         planned_completion_date=dt.date(2026, 12, 31),
         last_updated=None,
         overall_status="RECRUITING",
+        treatment_days=360,
     )
     return trial, sites, enrollment
 

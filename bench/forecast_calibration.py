@@ -53,6 +53,7 @@ def one_trial(seed: int, paths: int = 2000) -> dict[str, float | bool | None]:
         planned_completion_date=START + dt.timedelta(days=1500),
         last_updated=None,
         overall_status=None,
+        treatment_days=360,
     )
     out: dict[str, float | bool | None] = {}
     for label, pu in (("plugin", False), ("pu", True)):

@@ -15,6 +15,7 @@ from typing import Any
 import dash
 
 from . import callbacks, layout
+from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
 from .security import Auth, install_security, load_auth
@@ -26,7 +27,7 @@ FROM_ENVIRONMENT = object()
 #: Largest request body accepted (callback posts hold dates, filters and site ids).
 MAX_REQUEST_BYTES = 1_000_000
 
-#: Repo-level assets folder: CSS, the europe_50m topojson, licences.
+#: Repo-level assets folder: CSS, the basemap topojson files, licences.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -77,6 +78,7 @@ def create_app(
 
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.
+    install_basemap_route(app.server, ASSETS_DIR, topojson_url)
     app.validation_layout = id_skeleton(serve())
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)

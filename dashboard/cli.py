@@ -99,6 +99,45 @@ def registry_import(study_file: Path, data_dir: Path | None) -> None:
     click.echo(f"Imported {nct_id}: {len(sites)} sites written to sites.csv")
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--registry",
+    "registry_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The trial's ClinicalTrials.gov API v2 study JSON.",
+)
+@click.option("--nct", "nct_id", help="Fetch the study JSON of this NCT id (needs internet).")
+@click.option(
+    "--api-url",
+    default="https://clinicaltrials.gov/api/v2",
+    show_default=True,
+    help="ClinicalTrials.gov API v2 base URL (or a mirror).",
+)
+def init(directory: Path, registry_file: Path | None, nct_id: str | None, api_url: str) -> None:
+    """Make DIRECTORY a new trial's data dir: record, sites, offline geocodes, no enrollment."""
+    from .newtrial import InitError, init_data_dir
+    from .registry import RegistryError
+    from .sites import SitesError
+
+    try:
+        result = init_data_dir(
+            directory,
+            registry_file=registry_file,
+            nct_id=nct_id,
+            api_url=api_url,
+            echo=lambda msg: click.echo(msg, err=True),
+        )
+    except (InitError, RegistryError, SitesError) as exc:
+        _fail(f"init refused:\n{exc}")
+    click.echo(f"Created {directory} for {result.nct_id}: {result.n_sites} sites")
+    click.echo(result.geocode_summary)
+    click.echo(
+        "Next: recruitment-dashboard import-enrollment EXPORT.csv --data-dir "
+        f"{directory}  (or `demo` for synthetic data), then `serve --data-dir {directory}`."
+    )
+
+
 # --------------------------------------------------------------------------- geocode
 @main.command()
 @data_dir_option
@@ -165,15 +204,17 @@ def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.d
 @main.command()
 @data_dir_option
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped demo's).")
-@click.option("--cutoff", callback=_date, help="Data cut-off of the demo (default 2025-11-20).")
+@click.option(
+    "--cutoff", callback=_date, help="Data cut-off of the demo (default: the record's last update)."
+)
 def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> None:
     """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic)."""
-    from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, write_demo
+    from .demo import DEFAULT_SEED, write_demo
 
     enrollment = write_demo(
         _paths(data_dir),
         seed=DEFAULT_SEED if seed is None else seed,
-        cutoff=cutoff or DEFAULT_CUTOFF,
+        cutoff=cutoff,
     )
     click.echo(
         f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "

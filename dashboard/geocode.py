@@ -27,6 +27,7 @@ us to stop) no more requests are sent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import sys
@@ -41,11 +42,12 @@ import pandas as pd
 from . import __version__
 from .datadir import DataPaths, atomic_write_text, utc_now_iso, write_lock
 from .gazetteer import Place, country_code, lookup_city
+from .registry_points import registry_places
 from .sites import load_sites
 
 GEOCODE_COLUMNS = ["site_id", "lat", "lon", "precision", "source", "query", "geocoded_at"]
 PRECISIONS = ("facility", "city")
-SOURCES = ("nominatim", "gazetteer", "manual")
+SOURCES = ("nominatim", "gazetteer", "manual", "registry")
 
 #: A facility answer farther than this from its city's point is taken to be another place.
 MAX_FACILITY_DISTANCE_KM = 25.0
@@ -162,10 +164,22 @@ class SiteQuery:
     facility: str
     city: str
     country: str
+    #: The registry's state/province ("" when none) and city point (None when none).
+    state: str = ""
+    point: tuple[float, float] | None = None
 
     @property
     def query(self) -> str:
+        if self.state:
+            return f"{self.facility}, {self.city}, {self.state}, {self.country}"
         return f"{self.facility}, {self.city}, {self.country}"
+
+    def city_point(self) -> tuple[Place | None, str]:
+        """The city's point and where it comes from: the registry's geoPoint when the
+        record has one, else the gazetteer's place of that name in the state and country."""
+        if self.point is not None:
+            return Place(self.city, "", self.point[0], self.point[1], 0, 0), "registry"
+        return lookup_city(self.city, self.country, self.state or None), "gazetteer"
 
     @property
     def label(self) -> str:
@@ -184,10 +198,6 @@ def _row(
         "query": site.query,
         "geocoded_at": when,
     }
-
-
-def _city_row(site: SiteQuery, place: Place, when: str) -> dict[str, Any]:
-    return _row(site, place.lat, place.lon, "city", "gazetteer", when)
 
 
 # --------------------------------------------------------------------------- Nominatim
@@ -289,7 +299,9 @@ class _OnlineSession:
     def stopped(self) -> bool:
         return self.stop_reason is not None
 
-    def ask(self, query: str, countrycode: str | None, **kwargs: Any) -> _Answer | None:
+    def ask(
+        self, query: str | dict[str, str], countrycode: str | None, **kwargs: Any
+    ) -> _Answer | None:
         """One throttled request: the answer, or None when Nominatim found nothing.
 
         Raises :class:`_ServiceFailure` when the service failed; after too many failures in
@@ -401,6 +413,7 @@ def run_geocode(
         old_rows: dict[str, dict[str, Any]] = {
             str(r["site_id"]): dict(r) for r in existing.to_dict(orient="records")
         }
+        hints = registry_places(paths, sites)
         tally = _Tally()
         rows: dict[str, dict[str, Any]] = {}
         to_query: list[SiteQuery] = []
@@ -408,6 +421,10 @@ def run_geocode(
 
         for record in sites.to_dict(orient="records"):
             site = SiteQuery(*(str(record[c]) for c in ("site_id", "facility", "city", "country")))
+            hint = hints.get(site.site_id)
+            if hint is not None:
+                point = (hint.lat, hint.lon) if hint.has_point else None
+                site = dataclasses.replace(site, state=hint.state, point=point)
             old = old_rows.get(site.site_id)
             if old is not None and old["source"] == "manual":
                 rows[site.site_id] = old
@@ -419,14 +436,21 @@ def run_geocode(
                     )
                 continue
             same_query = old is not None and old["query"] == site.query
-            if same_query and _has_point(old) and _reuse(old, offline=offline, refresh=refresh):
+            # A registry point now in the record beats an older gazetteer guess.
+            stale = site.point is not None and old is not None and old["source"] == "gazetteer"
+            if (
+                same_query
+                and not stale
+                and _has_point(old)
+                and _reuse(old, offline=offline, refresh=refresh)
+            ):
                 rows[site.site_id] = old
                 tally.cached += 1
                 continue
             if offline:
-                place = lookup_city(site.city, site.country)
+                place, place_source = site.city_point()
                 if place is not None:
-                    rows[site.site_id] = _city_row(site, place, now)
+                    rows[site.site_id] = _row(site, place.lat, place.lon, "city", place_source, now)
                 else:
                     _no_point(site, old if same_query else None, rows, tally, echo)
                 continue
@@ -535,15 +559,18 @@ def _query_site(
     now: str,
 ) -> None:
     """Geocode one site online; whatever happens, the site keeps the best trustworthy point."""
-    city = lookup_city(site.city, site.country)
-    city_source = "gazetteer"
+    city, city_source = site.city_point()
     code = country_code(site.country)
     tally.queried += 1
     try:
         answer = session.ask(site.query, code)
         if answer is not None and city is None:
             # No offline yardstick for this city: ask Nominatim where the city itself is.
-            town = session.ask(f"{site.city}, {site.country}", code, featuretype="settlement")
+            # A structured query: the state tells Rochester, Minnesota from Rochester, NY.
+            where = {"city": site.city, "state": site.state, "country": site.country}
+            town = session.ask(
+                {k: v for k, v in where.items() if v}, code, featuretype="settlement"
+            )
             if town is not None:
                 city = Place(site.city, code or "", town.lat, town.lon, 0, 0)
                 city_source = "nominatim"
@@ -594,7 +621,7 @@ def _fallback(
             warn(f"Warning: {site.label}: {reason}; kept the cached point.")
         return
     if city is None and city_source == "gazetteer":
-        city = lookup_city(site.city, site.country)
+        city, city_source = site.city_point()
     if city is not None:
         rows[site.site_id] = _row(site, city.lat, city.lon, "city", city_source, now)
         if reason:
@@ -612,7 +639,7 @@ def _summary(rows: list[dict[str, Any]], tally: _Tally, offline: bool) -> str:
         f"geocodes.csv: {len(rows)} site(s)",
         f"{int(precision.get('facility', 0))} facility / {int(precision.get('city', 0))} city",
         f"{int(source.get('manual', 0))} manual, {int(source.get('nominatim', 0))} nominatim, "
-        f"{int(source.get('gazetteer', 0))} gazetteer",
+        f"{int(source.get('gazetteer', 0))} gazetteer, {int(source.get('registry', 0))} registry",
     ]
     if offline:
         parts.append("offline")

@@ -25,9 +25,10 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
+from .basemap import topojson_url_for
 from .figures import theme
 from .figures.accrual import accrual_figure
-from .figures.map import site_map_figure
+from .figures.map import map_subtitle, site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
 from .print_table import print_panel
 from .registry import STATUS_LABELS, Trial
@@ -686,6 +687,21 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
                 id="synthetic-alert",
             )
         )
+    if not len(data.enrollment) and not data.synthetic:
+        out.append(
+            dbc.Alert(
+                [
+                    html.Strong("No enrollment yet. "),
+                    "Sites come from the registry record. Next: import the trial's EDC/IWRS "
+                    "export with `recruitment-dashboard import-enrollment FILE --data-dir DIR` "
+                    "(or `recruitment-dashboard demo --data-dir DIR` for synthetic data).",
+                ],
+                color="info",
+                className="py-2 mb-2",
+                id="no-enrollment",
+            )
+        )
+        return out  # the cut-off of an empty data set is not stale, it does not exist yet
     cutoff = data.data_cutoff
     lag = (as_of - cutoff).days
     if lag > metrics.STALE_CUTOFF_DAYS:
@@ -1083,7 +1099,9 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
                 f"Last patient in by {trial.last_patient_in_date.isoformat()} "
                 f"({trial.treatment_days} days of treatment)",
                 className="kpi-detail text-body-secondary",
-            ),
+            )
+            if trial.last_patient_in_date is not None
+            else None,
         ],
         "kpi-days",
         tone="danger" if days < 0 else None,
@@ -1091,7 +1109,11 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     completion_sentence, completion_tone = pace_comparison(
         pace["current_rate_per_month"], pace["required_rate_per_month"]
     )
-    lpi_sentence, lpi_tone = lpi_comparison(pace, trial.last_patient_in_date)
+    lpi_sentence, lpi_tone = (
+        lpi_comparison(pace, trial.last_patient_in_date)
+        if trial.last_patient_in_date is not None
+        else ("", "body")
+    )
     pace_card = _card(
         "Randomization pace (last 90 days)",
         html.Span(rate_text(pace["current_rate_per_month"]), id="kpi-rate-value"),
@@ -1117,7 +1139,9 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
                 ],
                 className="kpi-detail",
                 id="kpi-pace-lpi",
-            ),
+            )
+            if trial.last_patient_in_date is not None
+            else None,
         ],
         "kpi-pace",
     )
@@ -1428,10 +1452,11 @@ def page(
     max_date = max_date or max(dt.date.today(), trial.planned_completion_date, data.data_cutoff)
     numbers = numbers or page_numbers(data, as_of)
     head = header(data, as_of, max_date, status_options(numbers.status_counts))
+    site_map = map_figure(numbers, validate=False)
     map_panel = _panel(
         "Sites on the map",
         [
-            _graph(MAP, map_figure(numbers, validate=False), "site-map", topojson_url, MAP_HEIGHT),
+            _graph(MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "
@@ -1439,7 +1464,7 @@ def page(
                 className="figure-note",
             ),
         ],
-        subtitle=f"{len(data.sites)} sites · Paris area enlarged in the inset",
+        subtitle=map_subtitle(len(data.sites), site_map),
         panel_id="panel-map",
     )
     accrual_panel = _panel(

@@ -172,7 +172,7 @@ class Pace:
     required_rate_per_month: float | None
     required_rate_lpi_per_month: float | None
     days_to_completion: int
-    days_to_last_patient_in: int
+    days_to_last_patient_in: int | None
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -199,14 +199,17 @@ def pace(trial: Trial, enrollment: pd.DataFrame, as_of: DateLike) -> Pace:
     window_days = min(RATE_WINDOW_DAYS, max((cut - trial.start_date).days, 1))
     remaining = max(trial.target - randomized, 0)
     days_to_completion = (trial.planned_completion_date - cut).days
-    days_to_lpi = (trial.last_patient_in_date - cut).days
+    lpi = trial.last_patient_in_date
+    days_to_lpi = None if lpi is None else (lpi - cut).days
     return Pace(
         as_of=cut,
         randomized=randomized,
         remaining=remaining,
         current_rate_per_month=float(recent) / (window_days / MONTH_DAYS),
         required_rate_per_month=_required_rate(remaining, days_to_completion),
-        required_rate_lpi_per_month=_required_rate(remaining, days_to_lpi),
+        required_rate_lpi_per_month=None
+        if days_to_lpi is None
+        else _required_rate(remaining, days_to_lpi),
         days_to_completion=days_to_completion,
         days_to_last_patient_in=days_to_lpi,
     )
@@ -332,7 +335,8 @@ def summary(
             "target": trial.target,
             "start_date": trial.start_date.isoformat(),
             "planned_completion_date": trial.planned_completion_date.isoformat(),
-            "last_patient_in_date": trial.last_patient_in_date.isoformat(),
+            "display_name": trial.display_name,
+            "last_patient_in_date": _iso(trial.last_patient_in_date),
         },
         "as_of": cut.isoformat(),
         "data_cutoff": data_cutoff.isoformat() if data_cutoff else None,

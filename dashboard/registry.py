@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-#: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them.
+#: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them,
+#: then UNKNOWN for a location the record gives no status (common in older records).
 LOCATION_STATUSES: tuple[str, ...] = (
     "RECRUITING",
     "NOT_YET_RECRUITING",
@@ -26,6 +27,7 @@ LOCATION_STATUSES: tuple[str, ...] = (
     "TERMINATED",
     "WITHDRAWN",
     "AVAILABLE",
+    "UNKNOWN",
 )
 
 #: Human labels for the statuses (legends, tables, the PDF).
@@ -39,10 +41,11 @@ STATUS_LABELS: dict[str, str] = {
     "TERMINATED": "Terminated",
     "WITHDRAWN": "Withdrawn",
     "AVAILABLE": "Available",
+    "UNKNOWN": "Status not given",
 }
 
-#: Days of treatment per patient (registry arms: 360 days); last patient in = completion − this.
-DEFAULT_TREATMENT_DAYS = 360
+#: What a registry trial id looks like; checked before the id is used in any file name.
+NCT_ID_PATTERN = re.compile(r"NCT[0-9]{8}")
 
 
 class RegistryError(ValueError):
@@ -60,15 +63,27 @@ class Trial:
     planned_completion_date: dt.date
     last_updated: dt.date | None
     overall_status: str | None
-    treatment_days: int = DEFAULT_TREATMENT_DAYS
+    #: Days of treatment per patient, from the data dir's trial.toml (the registry has no
+    #: such field); None: the trial never said, so no last-patient-in date is shown.
+    treatment_days: int | None = None
+    #: Name shown on the page, PDF and demo note; trial.toml may set it.
+    name: str | None = None
 
     @property
     def registry_url(self) -> str:
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
 
     @property
-    def last_patient_in_date(self) -> dt.date:
-        """Latest randomization that still lets the patient finish treatment by completion."""
+    def display_name(self) -> str:
+        """How people call the trial: the settings' name, else the acronym, else the title."""
+        return self.name or self.acronym or self.title
+
+    @property
+    def last_patient_in_date(self) -> dt.date | None:
+        """Latest randomization that still lets the patient finish treatment by completion;
+        None when the treatment duration is unknown."""
+        if self.treatment_days is None:
+            return None
         return self.planned_completion_date - dt.timedelta(days=self.treatment_days)
 
     def to_json(self) -> dict[str, Any]:
@@ -79,8 +94,6 @@ class Trial:
         return out
 
 
-#: ClinicalTrials.gov ids: NCT and eight digits.
-NCT_ID = re.compile(r"NCT\d{8}")
 #: A study record is ~100-500 kB; anything this large is not one (checked before reading).
 MAX_STUDY_BYTES = 20_000_000
 #: The API v2 study JSON nests ~8 levels; Python's parser recurses on each.
@@ -115,7 +128,7 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
     ident = _get(study, "protocolSection.identificationModule", source)
     status = _get(study, "protocolSection.statusModule", source)
     nct_id = _get(ident, "nctId", source + " protocolSection.identificationModule")
-    if not isinstance(nct_id, str) or not NCT_ID.fullmatch(nct_id.strip()):
+    if not isinstance(nct_id, str) or not NCT_ID_PATTERN.fullmatch(nct_id.strip()):
         # The id names files (registry/<id>.json, snapshots/<id>-<date>.pdf): a path in it
         # would write outside the data dir.
         raise RegistryError(
@@ -169,6 +182,7 @@ def parse_study(study: dict[str, Any], source: str = "study JSON") -> tuple[Tria
                 "city": loc["city"],
                 "country": loc["country"],
                 "status": loc_status,
+                "state": loc["state"].strip() if isinstance(loc.get("state"), str) else "",
                 "registry_lat": geo.get("lat"),
                 "registry_lon": geo.get("lon"),
             }

@@ -24,13 +24,15 @@ import pandas as pd
 from .datadir import DataPaths, read_dataset_meta, read_import_log, write_lock
 from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
-from .registry import RegistryError, Trial, load_registry
+from .registry import RegistryError, Trial
 from .sites import SitesError, load_sites
 from .transaction import JOURNAL_NAME, recover
+from .trial_settings import SETTINGS_FILE, SettingsError, load_trial
 from .viewer_warnings import symlinked_files, viewer_messages
 
 LOAD_ERRORS = (
     RegistryError,
+    SettingsError,
     SitesError,
     EnrollmentError,
     GeocodeError,
@@ -105,9 +107,8 @@ def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
     """The fixed data files of ``paths`` and its registry folder, as plain strings."""
     root = str(paths.root)
     fixed = (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
-    return tuple(os.path.join(root, p.name) for p in fixed), os.path.join(
-        root, paths.registry_dir.name
-    )
+    names = [p.name for p in fixed] + [SETTINGS_FILE]
+    return tuple(os.path.join(root, n) for n in names), os.path.join(root, paths.registry_dir.name)
 
 
 def fingerprint(paths: DataPaths) -> str:
@@ -145,7 +146,7 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
                 f"{name}: is a symbolic link, which is refused (copy the file in)" for name in links
             )
         )
-    trial, _ = load_registry(paths.registry_file())
+    trial = load_trial(paths)
     sites = load_sites(paths)
     geocodes = load_geocodes(paths)
     enrollment = load_enrollment(paths)

@@ -72,7 +72,19 @@ class Request:
 
     @property
     def query(self) -> str:
-        return self.params.get("q", "")
+        return query_text(self.params)
+
+
+#: Nominatim's structured-query parameters, in the order a free-text query would name them.
+STRUCTURED_KEYS = ("amenity", "street", "city", "county", "state", "country", "postalcode")
+
+
+def query_text(params: dict[str, str]) -> str:
+    """The free-text query, or a structured query's parts joined like one ("Rochester,
+    Minnesota, United States"), so that replies are keyed the same way for both."""
+    if "q" in params:
+        return params["q"]
+    return ", ".join(params[k] for k in STRUCTURED_KEYS if params.get(k))
 
 
 @dataclass
@@ -114,7 +126,7 @@ def _handler(fake: FakeNominatim) -> type[BaseHTTPRequestHandler]:
             if parts.path.rstrip("/") != "/search":
                 self._send(404, b'{"error": "not found"}', ())
                 return
-            reply = fake.reply_for(params.get("q", ""))
+            reply = fake.reply_for(query_text(params))
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.status == 200:

@@ -57,12 +57,17 @@ def test_the_grid_draws_every_row_up_to_a_few_hundred_sites():
     assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is False
 
 
-def test_the_trimmed_topojson_keeps_france_corsica_and_the_neighbours():
+def test_the_trimmed_topojson_keeps_france_corsica_and_the_neighbours(client):
     import json
 
-    from dashboard.app import ASSETS_DIR
-
-    topo = json.loads((ASSETS_DIR / "topojson" / "europe_50m.json").read_text(encoding="utf-8"))
+    # The map's topojsonURL is the basemap folder cut to the shipped trial's frame.
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    url = json.loads('"' + re.search(r'"topojsonURL":\s*"([^"]+)"', layout).group(1) + '"')
+    assert url.startswith("/assets/topojson/") and url != "/assets/topojson/"
+    served = client.get(url + "europe_50m.json")
+    assert served.status_code == 200
+    body = served.get_data()
+    topo = json.loads(body)
     assert set(topo["objects"]) >= {"coastlines", "land", "ocean", "lakes", "rivers", "countries"}
     ids = {g.get("id") for g in topo["objects"]["countries"]["geometries"]}
     assert {"FRA", "ESP", "AND", "ITA", "CHE", "DEU", "BEL", "LUX", "GBR", "MCO"} <= ids
@@ -82,5 +87,7 @@ def test_the_trimmed_topojson_keeps_france_corsica_and_the_neighbours():
         and all(8.4 < x < 9.7 and 41.2 < y < 43.1 for x, y in points(g["arcs"][0]))
     ]
     assert corsica  # Corsica's own land polygon
-    path = ASSETS_DIR / "topojson" / "europe_50m.json"
-    assert path.stat().st_size < 120_000  # was 197,840 bytes for all of Europe
+    assert len(body) < 120_000  # 197,840 bytes for all of Europe
+    # Only the files the map asks for, only frames that parse: anything else is a 404.
+    assert client.get("/assets/topojson/-10_36_15_56/secrets.json").status_code == 404
+    assert client.get("/assets/topojson/999_36_15_56/europe_50m.json").status_code == 404

@@ -149,8 +149,13 @@ def test_map_geo_is_offline_france_with_explicit_ranges(shipped, shipped_table):
     # Brest (−4.5) to Nice/Corsica (9.5), Bonifacio (41.4) to Dunkirk (51.0).
     assert lon0 <= -5 and lon1 >= 9.6 and lat0 <= 41.3 and lat1 >= 51.1
     inset = fig.layout.geo2
-    assert tuple(inset.lonaxis.range) == (2.1, 2.6)
-    assert tuple(inset.lataxis.range) == (48.7, 49.0)
+    # The crowding rule finds the Paris area: Boulogne (2.24 E) to Créteil (2.45 E),
+    # Créteil (48.79 N) to Bobigny (48.91 N), with a margin, and not much more.
+    i_lon0, i_lon1 = inset.lonaxis.range
+    i_lat0, i_lat1 = inset.lataxis.range
+    assert 2.0 < i_lon0 < 2.24 and 2.46 < i_lon1 < 2.7
+    assert 48.6 < i_lat0 < 48.79 and 48.91 < i_lat1 < 49.1
+    assert fig.layout.annotations[0].text == "<b>Paris</b> area"
 
 
 def test_map_inset_holds_the_eight_paris_area_sites(shipped, shipped_table):
@@ -169,10 +174,12 @@ def _screen_xy(trace) -> list[tuple[float, float]]:
 
 def test_co_located_sites_are_all_separable_on_both_views(shipped, shipped_table):
     fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
-    for geo, sep in (
-        ("geo", map_module.MAIN_MIN_SEPARATION),
-        ("geo2", map_module.INSET_MIN_SEPARATION),
+    for geo, share in (
+        ("geo", map_module.MAIN_SEPARATION_SHARE),
+        ("geo2", map_module.INSET_SEPARATION_SHARE),
     ):
+        lon0, lon1 = fig.layout[geo].lonaxis.range
+        sep = share * (lon1 - lon0)
         points = [p for t in _marker_traces(fig, geo) for p in _screen_xy(t)]
         for i, a in enumerate(points):
             for b in points[i + 1 :]:

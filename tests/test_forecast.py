@@ -38,6 +38,7 @@ def make_trial(start: dt.date = START, completion: dt.date = COMPLETION, target:
         planned_completion_date=completion,
         last_updated=None,
         overall_status="RECRUITING",
+        treatment_days=360,
     )
 
 

@@ -60,6 +60,7 @@ def trial() -> Trial:
         planned_completion_date=dt.date(2024, 6, 30),
         last_updated=None,
         overall_status="RECRUITING",
+        treatment_days=360,
     )
 
 

@@ -154,7 +154,7 @@ def accrual_figure(
     target: int,
     start_date: DateLike,
     planned_completion_date: DateLike,
-    last_patient_in_date: DateLike,
+    last_patient_in_date: DateLike | None,
     as_of: DateLike,
     randomized: int,
     required_rate_per_month: float | None = None,
@@ -175,7 +175,7 @@ def accrual_figure(
     """
     start = _day(start_date)
     completion = _day(planned_completion_date)
-    lpi = _day(last_patient_in_date)
+    lpi = None if last_patient_in_date is None else _day(last_patient_in_date)
     cut = _day(as_of)
     data: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
@@ -302,17 +302,18 @@ def accrual_figure(
     # Both labels sit at the top, right of their line: when the two dates are close on a
     # long axis (a forecast years ahead), the last-patient-in label drops below the other.
     span_days = max((x_end - x_start).days, 1)
-    crowded = 0 <= (completion - lpi).days < 0.18 * span_days
-    _vertical_marker(
-        shapes,
-        annotations,
-        lpi,
-        f"Last patient in<br>{lpi.isoformat()}",
-        LPI_COLOR,
-        top=True,
-        dash="dashdot",
-        y=0.875 if crowded else None,
-    )
+    if lpi is not None:  # a trial whose settings give no treatment duration has no LPI line
+        crowded = 0 <= (completion - lpi).days < 0.18 * span_days
+        _vertical_marker(
+            shapes,
+            annotations,
+            lpi,
+            f"Last patient in<br>{lpi.isoformat()}",
+            LPI_COLOR,
+            top=True,
+            dash="dashdot",
+            y=0.875 if crowded else None,
+        )
     _vertical_marker(
         shapes,
         annotations,

@@ -1,19 +1,21 @@
-"""Map of the sites: metropolitan France plus an Île-de-France inset, drawn offline.
+"""Map of the sites, framed by the trial's own sites, with an inset where they crowd.
 
-The basemap is the ``europe_50m`` topojson shipped in ``assets/topojson/`` (the app passes
-its URL in the Graph config), so the browser never asks a CDN for it.
+The frame (one country, a continent or the world) and the inset come from the sites'
+points (:mod:`dashboard.figures.map_frame`); the basemap topojson is served by the app
+(the app passes its URL in the Graph config), so the browser never asks a CDN for it.
 
-Several sites share a city (Paris has five, Marseille three...) or even a building. Markers
-closer on screen than a legible distance are spread deterministically on a small ring
-around their common centre (a faint leader line joins each spread marker to the true
-point), and the Paris area gets its own zoomed inset, so every site stays visible and
-hoverable. Hover text says when a marker was moved for legibility.
+Several sites share a city or even a building. Markers closer on screen than a legible
+distance are spread deterministically on a small ring around their common centre (a faint
+leader line joins each spread marker to the true point), and the most crowded area gets its
+own zoomed inset, so every site stays visible and hoverable. Hover text says when a marker
+was moved for legibility.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,29 +26,21 @@ import plotly.graph_objects as go
 
 from ..registry import LOCATION_STATUSES
 from . import theme
-
-#: Metropolitan France, Corsica included.
-FRANCE_LON_RANGE = (-5.5, 10.0)
-FRANCE_LAT_RANGE = (41.0, 51.5)
-#: Paris and the inner suburbs (Boulogne-Billancourt, Bobigny, Créteil).
-PARIS_LON_RANGE = (2.1, 2.6)
-PARIS_LAT_RANGE = (48.7, 49.0)
+from .map_frame import Inset, MapFrame, country_iso3, find_inset, fit_frame, grow_to
 
 #: Minimum distance between two marker centres, as a share of each view's longitude span
 #: (about 11 px on the main map, 13 px on the inset at the app's card sizes).
-MAIN_MIN_SEPARATION = 0.021 * (FRANCE_LON_RANGE[1] - FRANCE_LON_RANGE[0])
-INSET_MIN_SEPARATION = 0.058 * (PARIS_LON_RANGE[1] - PARIS_LON_RANGE[0])
+MAIN_SEPARATION_SHARE = 0.021
+INSET_SEPARATION_SHARE = 0.058
 
 MIN_MARKER_PX = 8.0
 MAX_MARKER_PX = 26.0
 
 LAND_COLOR = "#ECECEA"
-FRANCE_COLOR = "#FFFFFF"
+#: Countries with sites are drawn white over grey neighbours.
+SITE_COUNTRY_COLOR = "#FFFFFF"
 OCEAN_COLOR = "#EEF4F9"
 BORDER_COLOR = "#9AA1A8"
-
-#: Points of the Paris inset: markers and the city label.
-PARIS_LABEL = (48.885, 2.335)
 
 
 def marker_size(randomized: float) -> float:
@@ -281,16 +275,14 @@ def _status_traces(
     return traces
 
 
-def _geo_layout(
-    lon_range: tuple[float, float], lat_range: tuple[float, float], **extra: Any
-) -> dict[str, Any]:
+def _geo_layout(frame: MapFrame, **extra: Any) -> dict[str, Any]:
     layout = {
-        "scope": "europe",
-        "resolution": 50,
-        "projection": {"type": "mercator"},
+        "scope": frame.scope,
+        "resolution": frame.resolution,
+        "projection": {"type": frame.projection},
         "fitbounds": False,
-        "lonaxis": {"range": list(lon_range)},
-        "lataxis": {"range": list(lat_range)},
+        "lonaxis": {"range": list(frame.lon_range)},
+        "lataxis": {"range": list(frame.lat_range)},
         "showland": True,
         "landcolor": LAND_COLOR,
         "showocean": True,
@@ -312,21 +304,66 @@ def _geo_layout(
     return layout
 
 
-def _france_fill(geo: str) -> dict[str, Any]:
-    """France in white over grey neighbours, so the country reads at a glance."""
+def _country_fill(geo: str, countries: list[str]) -> dict[str, Any]:
+    """The trial's countries in white over grey neighbours, so they read at a glance."""
     return {
         "type": "choropleth",
-        "locations": ["FRA"],
-        "z": [1],
+        "locations": countries,
+        "z": [1] * len(countries),
         "locationmode": "ISO-3",
-        "colorscale": [[0, FRANCE_COLOR], [1, FRANCE_COLOR]],
+        "colorscale": [[0, SITE_COUNTRY_COLOR], [1, SITE_COUNTRY_COLOR]],
         "showscale": False,
         "marker": {"line": {"color": BORDER_COLOR, "width": 0.8}},
         "hoverinfo": "skip",
         "geo": geo,
-        "name": "France",
+        "name": "countries with sites",
         "showlegend": False,
     }
+
+
+@dataclass(frozen=True)
+class MapViews:
+    """The frames of one set of sites: main view, optional inset, countries to fill."""
+
+    frame: MapFrame
+    inset: Inset | None
+    countries: tuple[str, ...]
+    main_separation: float
+
+
+def map_views(located: pd.DataFrame, with_inset: bool = True) -> MapViews:
+    """Frame and inset of the located sites (memoised on their coordinates, cities and
+    countries: they do not change with the as-of date or the selection)."""
+    countries = (
+        tuple(str(c) for c in located["country"]) if "country" in located else ("",) * len(located)
+    )
+    return _map_views(
+        np.asarray(located["lat"], dtype=float).tobytes(),
+        np.asarray(located["lon"], dtype=float).tobytes(),
+        tuple(str(c) for c in located["city"]),
+        countries,
+        with_inset,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _map_views(
+    lat_bytes: bytes,
+    lon_bytes: bytes,
+    cities: tuple[str, ...],
+    countries: tuple[str, ...],
+    with_inset: bool,
+) -> MapViews:
+    lat = np.frombuffer(lat_bytes, dtype=float)
+    lon = np.frombuffer(lon_bytes, dtype=float)
+    iso3 = [country_iso3(c) for c in countries]
+    frame = fit_frame(lat, lon, iso3)
+    separation = MAIN_SEPARATION_SHARE * frame.lon_span
+    points = spread_colocated(lat, lon, separation)
+    # Every marker, spread ones included, stays inside the frame with half a marker to spare.
+    frame = grow_to(frame, points.lat, points.lon, separation)
+    inset = find_inset(lat, lon, cities, countries, frame, _clusters) if with_inset else None
+    return MapViews(frame, inset, tuple(sorted({c for c in iso3 if c})), separation)
 
 
 def site_map_figure(
@@ -342,55 +379,60 @@ def site_map_figure(
     """Map of every geocoded site, coloured by status, sized by randomized count.
 
     ``table`` is :func:`dashboard.metrics.site_table` (columns site_id, facility, city,
-    status, lat, lon, geocode_precision, randomized, screened, first/last_randomization);
-    ``status_counts`` is :func:`dashboard.metrics.status_counts` (legend counts).
-    ``highlighted``: ids to emphasise, the others dimmed (None: nothing dimmed);
-    ``selected``: ids clicked by the user, drawn with a black outline.
-    Marker traces on ``geo`` (the main map) hold one point per geocoded site; with
-    ``inset`` the Paris-area sites are drawn again on ``geo2``. ``customdata`` is the
-    site id.
+    country, status, lat, lon, geocode_precision, randomized, screened,
+    first/last_randomization); ``status_counts`` is :func:`dashboard.metrics.status_counts`
+    (legend counts). ``highlighted``: ids to emphasise, the others dimmed (None: nothing
+    dimmed); ``selected``: ids clicked by the user, drawn with a black outline.
+    Marker traces on ``geo`` (the main map, framed by the sites) hold one point per
+    geocoded site; with ``inset``, the sites of the most crowded area (if any crowds) are
+    drawn again on ``geo2``. ``customdata`` is the site id.
     """
     highlighted_set = None if highlighted is None else {str(s) for s in highlighted}
     selected_set = {str(s) for s in selected}
     located = table[table["lat"].notna() & table["lon"].notna()].reset_index(drop=True)
     located = located.assign(site_id=located["site_id"].astype(str))
-    data: list[dict[str, Any]] = [_france_fill("geo")]
-    main_points = spread_colocated(located["lat"], located["lon"], MAIN_MIN_SEPARATION)
+    views = map_views(located, inset)
+    countries = list(views.countries)
+    data: list[dict[str, Any]] = [_country_fill("geo", countries)]
+    main_points = spread_colocated(located["lat"], located["lon"], views.main_separation)
     leader = _leader_lines(main_points, "geo")
     if leader is not None:
         data.append(leader)
     data += _status_traces(
         located, main_points, "geo", status_counts, highlighted_set, selected_set, True
     )
-    if inset:
-        data.append(_france_fill("geo2"))
-        data.append(
-            {
-                "type": "scattergeo",
-                "lat": [PARIS_LABEL[0]],
-                "lon": [PARIS_LABEL[1]],
-                "text": ["PARIS"],
-                "mode": "text",
-                "textfont": {"size": 10, "color": theme.MUTED_COLOR},
-                "hoverinfo": "skip",
-                "showlegend": False,
-                "geo": "geo2",
-                "name": "Paris label",
-            }
+    zoom = views.inset
+    if zoom is not None:
+        data.append(_country_fill("geo2", countries))
+        if zoom.label and zoom.label_point:
+            data.append(
+                {
+                    "type": "scattergeo",
+                    "lat": [round(zoom.label_point[0], 5)],
+                    "lon": [round(zoom.label_point[1], 5)],
+                    "text": [zoom.label],
+                    "mode": "text",
+                    "textfont": {"size": 10, "color": theme.MUTED_COLOR},
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                    "geo": "geo2",
+                    "name": "inset label",
+                }
+            )
+        in_view = located["lon"].between(*zoom.frame.lon_range) & located["lat"].between(
+            *zoom.frame.lat_range
         )
-        in_paris = located["lon"].between(*PARIS_LON_RANGE) & located["lat"].between(
-            *PARIS_LAT_RANGE
-        )
-        paris = located[in_paris].reset_index(drop=True)
-        if len(paris):
-            inset_points = spread_colocated(paris["lat"], paris["lon"], INSET_MIN_SEPARATION)
+        crowded = located[in_view].reset_index(drop=True)
+        if len(crowded):
+            separation = INSET_SEPARATION_SHARE * zoom.frame.lon_span
+            inset_points = spread_colocated(crowded["lat"], crowded["lon"], separation)
             leader = _leader_lines(inset_points, "geo2")
             if leader is not None:
                 data.append(leader)
             data += _status_traces(
-                paris, inset_points, "geo2", status_counts, highlighted_set, selected_set, False
+                crowded, inset_points, "geo2", status_counts, highlighted_set, selected_set, False
             )
-    layout = map_layout(inset, height)
+    layout = map_layout(views.frame, zoom, height)
     missing = len(table) - len(located)
     if missing:
         layout.setdefault("annotations", []).append(
@@ -410,8 +452,20 @@ def site_map_figure(
     return theme.make_figure(data, layout, validate=validate)
 
 
-def map_layout(inset: bool, height: int) -> dict[str, Any]:
-    main_domain = {"x": [0.0, 0.70], "y": [0.0, 1.0]} if inset else {"x": [0, 1], "y": [0, 1]}
+def map_subtitle(n_sites: int, figure: Mapping[str, Any]) -> str:
+    """The map card's subtitle: how many sites, and which area the inset enlarges."""
+    layout = figure.get("layout") or {}
+    if "geo2" not in layout:
+        return f"{n_sites} sites"
+    title = re.sub(r"<[^>]+>", "", layout["annotations"][0]["text"])
+    return f"{n_sites} sites · {title} enlarged in the inset"
+
+
+def map_layout(frame: MapFrame, inset: Inset | None, height: int) -> dict[str, Any]:
+    has_inset = inset is not None
+    # The legend has the right-hand column (below the inset when there is one), so that it
+    # never covers a site, whatever the shape of the trial's frame.
+    main_domain = {"x": [0.0, 0.70 if has_inset else 0.78], "y": [0.0, 1.0]}
     layout = theme.base_layout(
         height=height,
         margin={"l": 4, "r": 4, "t": 4, "b": 4},
@@ -419,8 +473,8 @@ def map_layout(inset: bool, height: int) -> dict[str, Any]:
         clickmode="event",
         showlegend=True,
         legend={
-            "x": 0.73 if inset else 0.01,
-            "y": 0.47 if inset else 0.99,
+            "x": 0.73 if has_inset else 0.80,
+            "y": 0.47 if has_inset else 0.95,
             "xanchor": "left",
             "yanchor": "top",
             "bgcolor": "rgba(255,255,255,0.9)",
@@ -429,12 +483,11 @@ def map_layout(inset: bool, height: int) -> dict[str, Any]:
             "itemdoubleclick": "toggleothers",
             "font": {"size": 12},
         },
-        geo=_geo_layout(FRANCE_LON_RANGE, FRANCE_LAT_RANGE, domain=main_domain),
+        geo=_geo_layout(frame, domain=main_domain),
     )
-    if inset:
+    if inset is not None:
         layout["geo2"] = _geo_layout(
-            PARIS_LON_RANGE,
-            PARIS_LAT_RANGE,
+            inset.frame,
             domain={"x": [0.73, 1.0], "y": [0.52, 0.95]},
             showrivers=True,
             rivercolor="#9CC3E0",
@@ -444,7 +497,7 @@ def map_layout(inset: bool, height: int) -> dict[str, Any]:
         )
         layout["annotations"] = [
             {
-                "text": "<b>Île-de-France</b> (Paris area)",
+                "text": inset.title,
                 "x": 0.73,
                 "y": 0.955,
                 "xref": "paper",

@@ -315,7 +315,13 @@ def activation_figure(
                         "color": theme.SELECTED_OUTLINE,
                     },
                 },
-                "text": [f"{int(r['days_activation_to_first_randomization'])} d" for r in rows],
+                # No activation date (a real export often has none): no delay to print.
+                "text": [
+                    ""
+                    if pd.isna(r["days_activation_to_first_randomization"])
+                    else f"{int(r['days_activation_to_first_randomization'])} d"
+                    for r in rows
+                ],
                 "textposition": "middle right",
                 "textfont": {"size": 10, "color": theme.MUTED_COLOR},
                 "cliponaxis": False,

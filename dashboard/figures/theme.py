@@ -38,6 +38,7 @@ STATUS_COLORS: dict[str, str] = {
     "TERMINATED": OKABE_ITO["reddish_purple"],
     "WITHDRAWN": OKABE_ITO["grey"],
     "AVAILABLE": OKABE_ITO["yellow"],
+    "UNKNOWN": "#BBBBBB",
 }
 UNKNOWN_STATUS_COLOR = "#BBBBBB"
 assert set(STATUS_COLORS) == set(LOCATION_STATUSES)

@@ -58,6 +58,7 @@ def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "registry").mkdir(parents=True)
     shutil.copy(SHIPPED_DATA_DIR / "registry" / "NCT04789850.json", root / "registry")
     shutil.copy(SHIPPED_DATA_DIR / "geocodes.csv", root / "geocodes.csv")
+    shutil.copy(SHIPPED_DATA_DIR / "trial.toml", root / "trial.toml")
     with (SHIPPED_DATA_DIR / "sites.csv").open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         fields, sites = reader.fieldnames, list(reader)
