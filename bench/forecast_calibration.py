@@ -25,8 +25,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from dashboard.forecast import forecast, simulate_trial  # noqa: E402
+from dashboard.forecast import forecast  # noqa: E402
 from dashboard.registry import Trial  # noqa: E402
+from tests.simulate import simulate_trial  # noqa: E402
 
 N_SITES = 43
 ALPHA = 1.5
