@@ -29,6 +29,7 @@ from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .forecast_table import forecast_details
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
 
@@ -408,7 +409,7 @@ def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None
     if n == 0:
         return f"no additional site needed for {goal}", False
     sites = "site" if n == 1 else "sites"
-    return f"≈{n} more {sites} at the average rate would be needed for {goal}", False
+    return f"≈{n} more {sites} (opening after a lag: table below) would be needed for {goal}", False
 
 
 def forecast_method_text(result: dict[str, Any] | None) -> str:
@@ -1149,7 +1150,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     note = dbc.Row(
         dbc.Col(
             html.Div(
-                forecast_method_text(numbers.forecast),
+                [forecast_method_text(numbers.forecast), *forecast_details(numbers.forecast)],
                 className="forecast-note",
                 id="forecast-note",
             ),

@@ -94,7 +94,8 @@ def linear_forecast(
         why = (
             "no randomization by as_of"
             if total == 0
-            else "a single point (one randomization day, as_of on that day): no slope"
+            else "a single point (one randomization day, as_of on that day): the linear trend "
+            "cannot be estimated"
         )
         return LinearForecast(None, None, why, len(x))
     if slope is None or slope <= 0:

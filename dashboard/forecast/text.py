@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import TARGET_PROBABILITY
+from .common import MAX_FORECAST_DAYS, TARGET_PROBABILITY
 
 
 def _pct(p: float | None) -> str:
@@ -47,6 +47,16 @@ def format_forecast(result: dict[str, Any], synthetic: bool = False) -> str:
             f"  {goal} reached: median {pg['median_target_date'] or '—'}; "
             f"80 % {i80[0] or '—'} – {i80[1] or '—'}; 95 % {i95[0] or '—'} – {i95[1] or '—'}"
         )
+        if pg.get("probability_beyond_horizon"):
+            lines.append(
+                f"  not reached within {MAX_FORECAST_DAYS // 365} years in "
+                f"{_pct(pg['probability_beyond_horizon'])} of the simulations "
+                f"(never: {_pct(pg.get('probability_never'))})"
+            )
+        if pg.get("trend"):
+            lines.append(f"  {trend_text(pg['trend'])}")
+        if pg.get("prior"):
+            lines.append(f"  {prior_text(pg['prior'])}")
         for day, p in pg["probability_by"].items():
             exp = pg["expected_by"].get(day)
             extra = (
@@ -59,9 +69,64 @@ def format_forecast(result: dict[str, Any], synthetic: bool = False) -> str:
             + (f"{m}" if m is not None else "—")
             + (f" ({pg['additional_sites_reason']})" if pg["additional_sites_reason"] else "")
         )
+        lines += sites_needed_lines(pg.get("sites_needed"))
     left = result["sites_left_out"]
     if left["count"]:
         lines.append(f"Sites left out ({left['count']}): {', '.join(left['site_ids'])}")
     for note in result["notes"]:
         lines.append(f"Note: {note}")
     return "\n".join(lines)
+
+
+def _signed_pct(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{'−' if x < 0 else '+'}{abs(100 * x):.0f} %"
+
+
+def trend_text(trend: dict[str, Any] | None) -> str:
+    """ "accrual slowing: −23 %/year (80 % −41 % to 0 %)" — the site-rate trend's posterior."""
+    if not trend or trend.get("change_per_year") is None:
+        return "accrual trend: not estimated"
+    med = trend["change_per_year"]
+    lo, hi = trend["interval_80"]
+    word = "slowing" if med < -0.005 else "speeding up" if med > 0.005 else "steady"
+    return (
+        f"accrual {word}: {_signed_pct(med)}/year per site "
+        f"(80 % {_signed_pct(lo)} to {_signed_pct(hi)}; "
+        f"P(slowing) {_pct(trend.get('probability_slowing'))})"
+    )
+
+
+def prior_text(prior: dict[str, Any] | None) -> str:
+    """Which prior the mean rate has, and how much it weighs now."""
+    if not prior:
+        return "no prior on the mean rate"
+    share = prior.get("share_of_mean_rate_precision")
+    return (
+        f"prior on the mean rate: the plan ({prior['mean_rate_per_site_per_month']:.3f}"
+        f"/site/month), worth {prior['pseudo_patients']:g} patients"
+        + (f" ({_pct(share)} of the precision now)" if share is not None else "")
+    )
+
+
+def sites_needed_lines(table: dict[str, Any] | None) -> list[str]:
+    """The decision table as text: per deadline and lag, the smallest k for 80 %."""
+    if not table:
+        return []
+    goal = f"{table['target_probability']:.0%}"
+    lines = [
+        f"  More sites for P ≥ {goal} (opening after a lag, {table['ramp_up_days']}-day ramp-up):"
+    ]
+    for block in table["deadlines"]:
+        if block["reason"]:
+            lines.append(f"    by {block['deadline']} {block['date']}: {block['reason']}")
+            continue
+        parts = []
+        for row in block["rows"]:
+            k = row["smallest_k_for_target_probability"]
+            parts.append(
+                f"lag {row['lag_days']} d → {k if k is not None else '> ' + str(table['max_k'])}"
+            )
+        lines.append(f"    by {block['deadline']} {block['date']}: " + "; ".join(parts))
+    return lines
