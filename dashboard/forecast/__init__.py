@@ -61,7 +61,7 @@ from .gamma_fit import (
 from .linear import LinearForecast, linear_forecast, linear_points, weighted_slope
 from .simulation import RateDraws, decay_integral, draw_site_rates
 from .sites import SitePlan, classify_sites
-from .sites_needed import sites_needed_table
+from .sites_needed import Deadline, sites_needed_table
 from .text import format_forecast, prior_text, sites_needed_lines, trend_text
 from .trend import PlanPrior, TrendPosterior, draw_path_parameters, fit_trend, plan_prior
 
@@ -75,6 +75,7 @@ __all__ = [
     "MAX_FORECAST_DAYS",
     "QUANTILES",
     "TARGET_PROBABILITY",
+    "Deadline",
     "GammaFit",
     "LinearForecast",
     "RateDraws",
