@@ -229,4 +229,6 @@ def draw_path_parameters(
         alpha[pos : pos + n] = np.exp(u)
         beta[pos : pos + n] = np.exp(u - m)
         pos += n
-    return PathParameters(alpha, beta, gamma, True, share)
+    # Strata are contiguous; shuffle so any first-p paths (chart, table) are a fair sample.
+    order = rng.permutation(paths)
+    return PathParameters(alpha[order], beta[order], gamma[order], True, share)
