@@ -60,6 +60,8 @@ def test_shipped_demo_first_patient_is_not_a_certainty(data_dir, as_of):
         for row in block["rows"]:
             probs = [row["probability_by_k"][str(k)] for k in table["k_values"]]
             assert probs == sorted(probs)  # more sites never hurt (common random numbers)
+    # k = 0 is the forecast itself: the table's paths are a fair sample of all paths.
+    assert table["deadlines"][0]["rows"][0]["probability_by_k"]["0"] == pytest.approx(p, abs=0.03)
     # Later lags never need fewer sites.
     rows = table["deadlines"][0]["rows"]
     ks = [r["smallest_k_for_target_probability"] for r in rows]
@@ -167,3 +169,14 @@ def test_sites_needed_lag_after_deadline_gives_nothing_and_lags_cost_sites():
     k90 = next(k for k in range(100) if stats.poisson.sf(29, 10 + 4 * k) >= 0.8)
     assert rows[90]["smallest_k_for_target_probability"] == k90
     assert rows[250]["smallest_k_for_target_probability"] is None
+
+
+def test_cli_lags_are_configurable_and_checked(data_dir):
+    runner = CliRunner()
+    args = ["forecast", "--json", "--data-dir", str(data_dir), "--paths", "500"]
+    ok = runner.invoke(main, [*args, "--lags", "30,0"])
+    assert ok.exit_code == 0, ok.output
+    table = json.loads(ok.output)["poisson_gamma"]["sites_needed"]
+    assert table["lags_days"] == [0, 30]
+    bad = runner.invoke(main, [*args, "--lags", "soon"])
+    assert bad.exit_code != 0 and "--lags" in bad.output and "Traceback" not in bad.output
