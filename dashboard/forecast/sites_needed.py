@@ -28,7 +28,7 @@ DEFAULT_LAGS_DAYS = (0, 90, 180)
 DEFAULT_RAMP_DAYS = 60
 TABLE_K = (0, 1, 2, 5, 10, 20, 50, 100, 200)
 #: The table is computed from at most this many paths (enough for two decimals).
-TABLE_MAX_PATHS = 4000
+TABLE_MAX_PATHS = 2500
 
 
 @dataclass(frozen=True)
@@ -90,14 +90,18 @@ def sites_needed_table(
                 extra = special.gammaincinv(k * a, uniform) / b if k > 0 else 0.0
                 return float(np.mean(special.gammainc(remaining, base + extra * expo)))
 
-            probs = {str(k): round(prob(k), 4) for k in TABLE_K}
+            exact = {k: prob(k) for k in TABLE_K}
+            probs = {str(k): round(p_k, 4) for k, p_k in exact.items()}
             smallest: int | None
-            if prob(0) >= TARGET_PROBABILITY:
+            above = [k for k in TABLE_K if exact[k] >= TARGET_PROBABILITY]
+            if above and above[0] == 0:
                 smallest = 0
-            elif prob(MAX_ADDITIONAL_SITES) < TARGET_PROBABILITY:
+            elif not above and prob(MAX_ADDITIONAL_SITES) < TARGET_PROBABILITY:
                 smallest = None
             else:
-                lo, hi = 0, MAX_ADDITIONAL_SITES
+                # Bracket from the table's own columns (P is monotone in k), then bisect.
+                hi = above[0] if above else MAX_ADDITIONAL_SITES
+                lo = max(k for k in TABLE_K if k < hi)
                 while hi - lo > 1:
                     mid = (lo + hi) // 2
                     if prob(mid) >= TARGET_PROBABILITY:
