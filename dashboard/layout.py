@@ -401,7 +401,9 @@ def months_apart_text(later: dt.date, earlier: dt.date, what: str) -> str:
     return f"≈{months} {unit} {side} {what}"
 
 
-def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None, bool]:
+def additional_sites_text(
+    n: int | None, reason: str | None, lag_days: int | None = None
+) -> tuple[str | None, bool]:
     """(sentence, muted) about the sites that would lift P(target on time) to 80 %."""
     goal = f"{fc.TARGET_PROBABILITY:.0%}".replace("%", " %")
     if n is None:
@@ -409,7 +411,8 @@ def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None
     if n == 0:
         return f"no additional site needed for {goal}", False
     sites = "site" if n == 1 else "sites"
-    return f"≈{n} more {sites} (opening after a lag: table below) would be needed for {goal}", False
+    lag = f"opening after a {lag_days}-day lag" if lag_days is not None else "opening after a lag"
+    return f"≈{n} more {sites} ({lag}) would be needed for {goal}", False
 
 
 def forecast_method_text(result: dict[str, Any] | None) -> str:
@@ -915,7 +918,9 @@ def forecast_probability_card(
         details.append(_muted(pg["reason"], f"{card_id}-reason"))
     elif not reached and trial.planned_completion_date > as_of:
         sentence, muted = additional_sites_text(
-            pg.get("additional_sites_needed"), pg.get("additional_sites_reason")
+            pg.get("additional_sites_needed"),
+            pg.get("additional_sites_reason"),
+            pg.get("additional_sites_lag_days"),
         )
         if sentence:
             details.append(
