@@ -180,3 +180,41 @@ def test_cli_lags_are_configurable_and_checked(data_dir):
     assert table["lags_days"] == [0, 30]
     bad = runner.invoke(main, [*args, "--lags", "soon"])
     assert bad.exit_code != 0 and "--lags" in bad.output and "Traceback" not in bad.output
+
+
+def test_sites_that_stopped_recruiting_give_no_invented_date():
+    """20 sites that randomized 3 patients each in their first two months and none in the
+    next three years: the trend says they have stopped; most paths never reach 200, and the
+    median and upper dates say so (null) rather than inventing a date."""
+    start = D(2021, 1, 1)
+    ids = [f"{i:02d}" for i in range(1, 21)]
+    sites = pd.DataFrame(
+        {
+            "site_id": ids,
+            "facility": ids,
+            "city": "c",
+            "country": "France",
+            "status": "RECRUITING",
+            "activation_date": pd.to_datetime([start] * 20),
+            "target": pd.array([pd.NA] * 20, dtype="Int64"),
+        }
+    )
+    days = [start + dt.timedelta(days=d) for d in (10, 30, 55)]
+    rand = pd.to_datetime([d for _ in ids for d in days])
+    enrollment = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(60)],
+            "site_id": [s for s in ids for _ in days],
+            "screening_date": rand,
+            "randomization_date": rand,
+            "status": "RANDOMIZED",
+        }
+    )
+    trial = _trial(start, D(2026, 1, 1), 200)
+    result = fc.forecast(trial, sites, enrollment, D(2024, 3, 1), paths=2000)
+    pg = result["poisson_gamma"]
+    assert pg["trend"]["interval_95"][1] < 0  # slowing, surely
+    assert pg["probability_never"] > 0.5
+    assert pg["median_target_date"] is None and pg["interval_95"][1] is None
+    assert any("never" in note for note in result["notes"])
+    assert pg["probability_by"]["2026-01-01"] < 0.05
