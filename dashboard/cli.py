@@ -498,6 +498,12 @@ def export(
     is_flag=True,
     help="Plug the fitted gamma parameters in instead of drawing them (narrower intervals).",
 )
+@click.option(
+    "--lags",
+    default="0,90,180",
+    show_default=True,
+    help="Activation lags (days, comma-separated) of the sites-needed table.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the forecast as JSON.")
 def forecast(
     data_dir: Path | None,
@@ -507,9 +513,18 @@ def forecast(
     paths: int,
     seed: int | None,
     no_parameter_uncertainty: bool,
+    lags: str,
     as_json: bool,
 ) -> None:
     """When the target is reached: weighted linear and Poisson–gamma forecasts."""
+    try:
+        lag_days = tuple(sorted({int(x) for x in lags.split(",") if x.strip()}))
+    except ValueError:
+        raise click.BadParameter(
+            "whole days separated by commas, e.g. 0,90,180", param_hint="--lags"
+        ) from None
+    if not lag_days or min(lag_days) < 0:
+        raise click.BadParameter("at least one lag, none negative", param_hint="--lags")
     from .forecast import DEFAULT_SEED, format_forecast
     from .forecast import forecast as build_forecast
 
@@ -525,6 +540,7 @@ def forecast(
         paths=paths,
         seed=DEFAULT_SEED if seed is None else seed,
         parameter_uncertainty=not no_parameter_uncertainty,
+        lags=lag_days,
     )
     result["synthetic"] = data.synthetic
     if as_json:

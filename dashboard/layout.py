@@ -30,6 +30,7 @@ from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import map_subtitle, site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .forecast_table import forecast_details
 from .print_table import print_panel
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
@@ -403,7 +404,9 @@ def months_apart_text(later: dt.date, earlier: dt.date, what: str) -> str:
     return f"≈{months} {unit} {side} {what}"
 
 
-def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None, bool]:
+def additional_sites_text(
+    n: int | None, reason: str | None, lag_days: int | None = None
+) -> tuple[str | None, bool]:
     """(sentence, muted) about the sites that would lift P(target on time) to 80 %."""
     goal = f"{fc.TARGET_PROBABILITY:.0%}".replace("%", " %")
     if n is None:
@@ -411,7 +414,8 @@ def additional_sites_text(n: int | None, reason: str | None) -> tuple[str | None
     if n == 0:
         return f"no additional site needed for {goal}", False
     sites = "site" if n == 1 else "sites"
-    return f"≈{n} more {sites} at the average rate would be needed for {goal}", False
+    lag = f"opening after a {lag_days}-day lag" if lag_days is not None else "opening after a lag"
+    return f"≈{n} more {sites} ({lag}) would be needed for {goal}", False
 
 
 def forecast_method_text(result: dict[str, Any] | None) -> str:
@@ -935,7 +939,9 @@ def forecast_probability_card(
         details.append(_muted(pg["reason"], f"{card_id}-reason"))
     elif not reached and trial.planned_completion_date > as_of:
         sentence, muted = additional_sites_text(
-            pg.get("additional_sites_needed"), pg.get("additional_sites_reason")
+            pg.get("additional_sites_needed"),
+            pg.get("additional_sites_reason"),
+            pg.get("additional_sites_lag_days"),
         )
         if sentence:
             details.append(
@@ -1178,7 +1184,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     note = dbc.Row(
         dbc.Col(
             html.Div(
-                forecast_method_text(numbers.forecast),
+                [forecast_method_text(numbers.forecast), *forecast_details(numbers.forecast)],
                 className="forecast-note",
                 id="forecast-note",
             ),

@@ -323,7 +323,7 @@ def test_forecast_cards_word_probability_expected_count_and_dates():
     probability, date = _cards(forecast_result())
     assert probability == (
         "P(10 by 2025-06-30) 37 % expected 9 (7–10) by then "
-        "≈3 more sites at the average rate would be needed for 80 %"
+        "≈3 more sites (opening after a lag) would be needed for 80 %"
     )
     assert date == (
         "Expected date for 10 (80 % interval) 2025-10-26 80 %: 2025-07-21 – 2026-03-04 "
@@ -459,7 +459,11 @@ def test_probability_text(p, text):
 
 def test_additional_sites_wording():
     assert L.additional_sites_text(1, "x") == (
-        "≈1 more site at the average rate would be needed for 80 %",
+        "≈1 more site (opening after a lag) would be needed for 80 %",
+        False,
+    )
+    assert L.additional_sites_text(61, "x", 90) == (
+        "≈61 more sites (opening after a 90-day lag) would be needed for 80 %",
         False,
     )
     assert L.additional_sites_text(0, "already on track") == (

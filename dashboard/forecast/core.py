@@ -1,0 +1,465 @@
+"""The ``forecast`` entry point: both methods as one JSON-ready dict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import MONTH_DAYS, DateLike, to_date
+from ..registry import Trial
+from .common import (
+    CHART_HORIZON_CAP_DAYS,
+    CHART_MAX_PATHS,
+    CHART_STEP_DAYS,
+    DEFAULT_PATHS,
+    DEFAULT_SEED,
+    MAX_FORECAST_DAYS,
+    QUANTILES,
+    TARGET_PROBABILITY,
+    _days_to_date,
+    _float,
+    _iso,
+    _randomization_dates,
+    _reached_date,
+)
+from .linear import linear_forecast
+from .simulation import RateDraws, _count_quantiles, _quantile_days, draw_site_rates
+from .sites import SitePlan, classify_sites
+from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
+from .trend import PRIOR_PSEUDO_PATIENTS, draw_path_parameters, fit_trend, plan_prior
+
+
+def _by_dates(trial: Trial, by: DateLike | Iterable[DateLike] | None) -> list[dt.date]:
+    dates = [trial.planned_completion_date]
+    if trial.last_patient_in_date is not None:
+        dates.append(trial.last_patient_in_date)
+    if by is not None:
+        extra = [by] if isinstance(by, dt.date | str | pd.Timestamp) else list(by)
+        dates += [to_date(d) for d in extra]
+    return sorted(set(dates))
+
+
+def _empty_pg(reason: str | None) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "alpha": None,
+        "beta": None,
+        "alpha_at_bound": None,
+        "mean_rate_per_site_per_month": None,
+        "parameter_uncertainty": False,
+        "paths": 0,
+        "seed": None,
+        "sites_used": 0,
+        "sites_planned": [],
+        "median_target_date": None,
+        "interval_80": [None, None],
+        "interval_95": [None, None],
+        "probability_by": {},
+        "expected_by": {},
+        "additional_sites_needed": None,
+        "additional_sites_by": None,
+        "additional_sites_reason": None,
+        "prior": None,
+        "trend": None,
+        "probability_never": None,
+        "probability_beyond_horizon": None,
+        "sites_needed": None,
+        "chart": {"dates": [], "median": [], "lo80": [], "hi80": [], "lo95": [], "hi95": []},
+    }
+
+
+def forecast(
+    trial: Trial,
+    sites: pd.DataFrame,
+    enrollment: pd.DataFrame,
+    as_of: DateLike,
+    target: int | None = None,
+    by: DateLike | Iterable[DateLike] | None = None,
+    paths: int = DEFAULT_PATHS,
+    seed: int = DEFAULT_SEED,
+    parameter_uncertainty: bool = True,
+    trend: bool = True,
+    lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
+    ramp_days: int = DEFAULT_RAMP_DAYS,
+    prior_patients: float = PRIOR_PSEUDO_PATIENTS,
+) -> dict[str, Any]:
+    """Both forecasts as one JSON-ready dict (the ``forecast --json`` object).
+
+    Keys: as_of, target, randomized, remaining, planned_completion_date,
+    last_patient_in_date, linear {...}, poisson_gamma {...}, sites_left_out {count,
+    site_ids, reasons}, notes [...]. ``poisson_gamma.chart`` holds the weekly median path
+    and 80 %/95 % bands of the cumulative randomized count (capped at the target: recruitment
+    stops there). Same inputs and seed ⇒ same output; adding a ``by`` date changes nothing
+    else (each use of randomness has its own stream).
+    """
+    cut = to_date(as_of)
+    goal = trial.target if target is None else int(target)
+    if goal < 0:
+        raise ValueError("target must be ≥ 0")
+    if paths < 1:
+        raise ValueError("paths must be ≥ 1")
+    if seed < 0:
+        raise ValueError("seed must be ≥ 0")
+    dates = _randomization_dates(enrollment, cut)
+    total = len(dates)
+    remaining = max(goal - total, 0)
+    notes: list[str] = []
+    if cut < trial.start_date:
+        notes.append(f"as_of {cut} is before the trial start {trial.start_date}")
+    by_dates = _by_dates(trial, by)
+    reached = _reached_date(dates, goal, trial.start_date) if total >= goal else None
+
+    lin = linear_forecast(dates, cut, goal, trial.start_date)
+    plan = classify_sites(sites, enrollment, cut, trial.start_date)
+    notes += plan.notes
+    known = set(sites["site_id"].astype(str))
+    rand_sites = enrollment.loc[
+        pd.to_datetime(enrollment["randomization_date"]) <= pd.Timestamp(cut), "site_id"
+    ].astype(str)
+    outside = int((~rand_sites.isin(known)).sum())
+    if outside:
+        notes.append(
+            f"{outside} randomized patient(s) at sites not in sites.csv: counted in the total only"
+        )
+    left_k = int(rand_sites.isin([sid for sid, _ in plan.left_out]).sum())
+    if left_k:
+        notes.append(
+            f"{left_k} randomized patient(s) at left-out sites: counted in the total, "
+            "not in the rate estimates"
+        )
+
+    pg = _poisson_gamma(
+        trial,
+        plan,
+        enrollment,
+        dates,
+        cut,
+        goal,
+        total,
+        reached,
+        by_dates,
+        paths,
+        seed,
+        parameter_uncertainty,
+        notes,
+        trend,
+        tuple(int(x) for x in lags),
+        int(ramp_days),
+        float(prior_patients),
+    )
+    return {
+        "as_of": cut.isoformat(),
+        "target": goal,
+        "randomized": total,
+        "remaining": remaining,
+        "target_reached_date": _iso(reached),
+        "planned_completion_date": trial.planned_completion_date.isoformat(),
+        "last_patient_in_date": _iso(trial.last_patient_in_date),
+        "linear": lin.to_json(),
+        "poisson_gamma": pg,
+        "sites_left_out": {
+            "count": len(plan.left_out),
+            "site_ids": [sid for sid, _ in plan.left_out],
+            "reasons": {sid: why for sid, why in plan.left_out},
+        },
+        "notes": notes,
+    }
+
+
+def _since_open(plan: SitePlan, enrollment: pd.DataFrame, cut: dt.date) -> float:
+    """Σ over the open sites' patients of the days from the site's opening to the middle of
+    the randomization day (the time data of the trend's likelihood)."""
+    if not plan.open_ids:
+        return 0.0
+    opened = {sid: cut.toordinal() - int(t) for sid, t in zip(plan.open_ids, plan.tau, strict=True)}
+    rand = pd.to_datetime(enrollment["randomization_date"])
+    rows = enrollment[rand.notna() & (rand <= pd.Timestamp(cut))]
+    sid = rows["site_id"].astype(str)
+    keep = sid.isin(opened)
+    if not keep.any():
+        return 0.0
+    days = np.array(
+        [d.toordinal() for d in pd.to_datetime(rows.loc[keep, "randomization_date"]).dt.date]
+    )
+    start = np.array([opened[s] for s in sid[keep]])
+    return float(np.sum(np.maximum(days - start - 0.5, 0.0)))
+
+
+def _poisson_gamma(
+    trial: Trial,
+    plan: SitePlan,
+    enrollment: pd.DataFrame,
+    dates: pd.Series,
+    cut: dt.date,
+    goal: int,
+    total: int,
+    reached: dt.date | None,
+    by_dates: list[dt.date],
+    paths: int,
+    seed: int,
+    parameter_uncertainty: bool,
+    notes: list[str],
+    trend: bool,
+    lags: tuple[int, ...],
+    ramp_days: int,
+    prior_patients: float,
+) -> dict[str, Any]:
+    remaining = max(goal - total, 0)
+    streams = {
+        name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+        for i, name in enumerate(("params", "rates", "times", "chart", "sites"))
+    }
+
+    def by_rng(day: dt.date) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(10, day.toordinal())))
+
+    posterior = None
+    reason: str | None = None
+    if not plan.open_ids:
+        if plan.planned_ids:
+            reason = "no site open by as_of: rates cannot be estimated"
+        else:
+            reason = "no site open or planned: the target cannot be reached"
+    else:
+        try:
+            posterior = fit_trend(plan.k, plan.tau, _since_open(plan, enrollment, cut), trend)
+        except ValueError as exc:
+            reason = str(exc)
+    if posterior is None:
+        notes.append(f"Poisson–gamma: no forecast ({reason})")
+    out = _empty_pg(reason)
+    out["sites_used"] = len(plan.open_ids)
+    out["sites_planned"] = [
+        {"site_id": sid, "activation_date": d.isoformat()}
+        for sid, d in zip(plan.planned_ids, plan.planned_dates, strict=True)
+    ]
+
+    draws: RateDraws | None = None
+    params = None
+    if posterior is not None:
+        fit = posterior.fits[posterior.mode]
+        if fit.note:
+            notes.append(
+                fit.note
+                + (
+                    ": the mean rate's uncertainty is still drawn (α fixed)"
+                    if parameter_uncertainty
+                    else ""
+                )
+            )
+        completion_days = (trial.planned_completion_date - cut).days
+        prior = plan_prior(goal, completion_days, plan.tau, plan.planned_offsets, prior_patients)
+        params = draw_path_parameters(
+            posterior, float(plan.k.sum()), prior, paths, streams["params"], parameter_uncertainty
+        )
+        k_all = np.concatenate([plan.k, np.zeros(len(plan.planned_ids))])
+        tau_all = np.concatenate([plan.tau, np.zeros(len(plan.planned_ids))])
+        start_all = np.concatenate([np.zeros(len(plan.open_ids)), plan.planned_offsets])
+        draws = draw_site_rates(
+            params.alpha,
+            params.beta,
+            k_all,
+            tau_all,
+            start_all,
+            paths,
+            streams["rates"],
+            gamma=params.gamma if np.any(params.gamma) else None,
+        )
+        change = posterior.change_per_year()
+        out.update(
+            {
+                "alpha": _float(fit.alpha),
+                "beta": _float(fit.beta),
+                "alpha_at_bound": fit.at_bound,
+                "mean_rate_per_site_per_month": _float(fit.mean_rate * MONTH_DAYS),
+                "parameter_uncertainty": params.drawn,
+                "paths": paths,
+                "seed": seed,
+                "prior": None
+                if prior is None or not params.drawn
+                else {
+                    "kind": "plan",
+                    "source": prior.source,
+                    "mean_rate_per_site_per_month": _float(prior.mean_rate * MONTH_DAYS),
+                    "pseudo_patients": prior.pseudo_patients,
+                    "share_of_mean_rate_precision": _float(params.prior_share),
+                    "reference": "Gajewski, Simon & Carlson 2008 (R package accrual)",
+                },
+                "trend": {
+                    "model": "rate_i(t) = rate_i·exp(−γ·t), t from the site's opening; "
+                    "constant and trending models averaged by their evidence"
+                    if trend
+                    else "constant rates (trend off)",
+                    "change_per_year": _float(change["median"]),
+                    "interval_80": [_float(change["lo80"]), _float(change["hi80"])],
+                    "interval_95": [_float(change["lo95"]), _float(change["hi95"])],
+                    "probability_slowing": _float(change["probability_slowing"]),
+                    "probability_constant": _float(change["probability_constant_model"]),
+                },
+            }
+        )
+
+    # --- target date distribution
+    t_days: np.ndarray | None = None
+    if reached is not None or goal <= total:
+        d = reached
+        out["median_target_date"] = _iso(d)
+        out["interval_80"] = [_iso(d), _iso(d)]
+        out["interval_95"] = [_iso(d), _iso(d)]
+    elif draws is not None:
+        t_days = draws.arrival_times(remaining, streams["times"])
+        q = {p: _quantile_days(t_days, p) for p in QUANTILES}
+        as_dates = {p: _days_to_date(cut, q[p]) for p in QUANTILES}
+        out["median_target_date"] = _iso(as_dates[0.5])
+        out["interval_80"] = [_iso(as_dates[0.1]), _iso(as_dates[0.9])]
+        out["interval_95"] = [_iso(as_dates[0.025]), _iso(as_dates[0.975])]
+        never = float(np.mean(~np.isfinite(t_days)))
+        beyond = float(np.mean(t_days > MAX_FORECAST_DAYS))
+        out["probability_never"] = never
+        out["probability_beyond_horizon"] = beyond
+        if any(v is None for v in as_dates.values()):
+            notes.append(
+                f"in {beyond:.0%} of the simulations the target is not reached within "
+                f"{MAX_FORECAST_DAYS // 365} years ({never:.0%} never, as the sites slow "
+                "down): those dates are shown as null"
+            )
+
+    # --- probability and expected count by dates
+    for day in by_dates:
+        key = day.isoformat()
+        days = (day - cut).days
+        if days <= 0:
+            observed = int((dates <= pd.Timestamp(day)).sum())
+            out["probability_by"][key] = 1.0 if observed >= goal else 0.0
+            out["expected_by"][key] = {"mean": float(observed), "lo80": observed, "hi80": observed}
+            continue
+        if total >= goal:
+            out["probability_by"][key] = 1.0
+        elif draws is not None:
+            out["probability_by"][key] = draws.probability_by(remaining, days)
+        else:
+            out["probability_by"][key] = None
+        if draws is None:
+            out["expected_by"][key] = None
+            continue
+        lam = draws.cumulative_intensity(days)[:, 0]
+        counts = total + by_rng(day).poisson(lam)
+        lo, hi = _count_quantiles(counts, (0.1, 0.9))
+        out["expected_by"][key] = {
+            "mean": float(total + lam.mean()),
+            "lo80": int(lo),
+            "hi80": int(hi),
+        }
+
+    # --- sites needed: decision table, and the headline figure (planned completion, middle lag)
+    deadlines = [Deadline("planned completion", trial.planned_completion_date)]
+    lpi = _last_patient_in(trial)
+    if lpi is not None:
+        deadlines.append(Deadline("last patient in", lpi))
+    plan_day = trial.planned_completion_date
+    out["additional_sites_by"] = plan_day.isoformat()
+    plan_days = (plan_day - cut).days
+    if total >= goal:
+        out["additional_sites_needed"] = 0
+        out["additional_sites_reason"] = "target already reached"
+    elif plan_days <= 0:
+        out["additional_sites_reason"] = f"planned completion {plan_day} already past"
+    elif draws is None:
+        out["additional_sites_reason"] = reason
+    if draws is not None and params is not None and total < goal:
+        table = sites_needed_table(
+            draws,
+            params.alpha,
+            params.beta,
+            remaining,
+            cut,
+            deadlines,
+            lags,
+            ramp_days,
+            streams["sites"],
+        )
+        out["sites_needed"] = table
+        rows = table["deadlines"][0]["rows"]
+        if rows:
+            row = rows[len(rows) // 2]
+            m = row["smallest_k_for_target_probability"]
+            out["additional_sites_needed"] = m
+            out["additional_sites_lag_days"] = row["lag_days"]
+            out["additional_sites_reason"] = (
+                "already on track"
+                if m == 0
+                else f"sites opening after {row['lag_days']} days with a {ramp_days}-day "
+                f"ramp-up, rates drawn from the fitted law, for P ≥ {TARGET_PROBABILITY:.0%}"
+                if m is not None
+                else f"more than {table['max_k']} sites opening after {row['lag_days']} days "
+                f"would be needed for P ≥ {TARGET_PROBABILITY:.0%}"
+            )
+
+    # --- chart
+    out["chart"] = _chart(trial, draws, t_days, cut, total, goal, streams["chart"])
+    return out
+
+
+def _last_patient_in(trial: Trial) -> dt.date | None:
+    """Last patient in, when the trial knows its treatment duration (else None)."""
+    try:
+        value = trial.last_patient_in_date
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return value if isinstance(value, dt.date) else None
+
+
+def _chart(
+    trial: Trial,
+    draws: RateDraws | None,
+    t_days: np.ndarray | None,
+    cut: dt.date,
+    total: int,
+    goal: int,
+    rng: np.random.Generator,
+) -> dict[str, list[Any]]:
+    """Weekly median and 80 %/95 % bands of the cumulative randomized count from as_of.
+
+    The horizon is the later of the 97.5 % date and the planned completion, capped at
+    5 years; counts are capped at the target since recruitment stops there. Drawn from the
+    first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap).
+    """
+    if draws is None or total >= goal:
+        return {
+            "dates": [cut.isoformat()],
+            "median": [total],
+            "lo80": [total],
+            "hi80": [total],
+            "lo95": [total],
+            "hi95": [total],
+        }
+    end = max((trial.planned_completion_date - cut).days, 0)
+    if t_days is not None:
+        q975 = _quantile_days(t_days, 0.975)
+        # An infinite 97.5 % date (paths that never get there): chart the longest horizon.
+        end = max(end, int(math.ceil(q975))) if math.isfinite(q975) else CHART_HORIZON_CAP_DAYS
+    end = min(max(end, CHART_STEP_DAYS), CHART_HORIZON_CAP_DAYS)
+    grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
+    cap = goal - total
+    if cap <= len(grid):
+        # Few patients to go: draw each path's arrivals (exact, coherent along the path).
+        further = draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, CHART_MAX_PATHS)
+    else:
+        # Many to go: one Poisson count per grid point is cheaper than every arrival.
+        lam = draws.cumulative_intensity(grid)[:CHART_MAX_PATHS]
+        further = np.minimum(rng.poisson(lam), cap)
+    counts = total + further
+    qs = _count_quantiles(counts, (0.5, 0.1, 0.9, 0.025, 0.975))
+    return {
+        "dates": [(cut + dt.timedelta(days=int(d))).isoformat() for d in grid],
+        "median": [int(v) for v in qs[0]],
+        "lo80": [int(v) for v in qs[1]],
+        "hi80": [int(v) for v in qs[2]],
+        "lo95": [int(v) for v in qs[3]],
+        "hi95": [int(v) for v in qs[4]],
+    }
