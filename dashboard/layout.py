@@ -1319,6 +1319,9 @@ def grid_columns() -> list[dict[str, Any]]:
             "cellClassRules": {
                 "flag-cell flag-none": "params.value === 'Recruiting, none randomized'",
                 "flag-cell flag-stale": "params.value === 'None in last 90 days'",
+                # Data inconsistencies (metrics.site_table): a wrong date, a lagging registry.
+                "flag-cell flag-data": "params.value.indexOf('Data:') >= 0 "
+                "|| params.value.indexOf('registry says') >= 0",
             },
         },
     ]
