@@ -43,6 +43,7 @@ def create_app(
     as_of: dt.date | None = None,
     *,
     auth: Auth | None | object = FROM_ENVIRONMENT,
+    forecast_paths: int | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
@@ -50,6 +51,8 @@ def create_app(
     :func:`dashboard.security.install_security`. ``auth`` defaults to what the environment
     configures (:func:`dashboard.security.load_auth`: ``$RECRUITMENT_DASHBOARD_HTPASSWD`` or
     ``$RECRUITMENT_DASHBOARD_AUTH``; none: no auth); pass an :class:`Auth` or None to decide.
+    ``forecast_paths``: simulated paths of the page's forecast (default 10,000); tests that
+    draw hundreds of generated trials use fewer.
     """
     if auth is FROM_ENVIRONMENT:
         auth = load_auth()
@@ -65,7 +68,7 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     store = DataStore(data_dir)
-    cache = layout.NumbersCache()
+    cache = layout.NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
 
     def serve() -> dash.html.Div:

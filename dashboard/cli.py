@@ -145,15 +145,27 @@ def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.d
 @data_dir_option
 @click.option("--seed", type=int, default=None, help="Random seed (default: the shipped demo's).")
 @click.option("--cutoff", callback=_date, help="Data cut-off of the demo (default 2025-11-20).")
-def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> None:
-    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic)."""
-    from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, write_demo
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a real enrollment (kept as a dated backup beside it; logged).",
+)
+def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force: bool) -> None:
+    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic).
 
-    enrollment = write_demo(
-        _paths(data_dir),
-        seed=DEFAULT_SEED if seed is None else seed,
-        cutoff=cutoff or DEFAULT_CUTOFF,
-    )
+    sites.csv is never written; a real enrollment is replaced only with --force.
+    """
+    from .demo import DEFAULT_CUTOFF, DEFAULT_SEED, DemoRefused, write_demo
+
+    try:
+        enrollment = write_demo(
+            _paths(data_dir),
+            seed=DEFAULT_SEED if seed is None else seed,
+            cutoff=cutoff or DEFAULT_CUTOFF,
+            force=force,
+        )
+    except DemoRefused as exc:
+        _fail(f"Demo refused: {exc}")
     click.echo(
         f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "
         f"{int(enrollment['randomization_date'].notna().sum())} randomized."
@@ -377,14 +389,15 @@ def forecast(
 ) -> None:
     """When the target is reached: weighted linear and Poisson–gamma forecasts."""
     from .forecast import DEFAULT_SEED, format_forecast
-    from .forecast import forecast as build_forecast
+    from .forecast_from_cutoff import forecast_as_of
 
     data = _load(data_dir)
-    result = build_forecast(
+    result = forecast_as_of(
         data.trial,
         data.sites,
         data.enrollment,
         as_of or data.data_cutoff,
+        data.data_cutoff,
         target=target,
         by=by,
         paths=paths,
@@ -396,6 +409,8 @@ def forecast(
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         click.echo(format_forecast(result, synthetic=data.synthetic))
+        for warning in result["warnings"]:
+            click.echo(f"Warning: {warning}")
 
 
 # --------------------------------------------------------------------------- serve

@@ -914,15 +914,15 @@ def import_enrollment(
     """Validate an EDC/IWRS export and make it the trial's enrollment, all or nothing.
 
     On success enrollment.csv is replaced atomically, dataset.json records the cut-off
-    (``cutoff``, else the latest date in the file) and that the data are real, and demo
-    activation dates are cleared from sites.csv. Every outcome, refusals included, is
+    (``cutoff``, else the latest date in the file) and that the data are real, and the
+    demo's own activation-date file is removed (sites.csv is never written). Every outcome, refusals included, is
     appended to import-log.jsonl. Raises :class:`EnrollmentError` listing every problem;
     then nothing but the log line is written.
 
     ``limits`` (:class:`dashboard.exports_reader.Limits`) and ``today`` exist for tests.
     """
     from .exports_reader import ExportReadError, Limits, open_export
-    from .sites import SitesError, load_sites, sites_to_csv
+    from .sites import SitesError
 
     limits = limits or Limits()
     today = today or dt.date.today()
@@ -993,22 +993,26 @@ def import_enrollment(
                 "patients at site(s) not RECRUITING in the registry (it may be out of date): "
                 + ", ".join(f"{s} ({status_by_site.get(s)})" for s in not_recruiting)
             )
-        sites_text = None
-        if meta.get("activation_dates_synthetic"):
-            cleared = load_sites(paths)
-            cleared["activation_date"] = pd.NaT
-            sites_text = sites_to_csv(cleared)
+        # sites.csv is the user's: never written here. The demo's made-up activation
+        # dates live in their own file, which a real enrollment makes meaningless.
+        drop_synthetic = paths.synthetic_activation.exists()
+        if drop_synthetic:
             notices.append(
-                "sites.csv: cleared the activation dates, which were synthetic demo values; "
-                "enter the real ones"
+                f"removed {paths.synthetic_activation.name} (the demo's made-up activation "
+                "dates); the activation dates typed in sites.csv are kept as they are"
+            )
+        if meta.get("activation_dates_synthetic"):
+            notices.append(
+                "dataset.json says an older demo wrote activation dates into sites.csv; they "
+                "were kept (nothing typed there is ever cleared): check them"
             )
         if meta.get("synthetic"):
             notices.append("replaced the synthetic demo enrollment")
         meta.pop("note", None)
+        meta.pop("activation_dates_synthetic", None)
         meta.update(
             {
                 "synthetic": False,
-                "activation_dates_synthetic": False,
                 "data_cutoff": data_cutoff.isoformat(),
                 "source": f"recruitment-dashboard import-enrollment {name}",
                 "source_sha256": entry["sha256"],
@@ -1018,9 +1022,10 @@ def import_enrollment(
         _cleanup_stale_temp(paths)
         # Order: the data first, dataset.json (which says the data are real) last.
         atomic_write_text(paths.enrollment, result.csv_text)
-        if sites_text is not None:
-            atomic_write_text(paths.sites, sites_text)
         write_dataset_meta(paths, meta)
+        if drop_synthetic:
+            paths.synthetic_activation.unlink(missing_ok=True)
+            entry["removed"] = [paths.synthetic_activation.name]
         append_import_log(
             paths, {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()}
         )

@@ -25,10 +25,12 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
+from .asof import as_of_warnings
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .forecast_from_cutoff import forecast_as_of
 from .registry import STATUS_LABELS, Trial
 from .store import LOAD_ERRORS, DataStore, TrialData
 
@@ -88,22 +90,32 @@ class PageNumbers:
         return self.summary["pace"]
 
 
-def run_forecast(data: TrialData, as_of: dt.date) -> tuple[dict[str, Any] | None, str | None]:
-    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed).
+def run_forecast(
+    data: TrialData, as_of: dt.date, paths: int | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed),
+    made from the data cut-off when ``as_of`` is after it
+    (:func:`dashboard.forecast_from_cutoff.forecast_as_of`; its ``warnings`` say so).
 
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
+    options = {} if paths is None else {"paths": paths}
     try:
-        return fc.forecast(data.trial, data.sites, data.enrollment, as_of), None
+        result = forecast_as_of(
+            data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options
+        )
+        return result, None
     except Exception as exc:  # any failure: the counts are shown without a forecast
         logger.exception("forecast failed for as_of %s", as_of)
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def page_numbers(data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
+def page_numbers(
+    data: TrialData, as_of: metrics.DateLike, forecast_paths: int | None = None
+) -> PageNumbers:
     cut = metrics.to_date(as_of)
-    result, error = run_forecast(data, cut)
+    result, error = run_forecast(data, cut, forecast_paths)
     table = metrics.site_table(
         data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
     )
@@ -137,8 +149,10 @@ class NumbersCache:
     (a new object) never reuses old numbers.
     """
 
-    def __init__(self, size: int = 8):
+    def __init__(self, size: int = 8, forecast_paths: int | None = None):
         self.size = size
+        #: Simulated forecast paths (None: the forecast's default, 10,000).
+        self.forecast_paths = forecast_paths
         self._entries: OrderedDict[tuple[int, str, dt.date], tuple[TrialData, PageNumbers]] = (
             OrderedDict()
         )
@@ -152,7 +166,7 @@ class NumbersCache:
             if hit is not None and hit[0] is data:
                 self._entries.move_to_end(key)
                 return hit[1]
-        numbers = page_numbers(data, cut)
+        numbers = page_numbers(data, cut, self.forecast_paths)
         with self._lock:
             self._entries[key] = (data, numbers)
             while len(self._entries) > self.size:
@@ -656,8 +670,17 @@ def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[
     ]
 
 
-def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
-    """Warnings a reader must see before trusting the numbers."""
+def alerts(
+    data: TrialData,
+    store_errors: tuple[str, ...],
+    as_of: dt.date,
+    forecast: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Warnings a reader must see before trusting the numbers.
+
+    The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
+    ``forecast`` print; ``forecast`` (the page's, when there is one) adds its own.
+    """
     out: list[Any] = []
     if store_errors:
         out.append(
@@ -681,21 +704,19 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
                 id="synthetic-alert",
             )
         )
-    cutoff = data.data_cutoff
-    lag = (as_of - cutoff).days
-    if lag > metrics.STALE_CUTOFF_DAYS:
+    summary_warnings = as_of_warnings(data.trial.start_date, data.data_cutoff, as_of)
+    ids = ["before-start", "stale-cutoff"]
+    for warning in summary_warnings:
+        ident = ids[0] if warning.startswith("The as-of date") else ids[1]
+        out.append(dbc.Alert(warning, color="warning", className="py-2 mb-2", id=ident))
+    extra = [w for w in (forecast or {}).get("warnings", []) if w not in summary_warnings]
+    if extra:
         out.append(
             dbc.Alert(
-                [
-                    html.Strong(
-                        f"Data cut-off {cutoff.isoformat()} is {lag} days before the as-of date. "
-                    ),
-                    "Patients screened or randomized after the cut-off are not counted; "
-                    "rates after it read as zero.",
-                ],
+                [html.Strong("Forecast: "), *[html.Div(w) for w in extra]],
                 color="warning",
                 className="py-2 mb-2",
-                id="stale-cutoff",
+                id="forecast-warnings",
             )
         )
     return out
@@ -1490,7 +1511,7 @@ def page(
             head,
             dbc.Container(
                 [
-                    html.Div(alerts(data, store_errors, as_of), id=ALERTS),
+                    html.Div(alerts(data, store_errors, as_of, numbers.forecast), id=ALERTS),
                     html.Div(kpi_cards(numbers, data), id=KPIS, className="mb-3"),
                     dbc.Row(
                         [

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .asof import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
+from .asof import as_of_warnings
 from .registry import LOCATION_STATUSES, Trial
 
 MONTH_DAYS = 365.25 / 12
 RATE_WINDOW_DAYS = 90
 WEEK_DAYS = 7
-STALE_CUTOFF_DAYS = 14
 #: Registry statuses under which a site should have no patients; patients there mean the
 #: registry record is behind the site's real state (it lags), and the page says so.
 REGISTRY_LAG_STATUSES = ("NOT_YET_RECRUITING", "COMPLETED", "WITHDRAWN")
@@ -379,4 +380,5 @@ def summary(
         },
         "pace": {k: _clean(v) for k, v in p.to_json().items()},
         "per_site": per_site,
+        "warnings": as_of_warnings(trial.start_date, data_cutoff, cut),
     }

@@ -25,6 +25,7 @@ from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial, load_registry
 from .sites import SitesError, load_sites
+from .synthetic import read_synthetic_activation, with_synthetic_activation
 
 LOAD_ERRORS = (
     RegistryError,
@@ -101,7 +102,14 @@ def cross_check(
 def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
     """The fixed data files of ``paths`` and its registry folder, as plain strings."""
     root = str(paths.root)
-    fixed = (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
+    fixed = (
+        paths.sites,
+        paths.geocodes,
+        paths.enrollment,
+        paths.dataset,
+        paths.import_log,
+        paths.synthetic_activation,
+    )
     return tuple(os.path.join(root, p.name) for p in fixed), os.path.join(
         root, paths.registry_dir.name
     )
@@ -140,6 +148,9 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     geocodes = load_geocodes(paths)
     enrollment = load_enrollment(paths)
     meta = read_dataset_meta(paths)
+    if meta.get("synthetic"):
+        # The demo's made-up activation dates fill the sites without a typed one.
+        sites = with_synthetic_activation(sites, read_synthetic_activation(paths))
     problems = cross_check(trial, sites, geocodes, enrollment)
     if strict and problems:
         raise ValueError("\n".join(problems))

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.datadir import DataPaths, read_dataset_meta, read_import_log
+from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_dataset_meta, read_import_log
 from dashboard.enrollment import (
     MAX_LISTED_ERRORS,
     EnrollmentError,
@@ -146,10 +146,13 @@ def test_french_excel_export_imports_with_hand_counted_numbers(tmp_path: Path, d
     meta = read_dataset_meta(DataPaths(data_dir))
     assert meta["synthetic"] is False
     assert meta["data_cutoff"] == "2024-04-16"
-    assert meta["activation_dates_synthetic"] is False
+    assert "activation_dates_synthetic" not in meta
     assert "note" not in meta  # the demo's "synthetic" note must not survive
-    sites = (data_dir / "sites.csv").read_text(encoding="utf-8").splitlines()
-    assert all(line.split(",")[5] == "" for line in sites[1:])  # demo activation dates cleared
+    # The demo's made-up activation dates lived in their own file: it is gone, and
+    # sites.csv (the user's) is exactly as shipped.
+    assert not (data_dir / "synthetic-activation.csv").exists()
+    assert (data_dir / "sites.csv").read_bytes() == (SHIPPED_DATA_DIR / "sites.csv").read_bytes()
+    assert load_trial_data(data_dir).sites["activation_date"].isna().all()
 
     data = load_trial_data(data_dir)
     assert not data.synthetic
@@ -270,7 +273,7 @@ def test_reimport_replaces_the_previous_enrollment(tmp_path: Path, data_dir: Pat
     second = write(tmp_path, "second.csv", french_bytes(FRENCH_ROWS[:2]))
     import_enrollment(second, DataPaths(data_dir), today=TODAY)
     assert enrollment_counts(data_dir, "2024-12-31") == (2, 1, 1)
-    # Real activation dates are never touched once the demo ones have been cleared.
+    # sites.csv is never written by an import.
     assert (data_dir / "sites.csv").read_bytes() == sites_after_first
 
 

@@ -290,9 +290,7 @@ def activation_figure(
                 "hoverinfo": "skip",
             }
         )
-    activated = [
-        r for r in by_stage["waiting"] + by_stage["started"] if _iso(r["activation_date"])
-    ]
+    activated = [r for r in by_stage["waiting"] + by_stage["started"] if _iso(r["activation_date"])]
     if activated:
         ids = [r["site_id"] for r in activated]
         data.append(
