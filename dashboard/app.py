@@ -16,6 +16,7 @@ import dash
 
 from . import callbacks, layout
 from .compression import enable_compression
+from .health import data_health
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
@@ -79,7 +80,7 @@ def create_app(
     app.validation_layout = id_skeleton(serve())
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
-    install_security(app, auth=auth)
+    install_security(app, auth=auth, health_check=lambda: data_health(store))
     enable_compression(app.server)
     app.server.config["RECRUITMENT_DASHBOARD_DATA_DIR"] = str(Path(data_dir))
     app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools

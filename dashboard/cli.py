@@ -444,6 +444,7 @@ def serve(
         RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn -w 2 -b 127.0.0.1:8050 dashboard.wsgi:server
     """
     from .app import create_app
+    from .firststeps import serve_refusal
     from .security import SecurityConfigError, check_bind, load_auth
 
     try:
@@ -452,6 +453,9 @@ def serve(
     except SecurityConfigError as exc:
         _fail(str(exc))
     root = _paths(data_dir).root
+    refusal = serve_refusal(root)
+    if refusal is not None:
+        _fail(refusal, code=2)
     app = create_app(root, as_of=as_of, auth=auth)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(

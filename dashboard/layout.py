@@ -704,6 +704,20 @@ def alerts(
                 id="synthetic-alert",
             )
         )
+    if not len(data.enrollment):
+        out.append(
+            dbc.Alert(
+                [
+                    html.Strong("No enrollment imported yet. "),
+                    "Next: type the sites' activation dates (and targets) into sites.csv, then "
+                    "import the EDC/IWRS export: recruitment-dashboard import-enrollment "
+                    "EXPORT.csv --cutoff YYYY-MM-DD --data-dir DIR.",
+                ],
+                color="info",
+                className="py-2 mb-2",
+                id="no-enrollment",
+            )
+        )
     summary_warnings = as_of_warnings(data.trial.start_date, data.data_cutoff, as_of)
     ids = ["before-start", "stale-cutoff"]
     for warning in summary_warnings:

@@ -178,6 +178,8 @@ class DataStore:
         self._data: TrialData | None = None
         self._seen_version: str | None = None
         self.errors: tuple[str, ...] = ()
+        #: The exception of the last failed reload (None after a good one), for /health.
+        self.last_failure: BaseException | None = None
 
     def get(self) -> TrialData:
         version = fingerprint(self.paths)
@@ -189,12 +191,14 @@ class DataStore:
             try:
                 data = load_trial_data(self.paths.root, strict=True)
             except LOAD_ERRORS as exc:
+                self.last_failure = exc
                 if self._data is None:
                     raise
                 self.errors = tuple(str(exc).splitlines()) or (repr(exc),)
             else:
                 self._data = data
                 self.errors = ()
+                self.last_failure = None
             self._seen_version = version
         assert self._data is not None
         return self._data
