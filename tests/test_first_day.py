@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -320,3 +321,26 @@ def test_serve_on_a_missing_or_empty_data_dir_explains(tmp_path: Path):
     assert result.exit_code == 2
     assert "First steps" in result.output
     assert "registry import" in result.output and "import-enrollment" in result.output
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    shutil.which("pdftotext") is None or not Path("/usr/bin/chromium").exists(),
+    reason="needs Debian chromium and poppler-utils",
+)
+def test_snapshot_long_after_the_cut_off_with_no_activation_dates(tmp_path: Path, data_dir: Path):
+    export = tmp_path / "export.csv"
+    export.write_bytes(french_excel_csv())
+    run("import-enrollment", str(export), "--data-dir", str(data_dir), "--cutoff", CUTOFF)
+    no_dates_dir = data_dir
+    out = tmp_path / "first-day.pdf"
+    result = CliRunner().invoke(
+        main,
+        ["snapshot", "--data-dir", str(no_dates_dir), "--as-of", "2024-09-30", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(out), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "unknown, not zero" in text
+    assert "made from the data cut-off 2024-05-31" in text
