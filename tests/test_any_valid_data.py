@@ -184,85 +184,84 @@ def test_every_view_on_any_valid_data(
     write_gen_trial(root, trial)
     if _runs["n"] <= FRESH_APPS:
         app = create_app(root, auth=None, forecast_paths=FORECAST_PATHS)
-    if True:
-        client = app.server.test_client()
-        assert client.get("/health").status_code == 200  # loads the new data version
-        data = app._dashboard_store.get()
-        assert data.data_cutoff == trial.recorded_cutoff()
-        # Typed activation dates win; the demo's fill the rest only while synthetic.
-        for site, loaded in zip(trial.sites, data.sites["activation_date"], strict=True):
-            expected = site.activation or (site.synthetic_activation if trial.synthetic else None)
-            assert (None if loaded is None or loaded != loaded else loaded.date()) == expected
+    client = app.server.test_client()
+    assert client.get("/health").status_code == 200  # loads the new data version
+    data = app._dashboard_store.get()
+    assert data.data_cutoff == trial.recorded_cutoff()
+    # Typed activation dates win; the demo's fill the rest only while synthetic.
+    for site, loaded in zip(trial.sites, data.sites["activation_date"], strict=True):
+        expected = site.activation or (site.synthetic_activation if trial.synthetic else None)
+        assert (None if loaded is None or loaded != loaded else loaded.date()) == expected
 
-        layout = client.get("/_dash-layout")
-        assert layout.status_code == 200
-        default_rows = _grid_rows(layout.get_json())
-        _check_rows(default_rows, trial, trial.recorded_cutoff())
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    default_rows = _grid_rows(layout.get_json())
+    _check_rows(default_rows, trial, trial.recorded_cutoff())
 
-        site_id = trial.sites[-1].site_id
-        # The XLSX buttons give the same tables as the CSV ones (tested in test_tabular.py);
-        # the status filter and the selection redraw a subset of what the date trigger
-        # draws (the builders are called with a selection below).
-        replies = drive_every_callback(
-            client, as_of.isoformat(), site_id, skip_triggers=SAME_OUTPUTS_AS_ANOTHER_TRIGGER
+    site_id = trial.sites[-1].site_id
+    # The XLSX buttons give the same tables as the CSV ones (tested in test_tabular.py);
+    # the status filter and the selection redraw a subset of what the date trigger
+    # draws (the builders are called with a selection below).
+    replies = drive_every_callback(
+        client, as_of.isoformat(), site_id, skip_triggers=SAME_OUTPUTS_AS_ANOTHER_TRIGGER
+    )
+    refresh = next(
+        v
+        for k, v in replies.items()
+        if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
+    )
+    response = refresh["response"]
+    _check_rows(response[L.GRID]["rowData"], trial, as_of)
+    total_screened, _, total_randomized = trial.counts(as_of)
+    bars = response[L.BARS]["figure"]["data"]
+    assert sum(sum(t["x"]) for t in bars if t["type"] == "bar") == total_randomized
+    assert "as-of-value" in json.dumps(response[L.AS_OF_TEXT])
+    alerts = json.dumps(response[L.ALERTS])
+    cutoff = trial.recorded_cutoff()
+    assert ("before the trial start" in alerts) == (as_of < trial.start)
+    assert ("unknown, not zero" in alerts) == ((as_of - cutoff).days > STALE_CUTOFF_DAYS)
+
+    sites_csv = next(v for k, v in replies.items() if k.startswith(f"{L.SITES_CSV}."))
+    rows = _csv_download(sites_csv, L.SITES_DOWNLOAD)
+    assert len(rows) == len(trial.sites)
+    assert sum(int(r["randomized"]) for r in rows) == total_randomized
+    accrual_csv = next(v for k, v in replies.items() if k.startswith(f"{L.ACCRUAL_CSV}."))
+    accrual_rows = _csv_download(accrual_csv, L.ACCRUAL_DOWNLOAD)
+    if as_of >= trial.start:
+        assert int(accrual_rows[-1]["randomized"]) == total_randomized
+        assert int(accrual_rows[-1]["screened"]) == total_screened
+    else:
+        assert accrual_rows == []
+
+    # Every figure builder, validated by plotly, on the same numbers.
+    table = site_table(data.sites, data.geocodes, data.enrollment, as_of, trial.start)
+    assert int(table["randomized"].sum()) == total_randomized
+    site_bar_figure(table, selected=[site_id])
+    activation_figure(table, as_of=as_of, trial_start=trial.start, selected=[site_id])
+    site_map_figure(table, status_counts(data.sites), selected=[site_id])
+    series = accrual_series(data.enrollment, trial.start, as_of)
+    accrual_figure(
+        series,
+        target=trial.target,
+        start_date=trial.start,
+        planned_completion_date=data.trial.planned_completion_date,
+        last_patient_in_date=data.trial.last_patient_in_date,
+        as_of=as_of,
+        randomized=total_randomized,
+    )
+    # Inconsistent activation dates are flagged, never hidden.
+    for row in table.itertuples():
+        first = min(
+            (
+                p.randomization
+                for p in trial.patients
+                if p.site_id == row.site_id and p.randomization and p.randomization <= as_of
+            ),
+            default=None,
         )
-        refresh = next(
-            v
-            for k, v in replies.items()
-            if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
+        activation = next(s for s in trial.sites if s.site_id == row.site_id)
+        act = activation.activation or (
+            activation.synthetic_activation if trial.synthetic else None
         )
-        response = refresh["response"]
-        _check_rows(response[L.GRID]["rowData"], trial, as_of)
-        total_screened, _, total_randomized = trial.counts(as_of)
-        bars = response[L.BARS]["figure"]["data"]
-        assert sum(sum(t["x"]) for t in bars if t["type"] == "bar") == total_randomized
-        assert "as-of-value" in json.dumps(response[L.AS_OF_TEXT])
-        alerts = json.dumps(response[L.ALERTS])
-        cutoff = trial.recorded_cutoff()
-        assert ("before the trial start" in alerts) == (as_of < trial.start)
-        assert ("unknown, not zero" in alerts) == ((as_of - cutoff).days > STALE_CUTOFF_DAYS)
-
-        sites_csv = next(v for k, v in replies.items() if k.startswith(f"{L.SITES_CSV}."))
-        rows = _csv_download(sites_csv, L.SITES_DOWNLOAD)
-        assert len(rows) == len(trial.sites)
-        assert sum(int(r["randomized"]) for r in rows) == total_randomized
-        accrual_csv = next(v for k, v in replies.items() if k.startswith(f"{L.ACCRUAL_CSV}."))
-        accrual_rows = _csv_download(accrual_csv, L.ACCRUAL_DOWNLOAD)
-        if as_of >= trial.start:
-            assert int(accrual_rows[-1]["randomized"]) == total_randomized
-            assert int(accrual_rows[-1]["screened"]) == total_screened
-        else:
-            assert accrual_rows == []
-
-        # Every figure builder, validated by plotly, on the same numbers.
-        table = site_table(data.sites, data.geocodes, data.enrollment, as_of, trial.start)
-        assert int(table["randomized"].sum()) == total_randomized
-        site_bar_figure(table, selected=[site_id])
-        activation_figure(table, as_of=as_of, trial_start=trial.start, selected=[site_id])
-        site_map_figure(table, status_counts(data.sites), selected=[site_id])
-        series = accrual_series(data.enrollment, trial.start, as_of)
-        accrual_figure(
-            series,
-            target=trial.target,
-            start_date=trial.start,
-            planned_completion_date=data.trial.planned_completion_date,
-            last_patient_in_date=data.trial.last_patient_in_date,
-            as_of=as_of,
-            randomized=total_randomized,
-        )
-        # Inconsistent activation dates are flagged, never hidden.
-        for row in table.itertuples():
-            first = min(
-                (
-                    p.randomization
-                    for p in trial.patients
-                    if p.site_id == row.site_id and p.randomization and p.randomization <= as_of
-                ),
-                default=None,
-            )
-            activation = next(s for s in trial.sites if s.site_id == row.site_id)
-            act = activation.activation or (
-                activation.synthetic_activation if trial.synthetic else None
-            )
-            late = act is not None and first is not None and act > first
-            assert ("activation date after first randomization" in row.flag) == late
+        late = act is not None and first is not None and act > first
+        assert ("activation date after first randomization" in row.flag) == late
