@@ -184,6 +184,25 @@ def test_first_import_then_every_view(
         if as_of == "2022-12-01":
             assert any("before the trial start" in w for w in f["warnings"])
 
+        for what in ("sites", "accrual"):
+            out = tmp_path / f"{what}-{as_of}.csv"
+            result = run(
+                "export",
+                "--data-dir",
+                str(data_dir),
+                "--as-of",
+                as_of,
+                "--what",
+                what,
+                "--out",
+                str(out),
+            )
+            assert result.exit_code == 0, result.output
+        assert len(out.read_text(encoding="utf-8-sig").splitlines()) == (
+            1 + (dt.date.fromisoformat(as_of) - dt.date(2023, 2, 2)).days + 1
+            if as_of >= "2023-02-02"
+            else 1
+        )  # the accrual export: one row per day from the trial start, none before it
         replies = drive_every_callback(client, as_of, "12")
         refresh = next(
             v
