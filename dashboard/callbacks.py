@@ -251,7 +251,7 @@ def register(
         selected = set(selection or ())
         return (
             no_update if same_date else L.as_of_text(as_of),
-            no_update if same_date else L.alerts(data, errors, as_of, numbers.forecast),
+            no_update if same_date else L.alerts(data, errors, as_of),
             no_update if same_date else L.kpi_cards(numbers, data),
             L.map_figure(numbers, highlighted, selected, validate=False),
             no_update if same_date else L.accrual(numbers, data, validate=False),

@@ -670,16 +670,11 @@ def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[
     ]
 
 
-def alerts(
-    data: TrialData,
-    store_errors: tuple[str, ...],
-    as_of: dt.date,
-    forecast: dict[str, Any] | None = None,
-) -> list[Any]:
+def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
     """Warnings a reader must see before trusting the numbers.
 
     The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
-    ``forecast`` print; ``forecast`` (the page's, when there is one) adds its own.
+    ``forecast`` print (the forecast's own ones are in its note: :func:`forecast_warning_spans`).
     """
     out: list[Any] = []
     if store_errors:
@@ -723,17 +718,19 @@ def alerts(
     for warning in summary_warnings:
         ident = ids[0] if warning.startswith("The as-of date") else ids[1]
         out.append(dbc.Alert(warning, color="warning", className="py-2 mb-2", id=ident))
-    extra = [w for w in (forecast or {}).get("warnings", []) if w not in summary_warnings]
-    if extra:
-        out.append(
-            dbc.Alert(
-                [html.Strong("Forecast: "), *[html.Div(w) for w in extra]],
-                color="warning",
-                className="py-2 mb-2",
-                id="forecast-warnings",
-            )
-        )
     return out
+
+
+def forecast_warning_spans(numbers: PageNumbers, data: TrialData) -> list[Any]:
+    """The forecast's own date warnings (a past last-patient-in date, a forecast made from
+    the cut-off), in the forecast note: the alerts above already say the others."""
+    said = set(as_of_warnings(data.trial.start_date, data.data_cutoff, numbers.as_of))
+    extra = [w for w in (numbers.forecast or {}).get("warnings", []) if w not in said]
+    if not extra:
+        return []
+    return [
+        html.Span(" ⚠ " + " ".join(extra), className="forecast-warning", id="forecast-warnings")
+    ]
 
 
 # ----------------------------------------------------------------------------- KPI cards
@@ -1184,7 +1181,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     note = dbc.Row(
         dbc.Col(
             html.Div(
-                forecast_method_text(numbers.forecast),
+                [forecast_method_text(numbers.forecast), *forecast_warning_spans(numbers, data)],
                 className="forecast-note",
                 id="forecast-note",
             ),
@@ -1525,7 +1522,7 @@ def page(
             head,
             dbc.Container(
                 [
-                    html.Div(alerts(data, store_errors, as_of, numbers.forecast), id=ALERTS),
+                    html.Div(alerts(data, store_errors, as_of), id=ALERTS),
                     html.Div(kpi_cards(numbers, data), id=KPIS, className="mb-3"),
                     dbc.Row(
                         [
