@@ -18,6 +18,7 @@ from . import callbacks, layout
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
+from .health import data_health
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
@@ -48,6 +49,7 @@ def create_app(
     as_of: dt.date | None = None,
     *,
     auth: Auth | None | object = FROM_ENVIRONMENT,
+    forecast_paths: int | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
@@ -55,6 +57,8 @@ def create_app(
     :func:`dashboard.security.install_security`. ``auth`` defaults to what the environment
     configures (:func:`dashboard.security.load_auth`: ``$RECRUITMENT_DASHBOARD_HTPASSWD`` or
     ``$RECRUITMENT_DASHBOARD_AUTH``; none: no auth); pass an :class:`Auth` or None to decide.
+    ``forecast_paths``: simulated paths of the page's forecast (default 10,000); tests that
+    draw hundreds of generated trials use fewer.
     """
     if auth is FROM_ENVIRONMENT:
         auth = load_auth()
@@ -70,7 +74,7 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     store = DataStore(data_dir)
-    cache = layout.NumbersCache()
+    cache = layout.NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
 
     def serve() -> dash.html.Div:
@@ -82,7 +86,7 @@ def create_app(
     app.validation_layout = id_skeleton(serve())
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
-    install_security(app, auth=auth)
+    install_security(app, auth=auth, health_check=lambda: data_health(store))
     install_bind_guard(app, auth)  # the bind refusal of `serve`, for any WSGI server
     enable_compression(app.server)
     app.server.config["RECRUITMENT_DASHBOARD_DATA_DIR"] = str(Path(data_dir))

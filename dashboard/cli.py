@@ -207,15 +207,27 @@ def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.d
 @click.option(
     "--cutoff", callback=_date, help="Data cut-off of the demo (default: the record's last update)."
 )
-def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None) -> None:
-    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic)."""
-    from .demo import DEFAULT_SEED, write_demo
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a real enrollment (kept as a dated backup beside it; logged).",
+)
+def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force: bool) -> None:
+    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic).
 
-    enrollment = write_demo(
-        _paths(data_dir),
-        seed=DEFAULT_SEED if seed is None else seed,
-        cutoff=cutoff,
-    )
+    sites.csv is never written; a real enrollment is replaced only with --force.
+    """
+    from .demo import DEFAULT_SEED, DemoRefused, write_demo
+
+    try:
+        enrollment = write_demo(
+            _paths(data_dir),
+            seed=DEFAULT_SEED if seed is None else seed,
+            cutoff=cutoff,
+            force=force,
+        )
+    except DemoRefused as exc:
+        _fail(f"Demo refused: {exc}")
     click.echo(
         f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "
         f"{int(enrollment['randomization_date'].notna().sum())} randomized."
@@ -526,15 +538,16 @@ def forecast(
     if not lag_days or min(lag_days) < 0:
         raise click.BadParameter("at least one lag, none negative", param_hint="--lags")
     from .forecast import DEFAULT_SEED, format_forecast
-    from .forecast import forecast as build_forecast
+    from .forecast_from_cutoff import forecast_as_of
 
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)
-    result = build_forecast(
+    result = forecast_as_of(
         data.trial,
         data.sites,
         data.enrollment,
         as_of or data.data_cutoff,
+        data.data_cutoff,
         target=target,
         by=by,
         paths=paths,
@@ -547,6 +560,8 @@ def forecast(
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         click.echo(format_forecast(result, synthetic=data.synthetic))
+        for warning in result["warnings"]:
+            click.echo(f"Warning: {warning}")
 
 
 # --------------------------------------------------------------------------- serve
@@ -580,6 +595,7 @@ def serve(
         RECRUITMENT_DASHBOARD_DATA_DIR=/srv/data gunicorn --workers 2 --threads 4 --timeout 120 --bind 127.0.0.1:8050 dashboard.wsgi:server
     """
     from .app import create_app
+    from .firststeps import serve_refusal
     from .security import SecurityConfigError, check_bind, load_auth
 
     try:
@@ -588,6 +604,9 @@ def serve(
     except SecurityConfigError as exc:
         _fail(str(exc))
     root = _paths(data_dir).root
+    refusal = serve_refusal(root)
+    if refusal is not None:
+        _fail(refusal, code=2)
     as_of = _as_of_in_range(as_of, _load(data_dir))
     app = create_app(root, as_of=as_of, auth=auth)
     shown_host = f"[{host}]" if ":" in host else host

@@ -54,6 +54,11 @@ class DataPaths:
         return self.root / "enrollment.csv"
 
     @property
+    def synthetic_activation(self) -> Path:
+        """The demo's made-up activation dates (written only by ``demo``)."""
+        return self.root / "synthetic-activation.csv"
+
+    @property
     def dataset(self) -> Path:
         return self.root / "dataset.json"
 
@@ -83,7 +88,14 @@ class DataPaths:
 
     def data_files(self) -> list[Path]:
         """Files whose content defines the data version seen by the app."""
-        files = [self.sites, self.geocodes, self.enrollment, self.dataset, self.import_log]
+        files = [
+            self.sites,
+            self.geocodes,
+            self.enrollment,
+            self.dataset,
+            self.import_log,
+            self.synthetic_activation,
+        ]
         if self.registry_dir.is_dir():
             files += sorted(self.registry_dir.glob("*.json"))
         return files

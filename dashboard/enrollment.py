@@ -202,31 +202,37 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "nopatient", "numerodupatient", "codedupatient", "subject", "subjid", "usubjid",
         "subjectnumber", "participantid", "participant", "participantcode",
         "identifiantpatient", "codesujet", "numerosujet", "sujet", "screeningnumber",
-        "screeningno",
+        "screeningno", "N° d'inclusion", "Numéro d'inclusion", "numeroinclusion",
+        "ninclusion", "Patient ID", "Subject number", "N° sujet",
     ),
     "site_id": (
         "site_id", "Site", "N° centre", "Numéro de centre", "Site number", "sitenumber",
         "siteno", "sitecode", "sitenum", "centreid", "centerid", "idcentre", "idcenter",
         "centrenumber", "centernumber", "centreno", "centerno", "numerocentre", "numcentre",
         "ncentre", "nocentre", "codecentre", "centrecode", "numerodusite", "numerosite",
-        "studysiteid",
+        "studysiteid", "Centre", "Center", "N° de centre", "Numéro centre", "N° site",
+        "Site ID", "Centre ID", "Center number",
     ),
     "screening_date": (
         "screening_date", "Screening date", "Date de screening", "Date de sélection",
         "screendate", "datescreening", "dateofscreening", "screeningdt", "scrdt", "scrdate",
         "datescreen", "dateselection", "datepreinclusion", "datedepreinclusion",
+        "Date d'inclusion", "Date inclusion", "Inclusion date", "Date of inclusion",
+        "Date de screening", "Date screening", "Date of screening",
     ),
     "randomization_date": (
         "randomization_date", "Randomization date", "Date de randomisation",
         "randomisationdate", "daterandomization", "datederandomization", "randdate",
         "randomdate", "dateofrandomization", "dateofrandomisation", "randdt", "randomizationdt",
         "randomisationdt", "randomizeddate", "randomiseddate", "daterando", "datetirageausort",
-        "datedetirageausort",
+        "datedetirageausort", "Date randomisation", "Date de randomization",
+        "Randomisation date", "Date of randomisation",
     ),
     "status": (
         "status", "Statut", "Patient status", "statutpatient", "statutdupatient",
         "subjectstatus", "studystatus", "statutetude", "participantstatus", "enrollmentstatus",
-        "enrolmentstatus", "statutinclusion", "statusinstudy",
+        "enrolmentstatus", "statutinclusion", "statusinstudy", "État", "Etat du patient",
+        "Statut du patient", "Subject status", "Statut patient",
     ),
 }
 # fmt: on
@@ -357,6 +363,25 @@ def header_tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^a-z0-9]+", plain.casefold()) if t]
 
 
+#: Spellings that name a column only loosely: when another column of the file is named
+#: for the same thing more precisely ("Centre" beside "N° centre", "Date d'inclusion"
+#: beside "Date de sélection"), the loose one is ignored (with a notice) instead of the
+#: whole file being refused as ambiguous.
+_WEAK_ALIASES = frozenset(
+    squash(a)
+    for a in (
+        "Centre",
+        "Center",
+        "Site",
+        "Date d'inclusion",
+        "Date inclusion",
+        "Inclusion date",
+        "Date of inclusion",
+        "État",
+        "Etat du patient",
+    )
+)
+
 _ALIAS_INDEX: dict[str, str] = {
     squash(alias): canon for canon, aliases in COLUMN_ALIASES.items() for alias in aliases
 }
@@ -431,6 +456,24 @@ def _parse_date_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         except ValueError:
             bad[i] = True
     return parsed, bad
+
+
+def _all_dates_ambiguous(columns: list[np.ndarray]) -> bool:
+    """True when every date text is D/M/YYYY with day and month both ≤ 12.
+
+    Then nothing in the file proves the order (03/04/2024: 3 April or 4 March?). Day first
+    is what French exports write and what the import assumes; the user is told.
+    """
+    seen = False
+    for values in columns:
+        for value in values:
+            if not value:
+                continue
+            match = _FR_DATE.fullmatch(value)
+            if match is None or int(match.group(1)) > 12 or int(match.group(2)) > 12:
+                return False
+            seen = True
+    return seen
 
 
 def _date_problem(value: str) -> str:
@@ -620,7 +663,14 @@ def validate_export(
         kind, canon = classify_header(label)
         where = f"{name}: line {header_line}, column {_show(label)}"
         if kind == "used" and canon is not None:
-            if canon in used:
+            weak_new = squash(label) in _WEAK_ALIASES
+            weak_old = canon in used and squash(table.header[used[canon]]) in _WEAK_ALIASES
+            if canon in used and weak_new and not weak_old:
+                ignored.append(label)
+            elif canon in used and weak_old and not weak_new:
+                ignored.append(table.header[used[canon]])
+                used[canon] = position
+            elif canon in used:
                 header_errors.append(
                     f"{where}: both this and column {_show(table.header[used[canon]])} look "
                     f"like the {_CANONICAL_LABELS[canon]}; keep only one"
@@ -826,6 +876,11 @@ def validate_export(
             spellings.append(f"{_show(value)} → {canon_status} ({n} row(s))")
     if spellings:
         notices.append("status spellings read: " + ", ".join(spellings))
+    if _all_dates_ambiguous([columns[c].values for c in ("screening_date", "randomization_date")]):
+        notices.append(
+            "every date in the file has day and month both ≤ 12, so it reads either way: "
+            "day first (DD/MM/YYYY) was assumed; check one date against the EDC"
+        )
 
     # Canonical text: distinct values are formatted once, then taken per row.
     iso_scr, iso_rnd = iso_text["screening_date"], iso_text["randomization_date"]
@@ -914,15 +969,15 @@ def import_enrollment(
     """Validate an EDC/IWRS export and make it the trial's enrollment, all or nothing.
 
     On success enrollment.csv is replaced atomically, dataset.json records the cut-off
-    (``cutoff``, else the latest date in the file) and that the data are real, and demo
-    activation dates are cleared from sites.csv. Every outcome, refusals included, is
+    (``cutoff``, else the latest date in the file) and that the data are real, and the
+    demo's own activation-date file is removed (sites.csv is never written). Every outcome, refusals included, is
     appended to import-log.jsonl. Raises :class:`EnrollmentError` listing every problem;
     then nothing but the log line is written.
 
     ``limits`` (:class:`dashboard.exports_reader.Limits`) and ``today`` exist for tests.
     """
     from .exports_reader import ExportReadError, Limits, open_export
-    from .sites import SitesError, load_sites, sites_to_csv
+    from .sites import SitesError
 
     limits = limits or Limits()
     today = today or dt.date.today()
@@ -994,22 +1049,26 @@ def import_enrollment(
                 "patients at site(s) not RECRUITING in the registry (it may be out of date): "
                 + ", ".join(f"{s} ({status_by_site.get(s)})" for s in not_recruiting)
             )
-        sites_text = None
-        if meta.get("activation_dates_synthetic"):
-            cleared = load_sites(paths)
-            cleared["activation_date"] = pd.NaT
-            sites_text = sites_to_csv(cleared)
+        # sites.csv is the user's: never written here. The demo's made-up activation
+        # dates live in their own file, which a real enrollment makes meaningless.
+        drop_synthetic = paths.synthetic_activation.exists()
+        if drop_synthetic:
             notices.append(
-                "sites.csv: cleared the activation dates, which were synthetic demo values; "
-                "enter the real ones"
+                f"removed {paths.synthetic_activation.name} (the demo's made-up activation "
+                "dates); the activation dates typed in sites.csv are kept as they are"
+            )
+        if meta.get("activation_dates_synthetic"):
+            notices.append(
+                "dataset.json says an older demo wrote activation dates into sites.csv; they "
+                "were kept (nothing typed there is ever cleared): check them"
             )
         if meta.get("synthetic"):
             notices.append("replaced the synthetic demo enrollment")
         meta.pop("note", None)
+        meta.pop("activation_dates_synthetic", None)
         meta.update(
             {
                 "synthetic": False,
-                "activation_dates_synthetic": False,
                 "data_cutoff": data_cutoff.isoformat(),
                 "source": f"recruitment-dashboard import-enrollment {name}",
                 "source_sha256": entry["sha256"],
@@ -1017,13 +1076,18 @@ def import_enrollment(
             }
         )
         _cleanup_stale_temp(paths)
-        # Enrollment, sites, dataset.json and the log entry commit together.
-        files = {paths.enrollment: result.csv_text.encode("utf-8")}
-        if sites_text is not None:
-            files[paths.sites] = sites_text.encode("utf-8")
-        files[paths.dataset] = dataset_meta_bytes(meta)
+        # Enrollment, dataset.json, the demo file's removal and the log entry commit together.
+        files = {
+            paths.enrollment: result.csv_text.encode("utf-8"),
+            paths.dataset: dataset_meta_bytes(meta),
+        }
+        if drop_synthetic:
+            entry["removed"] = [paths.synthetic_activation.name]
         commit(
-            paths, files, {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()}
+            paths,
+            files,
+            {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()},
+            removals=(paths.synthetic_activation,) if drop_synthetic else (),
         )
     return {
         "rows": result.rows,

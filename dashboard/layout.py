@@ -25,11 +25,13 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
+from .asof import as_of_warnings
 from .basemap import topojson_url_for
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import map_subtitle, site_map_figure
 from .figures.sites import activation_figure, figure_height, site_bar_figure
+from .forecast_from_cutoff import forecast_as_of
 from .forecast_table import forecast_details
 from .print_table import print_panel
 from .registry import STATUS_LABELS, Trial
@@ -92,22 +94,32 @@ class PageNumbers:
         return self.summary["pace"]
 
 
-def run_forecast(data: TrialData, as_of: dt.date) -> tuple[dict[str, Any] | None, str | None]:
-    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed).
+def run_forecast(
+    data: TrialData, as_of: dt.date, paths: int | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed),
+    made from the data cut-off when ``as_of`` is after it
+    (:func:`dashboard.forecast_from_cutoff.forecast_as_of`; its ``warnings`` say so).
 
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
+    options = {} if paths is None else {"paths": paths}
     try:
-        return fc.forecast(data.trial, data.sites, data.enrollment, as_of), None
+        result = forecast_as_of(
+            data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options
+        )
+        return result, None
     except Exception as exc:  # any failure: the counts are shown without a forecast
         logger.exception("forecast failed for as_of %s", as_of)
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def page_numbers(data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
+def page_numbers(
+    data: TrialData, as_of: metrics.DateLike, forecast_paths: int | None = None
+) -> PageNumbers:
     cut = metrics.to_date(as_of)
-    result, error = run_forecast(data, cut)
+    result, error = run_forecast(data, cut, forecast_paths)
     table = metrics.site_table(
         data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
     )
@@ -141,8 +153,10 @@ class NumbersCache:
     (a new object) never reuses old numbers.
     """
 
-    def __init__(self, size: int = 8):
+    def __init__(self, size: int = 8, forecast_paths: int | None = None):
         self.size = size
+        #: Simulated forecast paths (None: the forecast's default, 10,000).
+        self.forecast_paths = forecast_paths
         self._entries: OrderedDict[tuple[int, str, dt.date], tuple[TrialData, PageNumbers]] = (
             OrderedDict()
         )
@@ -156,7 +170,7 @@ class NumbersCache:
             if hit is not None and hit[0] is data:
                 self._entries.move_to_end(key)
                 return hit[1]
-        numbers = page_numbers(data, cut)
+        numbers = page_numbers(data, cut, self.forecast_paths)
         with self._lock:
             self._entries[key] = (data, numbers)
             while len(self._entries) > self.size:
@@ -664,7 +678,11 @@ def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[
 
 
 def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
-    """Warnings a reader must see before trusting the numbers."""
+    """Warnings a reader must see before trusting the numbers.
+
+    The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
+    ``forecast`` print (the forecast's own ones are in its note: :func:`forecast_warning_spans`).
+    """
     out: list[Any] = []
     if store_errors:
         out.append(
@@ -695,35 +713,37 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
         out.append(
             dbc.Alert(
                 [
-                    html.Strong("No enrollment yet. "),
-                    "Sites come from the registry record. Next: import the trial's EDC/IWRS "
-                    "export with `recruitment-dashboard import-enrollment FILE --data-dir DIR` "
-                    "(or `recruitment-dashboard demo --data-dir DIR` for synthetic data).",
+                    html.Strong("No enrollment imported yet. "),
+                    "Next: type the sites' activation dates (and targets) into sites.csv, then "
+                    "import the EDC/IWRS export: recruitment-dashboard import-enrollment "
+                    "EXPORT.csv --cutoff YYYY-MM-DD --data-dir DIR (or `recruitment-dashboard "
+                    "demo --data-dir DIR` for synthetic data).",
                 ],
                 color="info",
                 className="py-2 mb-2",
                 id="no-enrollment",
             )
         )
-        return out  # the cut-off of an empty data set is not stale, it does not exist yet
-    cutoff = data.data_cutoff
-    lag = (as_of - cutoff).days
-    if lag > metrics.STALE_CUTOFF_DAYS:
-        out.append(
-            dbc.Alert(
-                [
-                    html.Strong(
-                        f"Data cut-off {cutoff.isoformat()} is {lag} days before the as-of date. "
-                    ),
-                    "Patients screened or randomized after the cut-off are not counted; "
-                    "rates after it read as zero.",
-                ],
-                color="warning",
-                className="py-2 mb-2",
-                id="stale-cutoff",
-            )
-        )
+    # The cut-off of an empty data set is not stale: it does not exist yet.
+    cutoff = data.data_cutoff if len(data.enrollment) else None
+    summary_warnings = as_of_warnings(data.trial.start_date, cutoff, as_of)
+    ids = ["before-start", "stale-cutoff"]
+    for warning in summary_warnings:
+        ident = ids[0] if warning.startswith("The as-of date") else ids[1]
+        out.append(dbc.Alert(warning, color="warning", className="py-2 mb-2", id=ident))
     return out
+
+
+def forecast_warning_spans(numbers: PageNumbers, data: TrialData) -> list[Any]:
+    """The forecast's own date warnings (a past last-patient-in date, a forecast made from
+    the cut-off), in the forecast note: the alerts above already say the others."""
+    said = set(as_of_warnings(data.trial.start_date, data.data_cutoff, numbers.as_of))
+    extra = [w for w in (numbers.forecast or {}).get("warnings", []) if w not in said]
+    if not extra:
+        return []
+    return [
+        html.Span(" ⚠ " + " ".join(extra), className="forecast-warning", id="forecast-warnings")
+    ]
 
 
 # ----------------------------------------------------------------------------- KPI cards
@@ -1184,7 +1204,11 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     note = dbc.Row(
         dbc.Col(
             html.Div(
-                [forecast_method_text(numbers.forecast), *forecast_details(numbers.forecast)],
+                [
+                    forecast_method_text(numbers.forecast),
+                    *forecast_warning_spans(numbers, data),
+                    *forecast_details(numbers.forecast),
+                ],
                 className="forecast-note",
                 id="forecast-note",
             ),
@@ -1354,6 +1378,9 @@ def grid_columns() -> list[dict[str, Any]]:
             "cellClassRules": {
                 "flag-cell flag-none": "params.value === 'Recruiting, none randomized'",
                 "flag-cell flag-stale": "params.value === 'None in last 90 days'",
+                # Data inconsistencies (metrics.site_table): a wrong date, a lagging registry.
+                "flag-cell flag-data": "params.value.indexOf('Data:') >= 0 "
+                "|| params.value.indexOf('registry says') >= 0",
             },
         },
     ]

@@ -18,12 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .asof import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
+from .asof import as_of_warnings
 from .registry import LOCATION_STATUSES, Trial
 
 MONTH_DAYS = 365.25 / 12
 RATE_WINDOW_DAYS = 90
 WEEK_DAYS = 7
-STALE_CUTOFF_DAYS = 14
+#: Registry statuses under which a site should have no patients; patients there mean the
+#: registry record is behind the site's real state (it lags), and the page says so.
+REGISTRY_LAG_STATUSES = ("NOT_YET_RECRUITING", "COMPLETED", "WITHDRAWN")
 
 DateLike = dt.date | str | pd.Timestamp
 
@@ -136,11 +140,36 @@ def site_table(
     table["none_last_90_days"] = (
         recruiting & (table["randomized"] > 0) & (table["randomized_last_90_days"] == 0)
     )
-    table["flag"] = np.select(
+    # Data inconsistencies the reader must see rather than have hidden: an activation
+    # date after the site's first randomization (a typo, or the wrong date entered), and
+    # patients at a site the registry does not call RECRUITING (the registry lags).
+    table["activation_after_first_randomization"] = (
+        table["activation_date"].notna()
+        & table["first_randomization"].notna()
+        & (table["activation_date"] > table["first_randomization"])
+    )
+    table["patients_at_non_recruiting_site"] = (table["status"].isin(REGISTRY_LAG_STATUSES)) & (
+        table["screened"] > 0
+    )
+    activity = np.select(
         [table["no_randomization"], table["none_last_90_days"]],
         ["Recruiting, none randomized", "None in last 90 days"],
         default="",
     )
+    inconsistent = np.where(
+        table["activation_after_first_randomization"],
+        "Data: activation date after first randomization",
+        "",
+    )
+    lagging = np.where(
+        table["patients_at_non_recruiting_site"],
+        [f"Patients, but registry says {s.replace('_', ' ').lower()}" for s in table["status"]],
+        "",
+    )
+    table["flag"] = [
+        "; ".join(part for part in parts if part)
+        for parts in zip(activity, inconsistent, lagging, strict=True)
+    ]
     return table.reset_index()
 
 
@@ -355,4 +384,5 @@ def summary(
         },
         "pace": {k: _clean(v) for k, v in p.to_json().items()},
         "per_site": per_site,
+        "warnings": as_of_warnings(trial.start_date, data_cutoff, cut),
     }

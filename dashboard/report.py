@@ -22,6 +22,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"As of {s['as_of']} (data cut-off {_fmt_date(s.get('data_cutoff'))}); "
         f"start {t['start_date']}, planned completion {t['planned_completion_date']}"
     )
+    for warning in s.get("warnings") or []:
+        lines.append(f"Warning: {warning}")
     pct = s["percent_of_target"]
     lines.append(
         f"Randomized {s['randomized']} / {t['target']}"

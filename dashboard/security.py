@@ -57,7 +57,7 @@ import secrets
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -405,12 +405,18 @@ def security_installed(app: dash.Dash) -> bool:
     return _EXTENSION_KEY in app.server.extensions
 
 
-def install_security(app: dash.Dash, *, auth: Auth | None) -> None:
+def install_security(
+    app: dash.Dash,
+    *,
+    auth: Auth | None,
+    health_check: Callable[[], str | None] | None = None,
+) -> None:
     """Add /health, security headers and (with ``auth``) basic auth to ``app.server``.
 
     Call once per app, after ``dash.Dash(...)``; callbacks (clientside ones included)
     may be registered before or after, because the CSP hashes are computed per response.
     Do not also set Dash's own ``health_endpoint="health"``: it would shadow this one.
+    ``health_check`` returns None when healthy, else a reason safe to publish.
     """
     server = app.server
     if not isinstance(server, flask.Flask):
@@ -420,7 +426,13 @@ def install_security(app: dash.Dash, *, auth: Auth | None) -> None:
     server.extensions[_EXTENSION_KEY] = {"auth": auth}
 
     def health() -> flask.Response:
-        # Public by design: status and version only, never counts or data-dir state.
+        # Public by design: status and version only, never counts. ``health_check`` says
+        # whether the data dir loads (503 with a reason naming no path or cell value).
+        reason = health_check() if health_check is not None else None
+        if reason is not None:
+            response = flask.jsonify(status="unavailable", reason=reason, version=__version__)
+            response.status_code = 503
+            return response
         return flask.jsonify(status="ok", version=__version__)
 
     server.add_url_rule(HEALTH_PATH, endpoint=HEALTH_ENDPOINT, view_func=health, methods=["GET"])

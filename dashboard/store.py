@@ -26,6 +26,7 @@ from .enrollment import EnrollmentError, load_enrollment
 from .geocode import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial
 from .sites import SitesError, load_sites
+from .synthetic import read_synthetic_activation, with_synthetic_activation
 from .transaction import JOURNAL_NAME, recover
 from .trial_settings import SETTINGS_FILE, SettingsError, load_trial
 from .viewer_warnings import symlinked_files, viewer_messages
@@ -106,7 +107,14 @@ def cross_check(
 def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
     """The fixed data files of ``paths`` and its registry folder, as plain strings."""
     root = str(paths.root)
-    fixed = (paths.sites, paths.geocodes, paths.enrollment, paths.dataset, paths.import_log)
+    fixed = (
+        paths.sites,
+        paths.geocodes,
+        paths.enrollment,
+        paths.dataset,
+        paths.import_log,
+        paths.synthetic_activation,
+    )
     names = [p.name for p in fixed] + [SETTINGS_FILE]
     return tuple(os.path.join(root, n) for n in names), os.path.join(root, paths.registry_dir.name)
 
@@ -151,6 +159,9 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     geocodes = load_geocodes(paths)
     enrollment = load_enrollment(paths)
     meta = read_dataset_meta(paths)
+    if meta.get("synthetic"):
+        # The demo's made-up activation dates fill the sites without a typed one.
+        sites = with_synthetic_activation(sites, read_synthetic_activation(paths))
     problems = cross_check(trial, sites, geocodes, enrollment)
     if strict and problems:
         raise ValueError("\n".join(problems))
@@ -180,6 +191,8 @@ class DataStore:
         #: What viewers are told about the data dir on disk (file, line, column, rule only;
         #: see :mod:`dashboard.viewer_warnings`); empty when the served data are current.
         self.errors: tuple[str, ...] = ()
+        #: The exception of the last failed reload (None after a good one), for /health.
+        self.last_failure: BaseException | None = None
         self._recover()
 
     def _recover(self) -> None:
@@ -204,12 +217,14 @@ class DataStore:
                     # Deleted under a running server: 0 / 0 would read as a fact.
                     raise FileNotFoundError("enrollment.csv is missing")
             except LOAD_ERRORS as exc:
+                self.last_failure = exc
                 if self._data is None:
                     raise
                 self.errors = viewer_messages(exc)
             else:
                 self._data = data
                 self.errors = ()
+                self.last_failure = None
             self._seen_version = version
         assert self._data is not None
         return self._data

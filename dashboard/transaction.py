@@ -1,7 +1,6 @@
 """An import's files and its log entry commit together.
 
-An import replaces several files (``enrollment.csv``, maybe ``sites.csv``, then
-``dataset.json``, which says the data are real and gives the cut-off) and appends to the
+An import replaces several files (``enrollment.csv``, then ``dataset.json``, which says the data are real and gives the cut-off) and appends to the
 import log. Each rename is atomic, but a kill between two renames used to leave the new
 enrollment with the old ``dataset.json`` (still "synthetic", old cut-off) and no log entry.
 
@@ -75,10 +74,17 @@ def _stage(target: Path, data: bytes) -> Path:
     return staged
 
 
-def commit(paths: DataPaths, files: dict[Path, bytes], log_entry: dict[str, Any]) -> None:
-    """Replace ``files`` (targets inside the data dir) and log ``log_entry``, all or nothing
-    as seen after :func:`recover`. The caller holds :func:`~dashboard.datadir.write_lock`."""
+def commit(
+    paths: DataPaths,
+    files: dict[Path, bytes],
+    log_entry: dict[str, Any],
+    removals: tuple[Path, ...] = (),
+) -> None:
+    """Replace ``files`` and delete ``removals`` (all inside the data dir) and log
+    ``log_entry``, all or nothing as seen after :func:`recover`. The caller holds
+    :func:`~dashboard.datadir.write_lock`."""
     root = paths.root.resolve()
+    removed = [str(Path(target).resolve().relative_to(root)) for target in removals]
     renames = []
     try:
         for target, data in files.items():
@@ -91,17 +97,24 @@ def commit(paths: DataPaths, files: dict[Path, bytes], log_entry: dict[str, Any]
                 (root / staged_name).unlink()
         raise
     entry = {"time": utc_now_iso(), "txn": secrets.token_hex(8), **log_entry}
-    atomic_write_text(journal_path(paths), json.dumps({"renames": renames, "log": entry}))
-    _apply(paths, renames, entry)
+    atomic_write_text(
+        journal_path(paths), json.dumps({"renames": renames, "removals": removed, "log": entry})
+    )
+    _apply(paths, renames, entry, removed)
 
 
-def _apply(paths: DataPaths, renames: list[list[str]], entry: dict[str, Any]) -> None:
+def _apply(
+    paths: DataPaths, renames: list[list[str]], entry: dict[str, Any], removals: list[str] = ()
+) -> None:
     root = paths.root
     for staged_name, target_name in renames:
         staged, target = root / staged_name, root / target_name
         if staged.exists():
             os.replace(staged, target)
             _fsync_dir(target.parent)
+    for name in removals:
+        with contextlib.suppress(FileNotFoundError):
+            (root / name).unlink()
     if not any(e.get("txn") == entry["txn"] for e in read_import_log(paths)):
         append_import_log(paths, entry)
     with contextlib.suppress(FileNotFoundError):
@@ -124,7 +137,8 @@ def recover(paths: DataPaths) -> bool:
             for a, b in record["renames"]
             if _inside(paths.root, a) and _inside(paths.root, b)
         ]
-        _apply(paths, renames, record["log"])
+        removals = [str(n) for n in record.get("removals", []) if _inside(paths.root, str(n))]
+        _apply(paths, renames, record["log"], removals)
         found = True
     for directory in (paths.root, paths.registry_dir):
         if not directory.is_dir():

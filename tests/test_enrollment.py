@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.datadir import DataPaths, read_dataset_meta, read_import_log
+from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_dataset_meta, read_import_log
 from dashboard.enrollment import (
     MAX_LISTED_ERRORS,
     EnrollmentError,
@@ -146,10 +146,13 @@ def test_french_excel_export_imports_with_hand_counted_numbers(tmp_path: Path, d
     meta = read_dataset_meta(DataPaths(data_dir))
     assert meta["synthetic"] is False
     assert meta["data_cutoff"] == "2024-04-16"
-    assert meta["activation_dates_synthetic"] is False
+    assert "activation_dates_synthetic" not in meta
     assert "note" not in meta  # the demo's "synthetic" note must not survive
-    sites = (data_dir / "sites.csv").read_text(encoding="utf-8").splitlines()
-    assert all(line.split(",")[5] == "" for line in sites[1:])  # demo activation dates cleared
+    # The demo's made-up activation dates lived in their own file: it is gone, and
+    # sites.csv (the user's) is exactly as shipped.
+    assert not (data_dir / "synthetic-activation.csv").exists()
+    assert (data_dir / "sites.csv").read_bytes() == (SHIPPED_DATA_DIR / "sites.csv").read_bytes()
+    assert load_trial_data(data_dir).sites["activation_date"].isna().all()
 
     data = load_trial_data(data_dir)
     assert not data.synthetic
@@ -270,7 +273,7 @@ def test_reimport_replaces_the_previous_enrollment(tmp_path: Path, data_dir: Pat
     second = write(tmp_path, "second.csv", french_bytes(FRENCH_ROWS[:2]))
     import_enrollment(second, DataPaths(data_dir), today=TODAY)
     assert enrollment_counts(data_dir, "2024-12-31") == (2, 1, 1)
-    # Real activation dates are never touched once the demo ones have been cleared.
+    # sites.csv is never written by an import.
     assert (data_dir / "sites.csv").read_bytes() == sites_after_first
 
 
@@ -340,7 +343,7 @@ def test_header_aliases(label: str, canon: str):
         ("E-mail", "identifier"),
         ("email", "identifier"),
         ("Courriel", "identifier"),
-        ("Centre", "ignored"),
+        ("Centre", "used"),  # a site number when alone; ignored beside "N° centre"
         ("Nom du centre", "ignored"),
         ("Centre investigateur", "ignored"),
         ("Hôpital", "ignored"),
@@ -469,20 +472,63 @@ def test_blank_required_cells(tmp_path: Path, data_dir: Path, row: str, column: 
 
 
 def test_missing_required_column(tmp_path: Path, data_dir: Path):
-    header = "N° patient;Centre;Date de screening;Date de randomisation;Statut"
+    header = "N° patient;Hôpital;Date de screening;Date de randomisation;Statut"
     rows = ["P-1;8;10/01/2024;;Screening"]
     errors = refuse(write(tmp_path, "nosite.csv", french_bytes(rows, header)), data_dir)
     error = one_error(errors, "line 1", "no column for the site id")
-    assert "'Centre'" in error and "'N° centre'" in error  # what was found, what to use
+    assert "'Hôpital'" in error and "'N° centre'" in error  # what was found, what to use
 
 
 def test_two_columns_for_one_field(tmp_path: Path, data_dir: Path):
-    header = "Site;N° patient;N° centre;Date de screening;Date de randomisation;Statut"
+    header = "Numéro de centre;N° patient;N° centre;Date de screening;Date de randomisation;Statut"
     errors = refuse(
         write(tmp_path, "two.csv", french_bytes(["8;P-1;8;10/01/2024;;Screening"], header)),
         data_dir,
     )
-    one_error(errors, "line 1", "'N° centre'", "'Site'", "keep only one")
+    one_error(errors, "line 1", "'N° centre'", "'Numéro de centre'", "keep only one")
+
+
+@pytest.mark.parametrize("loose", ["Centre", "Site"])
+def test_a_loosely_named_column_gives_way_to_a_precise_one(
+    tmp_path: Path, data_dir: Path, loose: str
+):
+    """ "Centre" (often the hospital's name) beside "N° centre": the number is used."""
+    header = f"{loose};N° patient;N° centre;Date d'inclusion;Date de randomisation;Statut"
+    rows = ["Hôpital Nord;P-1;8;10/01/2024;;Screening"]
+    report = import_enrollment(
+        write(tmp_path, "loose.csv", french_bytes(rows, header)), DataPaths(data_dir), today=TODAY
+    )
+    assert report["rows"] == 1
+    assert f"'{loose}'" in "\n".join(report["notices"])
+    assert enrollment_counts(data_dir, "2024-01-31") == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "N° d'inclusion;Centre;Date d'inclusion;Date de randomisation;Statut",
+        "Patient;Site;Date de sélection;Date randomisation;État",
+        "Subject ID;Site ID;Screening date;Randomisation date;Status",
+    ],
+)
+def test_real_french_and_english_spellings(tmp_path: Path, data_dir: Path, header: str):
+    rows = ["P-1;8;25/01/2024;;Screening", "P-2;12;03/02/2024;14/02/2024;Randomisé"]
+    export = write(tmp_path, "spellings.csv", french_bytes(rows, header))
+    report = import_enrollment(export, DataPaths(data_dir), today=TODAY)
+    assert report["rows"] == 2 and report["randomized"] == 1
+    # 25/01 can only be day first: no notice that day first was assumed.
+    assert "day first (DD/MM/YYYY) was assumed" not in "\n".join(report["notices"])
+    assert enrollment_counts(data_dir, "2024-02-29") == (2, 0, 1)
+
+
+def test_day_first_is_announced_when_every_date_reads_either_way(tmp_path: Path, data_dir: Path):
+    rows = ["P-1;8;H;03/01/2024;;Screening", "P-2;12;H;02/03/2024;12/03/2024;Randomisé"]
+    export = write(tmp_path, "ambiguous.csv", french_bytes(rows))
+    report = import_enrollment(export, DataPaths(data_dir), today=TODAY)
+    assert "day first (DD/MM/YYYY) was assumed" in "\n".join(report["notices"])
+    # Read day first: 12/03/2024 is 12 March, so nobody is randomized by 2024-03-11.
+    assert enrollment_counts(data_dir, "2024-03-11") == (2, 0, 0)
+    assert enrollment_counts(data_dir, "2024-03-12") == (2, 0, 1)
 
 
 def test_all_errors_are_listed_at_once(tmp_path: Path, data_dir: Path):

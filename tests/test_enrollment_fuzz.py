@@ -312,8 +312,8 @@ def apply_semantic(export: Export, patients: list[Patient], kind: str, target: i
 def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A small data dir: the shipped registry and 46 sites, after a first real import.
 
-    (The first import after the demo also clears the demo activation dates; that path is
-    tested in test_enrollment.py. Here every example starts from the steady state.)
+    (The first import after the demo also removes the demo's synthetic-activation.csv; that
+    path is tested in test_enrollment.py. Here every example starts from the steady state.)
     fsync is a no-op in this module: durability is tested in test_datadir.py, and a
     thousand examples must run in seconds, not minutes.
     """

@@ -192,7 +192,10 @@ def test_stale_cutoff_warning_after_14_days():
     assert not [a for a in L.alerts(data, (), dt.date(2024, 6, 15)) if a.id == "stale-cutoff"]
     stale = [a for a in L.alerts(data, (), AS_OF) if a.id == "stale-cutoff"]
     assert len(stale) == 1
-    assert "Data cut-off 2024-06-01 is 30 days before the as-of date." in text_of(stale[0])
+    assert "Data cut-off 2024-06-01 is 30 days before the as-of date 2024-07-01" in text_of(
+        stale[0]
+    )
+    assert "unknown, not zero" in text_of(stale[0])
 
 
 def test_store_errors_are_shown():

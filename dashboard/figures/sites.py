@@ -192,6 +192,20 @@ def _iso(value: object) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
+def _first_patient_text(r: Mapping[str, Any]) -> str:
+    """Label of a first randomization: days from activation, or why there are none.
+
+    Real exports come before anyone types activation dates (no date: no days), and a
+    typed date can be wrong (after the first patient: negative days, said so).
+    """
+    days = r.get("days_activation_to_first_randomization")
+    if days is None or pd.isna(days):
+        return "no activation date"
+    if days < 0:
+        return f"{int(days)} d · activation date after first patient"
+    return f"{int(days)} d"
+
+
 def _activation_hover(r: Mapping[str, Any]) -> str:
     lines = [
         f"<b>{r['facility']}</b>",
@@ -203,6 +217,8 @@ def _activation_hover(r: Mapping[str, Any]) -> str:
     days = r.get("days_activation_to_first_randomization")
     if r["stage"] == "started" and days is not None and not pd.isna(days):
         lines.append(f"Activation → first patient: {int(days)} days")
+        if days < 0:
+            lines.append("Data inconsistency: activation date after the first randomization")
     elif r["stage"] == "waiting" and not pd.isna(r.get("days_open")):
         lines.append(f"Waiting since activation: {int(r['days_open'])} days")
     elif r["stage"] == "not_activated":
@@ -274,7 +290,7 @@ def activation_figure(
                 "hoverinfo": "skip",
             }
         )
-    activated = by_stage["waiting"] + by_stage["started"]
+    activated = [r for r in by_stage["waiting"] + by_stage["started"] if _iso(r["activation_date"])]
     if activated:
         ids = [r["site_id"] for r in activated]
         data.append(
@@ -315,13 +331,7 @@ def activation_figure(
                         "color": theme.SELECTED_OUTLINE,
                     },
                 },
-                # No activation date (a real export often has none): no delay to print.
-                "text": [
-                    ""
-                    if pd.isna(r["days_activation_to_first_randomization"])
-                    else f"{int(r['days_activation_to_first_randomization'])} d"
-                    for r in rows
-                ],
+                "text": [_first_patient_text(r) for r in rows],
                 "textposition": "middle right",
                 "textfont": {"size": 10, "color": theme.MUTED_COLOR},
                 "cliponaxis": False,
