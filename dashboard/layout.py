@@ -724,9 +724,7 @@ def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> li
                 id="no-enrollment",
             )
         )
-    # The cut-off of an empty data set is not stale: it does not exist yet.
-    cutoff = data.data_cutoff if len(data.enrollment) else None
-    summary_warnings = as_of_warnings(data.trial.start_date, cutoff, as_of)
+    summary_warnings = as_of_warnings(data.trial.start_date, data.data_cutoff, as_of)
     ids = ["before-start", "stale-cutoff"]
     for warning in summary_warnings:
         ident = ids[0] if warning.startswith("The as-of date") else ids[1]
