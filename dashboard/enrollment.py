@@ -965,6 +965,7 @@ def import_enrollment(
     *,
     limits: Limits | None = None,
     today: dt.date | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Validate an EDC/IWRS export and make it the trial's enrollment, all or nothing.
 
@@ -975,6 +976,9 @@ def import_enrollment(
     then nothing but the log line is written.
 
     ``limits`` (:class:`dashboard.exports_reader.Limits`) and ``today`` exist for tests.
+    ``dry_run``: the same checks and report (refusals logged as usual) but nothing is
+    imported; the report adds ``csv_text``, the canonical enrollment the import would write,
+    for the Data page's preview, which shows only counts made from it.
     """
     from .exports_reader import ExportReadError, Limits, open_export
     from .sites import SitesError
@@ -1075,6 +1079,8 @@ def import_enrollment(
                 "imported_at": utc_now_iso(),
             }
         )
+        if dry_run:
+            return {**_report(result, data_cutoff, notices, entry), "csv_text": result.csv_text}
         _cleanup_stale_temp(paths)
         # Enrollment, dataset.json, the demo file's removal and the log entry commit together.
         files = {
@@ -1089,11 +1095,17 @@ def import_enrollment(
             {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()},
             removals=(paths.synthetic_activation,) if drop_synthetic else (),
         )
+    return _report(result, data_cutoff, notices, entry)
+
+
+def _report(
+    result: ValidatedEnrollment, data_cutoff: dt.date, notices: list[str], entry: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "rows": result.rows,
         "data_cutoff": data_cutoff.isoformat(),
         "notices": notices,
-        "file": name,
+        "file": entry["file"],
         "sha256": entry["sha256"],
         "randomized": result.randomized,
         "screen_failed": result.screen_failed,

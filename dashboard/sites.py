@@ -7,9 +7,12 @@ are carried over when the sites are regenerated from a newer registry file.
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -244,7 +247,77 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
     return trial.nct_id, sites
 
 
+@dataclass(frozen=True)
+class SiteSettingChange:
+    """One user-maintained cell of sites.csv to change: ``old`` is what the editor saw
+    (canonical text: ISO date, whole number, or "" for blank), ``new`` what they typed,
+    already checked by :mod:`dashboard.site_edits`."""
+
+    site_id: str
+    column: str
+    old: str
+    new: str
+
+
+class StaleEdit(SitesError):
+    """The cell changed since the editor loaded it: nothing written (no silent overwrite)."""
+
+
+def write_site_setting(
+    paths: DataPaths, change: SiteSettingChange, log_fields: dict[str, object] | None = None
+) -> str:
+    """Set one activation date or target in sites.csv and log old → new, together.
+
+    The file is edited cell-wise with the csv module, so every other cell, row and extra
+    column stays as the user wrote it. The cell must still hold ``change.old`` (read under
+    the write lock), else :class:`StaleEdit`. Returns the new file's SHA-256.
+    """
+    if change.column not in USER_COLUMNS:
+        raise ValueError(f"{change.column} is not a site setting")
+    with write_lock(paths):
+        recover(paths)
+        with open(paths.sites, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+        header = rows[0]
+        if change.column not in header:
+            header.append(change.column)
+            for row in rows[1:]:
+                if row:
+                    row.append("")
+        i_id, i_col = header.index("site_id"), header.index(change.column)
+        matches = [r for r in rows[1:] if r and len(r) > i_col and r[i_id] == change.site_id]
+        if len(matches) != 1:
+            raise SitesError(f"{paths.sites.name}: no site {change.site_id}")
+        current = matches[0][i_col].strip()
+        if current != change.old:
+            raise StaleEdit(
+                f"site {change.site_id}: {change.column} is now {current or 'blank'} in "
+                f"sites.csv (changed since the page was loaded); reload and edit again"
+            )
+        matches[0][i_col] = change.new
+        text = "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows if row)
+        parse_sites_csv(text, paths.sites.name)  # never write a file the app cannot load
+        data = text.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        entry = {
+            "kind": "site_edit",
+            "file": paths.sites.name,
+            "sha256": digest,
+            "result": "edited",
+            "site_id": change.site_id,
+            "column": change.column,
+            "old": change.old or None,
+            "new": change.new or None,
+            **(log_fields or {}),
+        }
+        commit(paths, {paths.sites: data}, entry)
+    return digest
+
+
 __all__ = [
+    "SiteSettingChange",
+    "StaleEdit",
+    "write_site_setting",
     "RegistryError",
     "SitesError",
     "build_sites",
