@@ -95,7 +95,7 @@ def build_preview(
     before = counts(current, current_cutoff) if current_cutoff is not None else Counts(0, 0, 0)
     after = counts(new, new_cutoff)
     old_sites, new_sites = _per_site(current, current_cutoff), _per_site(new, new_cutoff)
-    table = old_sites.join(new_sites, how="outer", lsuffix="_before", rsuffix="_after")
+    table = old_sites.add_suffix("_before").join(new_sites.add_suffix("_after"), how="outer")
     table = table.fillna(0).astype(int)
     facility = dict(zip(sites["site_id"], sites["facility"], strict=True))
     changed = []

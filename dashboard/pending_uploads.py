@@ -160,8 +160,10 @@ class PendingUploads:
         if upload.expires_in() <= 0:
             self.discard(token)
             return None
-        if upload.user != user or not upload.file.is_file():
+        if upload.user != user:
             return None
+        if "refused" not in upload.preview and not upload.file.is_file():
+            return None  # a refused export's file is deleted at once; its messages stay
         return upload
 
     def discard(self, token: object) -> None:

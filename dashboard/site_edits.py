@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .datadir import DataPaths
-from .sites import SiteSettingChange, SitesError, StaleEdit, write_site_setting
+from .sites import SitesError, SiteSettingChange, StaleEdit, write_site_setting
 
 EDITABLE = ("activation_date", "target")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
