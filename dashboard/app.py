@@ -90,9 +90,7 @@ def create_app(
         title="Recruitment dashboard",
         update_title=None,
         assets_ignore=r"data-page\.js",  # the Data page's script
-        index_string=dash.dash._default_index.replace(
-            "{%app_entry%}", NAV_HTML + "{%app_entry%}"
-        ),
+        index_string=dash.dash._default_index.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}"),
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )

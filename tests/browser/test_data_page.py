@@ -334,9 +334,7 @@ def test_alice_uploads_a_french_export_previews_and_confirms(
     assert last["sha256"] == hashlib.sha256(export.read_bytes()).hexdigest()
 
 
-def test_alice_edits_an_activation_date_in_the_grid(
-    browser, app_url: str, data_dir: Path
-) -> None:
+def test_alice_edits_an_activation_date_in_the_grid(browser, app_url: str, data_dir: Path) -> None:
     context = _context(browser, "alice")
     try:
         page = _open_data_page(context, app_url)
