@@ -28,6 +28,8 @@ from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_import_log
 from dashboard.security import Auth, hash_password
 from tests.browser.conftest import LOCAL_HOSTS
 
+pytestmark = pytest.mark.browser
+
 PASSWORDS = {"alice": "alice-pw-8472", "bob": "bob-pw-1935"}
 ENROLLMENT_CSV = """\
 patient_id,site_id,screening_date,randomization_date,status
