@@ -162,9 +162,24 @@ class PendingUploads:
             return None
         if upload.user != user:
             return None
-        if "refused" not in upload.preview and not upload.file.is_file():
+        if not ({"refused", "done"} & upload.preview.keys()) and not upload.file.is_file():
             return None  # a refused export's file is deleted at once; its messages stay
         return upload
+
+    def claim(self, upload: PendingUpload) -> bool:
+        """True for the one request that may import ``upload`` (a double click sends two)."""
+        try:
+            fd = os.open(upload.file.parent / ".claimed", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+
+    def finish(self, upload: PendingUpload, outcome: dict[str, Any]) -> None:
+        """Delete the held file at once; keep only ``outcome`` (a message) until expiry, so
+        a repeated Confirm gets the same answer instead of "unknown upload"."""
+        upload.file.unlink(missing_ok=True)
+        self.set_preview(upload, {"done": outcome})
 
     def discard(self, token: object) -> None:
         if isinstance(token, str) and _TOKEN.fullmatch(token):

@@ -188,7 +188,12 @@ def test_a_big_export_passes_its_own_route_and_is_imported_on_confirm(
     entry = read_import_log(DataPaths(data_dir))[-1]
     assert (entry["user"], entry["via"], entry["result"]) == ("alice", "web", "imported")
     assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-    assert not (tmp_path / "held" / token).exists()  # confirmed: the held copy is gone
+    assert not (tmp_path / "held" / token / "fr.csv").exists()  # the held copy is gone
+    # A second Confirm (double click) gets the same answer and imports nothing more.
+    again = client.post("/data/_dash-update-component", json=body, headers=headers)
+    assert "Imported 40000 patients" in again.get_data(as_text=True)
+    imports = [e for e in read_import_log(DataPaths(data_dir)) if e.get("result") == "imported"]
+    assert len(imports) == 1
 
 
 def test_an_export_over_the_import_limit_is_refused_before_it_is_read(

@@ -87,6 +87,9 @@ def register(
         if held is None:
             message = "This upload has expired or is unknown; upload the file again."
             return (*nothing, _alert(message, "warning") if key else None, version)
+        if "done" in held.preview:  # a second Confirm of an import already made
+            done = held.preview["done"]
+            return (*nothing, _alert(str(done.get("message")), "success"), version)
         if trigger == ids.CANCEL:
             uploads.discard(held.token)
             return (*nothing, _alert(f"Cancelled: {held.name} was not imported.", "info"), version)
@@ -103,6 +106,8 @@ def register(
                 "Nothing was imported; upload the file again for a fresh preview."
             )
             return (*nothing, _alert(message, "warning"), version + 1)
+        if not uploads.claim(held):  # the same Confirm, sent twice: one request imports
+            return (dash.no_update,) * 5
         with acting_as(person.name):
             try:
                 report = import_enrollment(held.file, paths, limits=limits, today=today())
@@ -115,12 +120,12 @@ def register(
                     None,
                     version + 1,
                 )
-        uploads.discard(held.token)
         done = (
             f"Imported {report['rows']} patients from {held.name} "
             f"({report['randomized']} randomized); data cut-off {report['data_cutoff']}. "
             "The dashboard shows them on its next load."
         )
+        uploads.finish(held, {"message": done})
         return (*nothing, _alert(done, "success"), version + 1)
 
     @app.callback(

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import flask
 import pandas as pd
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..datadir import DataPaths, acting_as, sha256_file
 from ..enrollment import EnrollmentError, empty_enrollment, import_enrollment
@@ -60,6 +61,9 @@ def install_upload_route(
     def upload() -> flask.Response:
         try:
             return check_upload()
+        except RequestEntityTooLarge:  # a body without Content-Length, over the limit
+            message = f"over the {limits.max_bytes / 1e6:.0f} MB limit for an enrollment export"
+            return _reply({"error": message}, 413)
         except Exception:  # never a 500 page or a traceback; the log gets the details
             logger.exception("upload failed")
             return _reply({"error": "the export could not be checked; nothing changed"}, 500)
