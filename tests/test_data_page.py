@@ -380,3 +380,52 @@ def test_without_auth_the_local_user_is_an_editor(data_dir: Path, tmp_path: Path
     assert _upload(client, _export(2), user=None).status_code == 200
     page = client.get("/data/_dash-layout").get_data(as_text=True)
     assert "editor" in page
+
+
+def test_an_xlsx_export_is_previewed_like_the_cli_reads_it(
+    data_dir: Path, tmp_path: Path, auth: Auth
+) -> None:
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["N° patient", "Centre", "Date de screening", "Date de randomisation", "Statut"])
+    sheet.append(["X-1", "02", dt.date(2024, 1, 5), dt.date(2024, 1, 20), "Randomisé"])
+    sheet.append(["X-2", "02", dt.date(2024, 2, 5), None, "Échec de screening"])
+    sheet.append(["X-3", "03", dt.date(2024, 3, 5), dt.date(2024, 3, 19), "Randomisé"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    client = _client(data_dir, tmp_path, auth)
+    headers = _basic("alice")
+    reply = _upload(client, buffer.getvalue(), **{"X-File-Name": "export%20EDC.xlsx"})
+    token = reply.get_json()["token"]
+    body = _flow_body(client, headers, token, "data-upload-token.data")
+    text = client.post("/data/_dash-update-component", json=body, headers=headers).get_data(
+        as_text=True
+    )
+    # Hand count: 3 screened, 1 screen failure, 2 randomized by the cut-off 2024-03-19.
+    preview = json.loads(text)["response"]["data-preview"]["children"]
+    shown = {key: _text_of(preview, f"data-preview-{key}") for key in ("screened", "randomized")}
+    assert shown == {"screened": "3", "randomized": "2"}
+    assert _text_of(preview, "data-preview-screen_failed") == "1"
+    assert "export EDC.xlsx" in text and "X-1" not in text
+
+
+def _text_of(tree: object, ident: str) -> str | None:
+    """The children of the component with id ``ident`` in a Dash JSON tree."""
+    if isinstance(tree, dict):
+        props = tree.get("props", {})
+        if props.get("id") == ident:
+            return props.get("children")
+        for value in props.values():
+            found = _text_of(value, ident)
+            if found is not None:
+                return found
+    if isinstance(tree, list):
+        for item in tree:
+            found = _text_of(item, ident)
+            if found is not None:
+                return found
+    return None
