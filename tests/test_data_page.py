@@ -429,3 +429,48 @@ def _text_of(tree: object, ident: str) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def test_preview_counts_per_site_against_a_hand_count() -> None:
+    import pandas as pd
+
+    from dashboard.import_preview import build_preview
+
+    def frame(rows: list[tuple[str, str, str | None, str]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "patient_id": [f"P{i}" for i in range(len(rows))],
+                "site_id": [r[0] for r in rows],
+                "screening_date": pd.to_datetime([r[1] for r in rows]),
+                "randomization_date": pd.to_datetime([r[2] for r in rows]),
+                "status": [r[3] for r in rows],
+            }
+        )
+
+    current = frame(
+        [
+            ("01", "2024-01-01", "2024-01-10", "RANDOMIZED"),
+            ("02", "2024-02-01", None, "SCREEN_FAILED"),
+            ("02", "2024-08-01", "2024-08-09", "RANDOMIZED"),  # after the old cut-off
+        ]
+    )
+    csv_text = (
+        "patient_id,site_id,screening_date,randomization_date,status\n"
+        "P0,01,2024-01-01,2024-01-10,RANDOMIZED\n"
+        "P1,02,2024-02-01,,SCREEN_FAILED\n"
+        "P2,03,2024-05-01,2024-05-07,RANDOMIZED\n"
+    )
+    report = {"csv_text": csv_text, "file": "e.csv", "data_cutoff": "2024-05-31", "rows": 3}
+    report |= {"sha256": "0" * 64, "notices": ["read as CSV"]}
+    sites = pd.DataFrame({"site_id": ["01", "02", "03"], "facility": ["A", "B", "C"]})
+    preview = build_preview(report, current, dt.date(2024, 6, 30), sites)
+    # Now at 2024-06-30: 2 screened (01, 02), 1 failure, 1 randomized; after at 2024-05-31:
+    # 3 screened, 1 failure, 2 randomized. Only site 03 changes, and it starts enrolling.
+    assert preview.before == {"screened": 2, "screen_failed": 1, "randomized": 1}
+    assert preview.after == {"screened": 3, "screen_failed": 1, "randomized": 2}
+    assert [(s.site_id, s.screened_before, s.screened_after) for s in preview.sites_changed] == [
+        ("03", 0, 1)
+    ]
+    assert preview.new_sites == ("03",)
+    assert any("earlier than the data in service" in w for w in preview.warnings)
+    assert preview.to_json()["notices"] == ["read as CSV"]
