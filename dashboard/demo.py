@@ -8,6 +8,7 @@ screening and a few randomized patients withdraw. Everything it writes is marked
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,13 @@ def write_demo(
                 }
             )
         atomic_write_text(paths.synthetic_activation, synthetic_activation_to_csv(synthetic_dates))
-        atomic_write_text(paths.enrollment, enrollment_to_csv(enrollment))
+        enrollment_text = enrollment_to_csv(enrollment)
+        # The audit trail names what was written: here no file came in, so the one made.
+        entry.update(
+            file=paths.enrollment.name,
+            sha256=hashlib.sha256(enrollment_text.encode("utf-8")).hexdigest(),
+        )
+        atomic_write_text(paths.enrollment, enrollment_text)
         meta.pop("activation_dates_synthetic", None)  # the old, in-sites.csv way
         for key in ("source_sha256", "imported_at"):
             meta.pop(key, None)

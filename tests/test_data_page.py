@@ -474,3 +474,27 @@ def test_preview_counts_per_site_against_a_hand_count() -> None:
     assert preview.new_sites == ("03",)
     assert any("earlier than the data in service" in w for w in preview.warnings)
     assert preview.to_json()["notices"] == ["read as CSV"]
+
+
+def test_every_kind_of_log_entry_names_user_time_sha256_and_outcome(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    (data_dir / "dataset.json").write_text(
+        json.dumps({"registry_file": "NCT04789850.json", "synthetic": True}), encoding="utf-8"
+    )
+    assert runner.invoke(main, ["demo", "--data-dir", str(data_dir)]).exit_code == 0
+    study = data_dir / "registry" / "NCT04789850.json"
+    shutil.copy(study, tmp_path / "study.json")
+    result = runner.invoke(
+        main, ["registry", "import", str(tmp_path / "study.json"), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    entries = read_import_log(DataPaths(data_dir))
+    assert {e["kind"] for e in entries} == {"demo", "registry"}
+    for entry in entries:
+        assert entry["user"] and entry["via"] == "cli" and entry["time"].endswith("Z")
+        assert len(entry["sha256"]) == 64 and entry["result"] == "imported"
+    demo = next(e for e in entries if e["kind"] == "demo")
+    written = hashlib.sha256((data_dir / "enrollment.csv").read_bytes()).hexdigest()
+    assert demo["sha256"] == written
