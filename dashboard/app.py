@@ -19,6 +19,7 @@ from . import callbacks, layout
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
+from .data_page import PATH as DATA_PAGE_PATH
 from .data_page import install_data_page
 from .health import data_health
 from .pending_uploads import PendingUploads, default_upload_dir
@@ -108,7 +109,7 @@ def create_app(
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]
-    install_origin_check(app.server)
+    install_origin_check(app.server, DATA_PAGE_PATH)
     uploads = PendingUploads(
         upload_dir or default_upload_dir(Path(data_dir)), forbidden=(Path(data_dir), ASSETS_DIR)
     )

@@ -112,7 +112,9 @@ def same_origin(request: flask.Request) -> bool:
     refused); ``Referer`` is the fallback. A request with neither did not come from a page
     (a script or curl with the credentials, which needs no forgery) and passes. The host is
     compared, not the scheme: a TLS-terminating proxy makes the app see http while the
-    browser says https.
+    browser says https. A proxy that rewrites ``Host`` (nginx's default) must pass the
+    browser's host on, as ``Host`` or ``X-Forwarded-Host``; a page of another site cannot
+    add that header to a request (a custom header needs a CORS preflight, which fails).
     """
     origin = request.headers.get("Origin")
     if origin is None:
@@ -126,21 +128,30 @@ def same_origin(request: flask.Request) -> bool:
         host = urlsplit(origin).netloc
     except ValueError:
         return False
-    return bool(host) and host.lower() == (request.host or "").lower()
+    own = {(request.host or "").lower()}
+    forwarded = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip().lower()
+    if forwarded:
+        own.add(forwarded)
+    return bool(host) and host.lower() in own
 
 
-def install_origin_check(server: flask.Flask) -> None:
-    """Refuse (403) every state-changing request a page of another site made the browser send.
+def install_origin_check(server: flask.Flask, prefix: str) -> None:
+    """Refuse (403) every POST under ``prefix`` (the Data page: its upload route and its
+    callbacks) that a page of another site made the browser send, before any view runs.
 
-    Applied to every non-GET request of the app (Dash callbacks included), before any view
-    runs: the dashboard's read-only callbacks lose nothing by it.
+    The dashboard's own callbacks only read, so they are left alone: a proxy that hides
+    the browser's host then breaks the Data page's changes, with this message, but not the
+    dashboard.
     """
 
     def check_origin() -> flask.Response | None:
-        if flask.request.method in SAFE_METHODS or same_origin(flask.request):
+        if flask.request.method in SAFE_METHODS or not flask.request.path.startswith(prefix):
+            return None
+        if same_origin(flask.request):
             return None
         return flask.Response(
-            "Refused: this request did not come from the dashboard's own page.\n",
+            "Refused: this request did not come from the dashboard's own page (behind a "
+            "proxy, pass the browser's Host or X-Forwarded-Host on).\n",
             status=403,
             mimetype="text/plain",
         )
