@@ -145,8 +145,9 @@ def register(
         for change in changes if isinstance(changes, list) else [changes]:
             if not isinstance(change, dict):
                 continue
-            row = change.get("data") if isinstance(change.get("data"), dict) else {}
-            site_id, column = row.get("site_id"), change.get("colId")
+            row = change.get("data")
+            site_id = row.get("site_id") if isinstance(row, dict) else None
+            column = change.get("colId")
             try:
                 data = store.get()
                 with acting_as(person.name):
@@ -187,7 +188,7 @@ def register(
     def refresh(_version: Any) -> tuple:
         current_person()  # an authenticated request, like every other
         try:
-            rows = site_rows(store)
-        except (LOAD_ERRORS, OSError):
+            rows: Any = site_rows(store)
+        except LOAD_ERRORS:  # sites.csv unreadable: the grid keeps what it shows
             rows = dash.no_update
         return in_service(store), rows, history_rows(paths)

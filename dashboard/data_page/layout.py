@@ -29,13 +29,14 @@ UPLOAD_ACCEPT = ".csv,.txt,.tsv,.xlsx"
 def nav(active: str) -> html.Nav:
     """The tabs between the dashboard and this page (relative links: a proxy prefix works)."""
     links = [("Dashboard", "../", "dashboard"), ("Data", "./", "data")]
+    current: dict[str, Any] = {"aria-current": "page"}
     return html.Nav(
         [
             html.A(
                 label,
                 href=href,
                 className="nav-link" + (" active" if key == active else ""),
-                **({"aria-current": "page"} if key == active else {}),
+                **(current if key == active else {}),
             )
             for label, href, key in links
         ],
@@ -83,33 +84,32 @@ def site_rows(store: DataStore) -> list[dict[str, Any]]:
         )
     except LOAD_ERRORS:
         counts = pd.DataFrame(columns=["screened", "randomized", "first_randomization"])
+    by_site: dict[Any, Any] = counts.to_dict("index")
     rows = []
-    for site in sites.itertuples(index=False):
-        extra = counts.loc[site.site_id] if site.site_id in counts.index else None
-        first = extra["first_randomization"] if extra is not None else None
+    for site in sites.to_dict("records"):
+        extra = by_site.get(site["site_id"], {})
+        first = extra.get("first_randomization")
         rows.append(
             {
-                "site_id": site.site_id,
-                "facility": site.facility,
-                "city": site.city,
-                "status": site.status,
-                "activation_date": (
-                    "" if pd.isna(site.activation_date) else site.activation_date.date().isoformat()
-                ),
-                "target": "" if pd.isna(site.target) else int(site.target),
-                "screened": _whole(extra["screened"]) if extra is not None else 0,
-                "randomized": _whole(extra["randomized"]) if extra is not None else 0,
-                "first_randomization": (
-                    ""
-                    if first is None or pd.isna(first)
-                    else pd.Timestamp(first).date().isoformat()
-                ),
+                "site_id": site["site_id"],
+                "facility": site["facility"],
+                "city": site["city"],
+                "status": site["status"],
+                "activation_date": _iso(site["activation_date"]),
+                "target": "" if pd.isna(site["target"]) else int(site["target"]),
+                "screened": _whole(extra.get("screened")),
+                "randomized": _whole(extra.get("randomized")),
+                "first_randomization": _iso(first),
             }
         )
     return rows
 
 
-def _whole(value: object) -> int:
+def _iso(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _whole(value: Any) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 

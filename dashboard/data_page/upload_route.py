@@ -99,8 +99,8 @@ def install_upload_route(
                 )
                 return _reply({"token": held.token})
         try:
-            data = store.get()
-            current, cutoff, sites = data.enrollment, data.data_cutoff, data.sites
+            served = store.get()
+            current, cutoff, sites = served.enrollment, served.data_cutoff, served.sites
         except LOAD_ERRORS:  # nothing sound in service: everything is "after"
             current, cutoff, sites = (
                 empty_enrollment(),
