@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from dashboard import layout as L
 from dashboard.app import create_app
+from dashboard.dates import as_of_range
 from dashboard.figures.accrual import accrual_figure
 from dashboard.figures.map import site_map_figure
 from dashboard.figures.sites import activation_figure, site_bar_figure
@@ -211,6 +212,13 @@ def test_every_view_on_any_valid_data(
         if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
     )
     response = refresh["response"]
+    allowed = as_of_range(trial.start, trial.recorded_cutoff())
+    if not allowed.earliest <= as_of <= allowed.latest:
+        # Outside the documented as-of range the page refuses the date, plainly, and
+        # redraws nothing (the last view stays).
+        assert "as-of-refused" in json.dumps(response[L.ALERTS])
+        assert L.GRID not in response
+        return
     _check_rows(response[L.GRID]["rowData"], trial, as_of)
     total_screened, _, total_randomized = trial.counts(as_of)
     bars = response[L.BARS]["figure"]["data"]

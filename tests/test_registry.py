@@ -40,8 +40,20 @@ def test_shipped_registry_matches_the_shared_record():
     assert trial.start_date == dt.date(2023, 2, 2)
     assert trial.planned_completion_date == dt.date(2026, 2, 28)
     assert trial.last_updated == dt.date(2025, 11, 20)
-    assert trial.last_patient_in_date == dt.date(2025, 3, 5)  # 2026-02-28 − 360 days
+    # The record states no treatment duration: the last-patient-in date comes from the data
+    # dir's trial.toml (test_shipped_trial_settings_give_last_patient_in).
+    assert trial.last_patient_in_date is None
     assert trial.sponsor == "Assistance Publique - Hôpitaux de Paris"
+
+
+def test_shipped_trial_settings_give_last_patient_in():
+    from dashboard.datadir import DataPaths
+    from dashboard.trial_settings import load_trial
+
+    trial = load_trial(DataPaths(SHIPPED_JSON.parents[1]))
+    assert trial.treatment_days == 360
+    assert trial.last_patient_in_date == dt.date(2025, 3, 5)  # 2026-02-28 − 360 days
+    assert trial.display_name == "SCLERITA"
 
 
 def test_statuses_exact():
