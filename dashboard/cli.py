@@ -187,7 +187,8 @@ def geocode(
 @click.option("--cutoff", callback=_date, help="Data cut-off (default: latest date in the file).")
 def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.date | None) -> None:
     """Validate an EDC/IWRS export (.csv/.xlsx) and make it the trial's enrollment."""
-    from .enrollment import EnrollmentError, import_enrollment
+    from .enrollment import EnrollmentError
+    from .imports import import_enrollment
 
     try:
         report = import_enrollment(export_file, _paths(data_dir), cutoff=cutoff)

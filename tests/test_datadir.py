@@ -32,7 +32,8 @@ from dashboard.datadir import (
     read_dataset_meta,
     read_import_log,
 )
-from dashboard.enrollment import import_enrollment, load_enrollment
+from dashboard.enrollment import load_enrollment
+from dashboard.imports import import_enrollment
 from dashboard.store import load_trial_data
 from tests.helpers import snapshot_dir
 

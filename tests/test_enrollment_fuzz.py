@@ -38,7 +38,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_dataset_meta, read_import_log
-from dashboard.enrollment import EnrollmentError, import_enrollment, load_enrollment
+from dashboard.enrollment import EnrollmentError, load_enrollment
+from dashboard.imports import import_enrollment
 from dashboard.metrics import counts
 from tests.helpers import snapshot_dir
 

@@ -395,7 +395,7 @@ def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
     _check_zip(data, name, limits)
     import zipfile
 
-    from .xlsx_width import widest_sheet_row
+    from ..xlsx_width import widest_sheet_row
 
     try:
         widest = widest_sheet_row(data, limits.max_columns)
