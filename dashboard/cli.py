@@ -89,8 +89,9 @@ def registry() -> None:
 @data_dir_option
 def registry_import(study_file: Path, data_dir: Path | None) -> None:
     """Store a study JSON and regenerate sites.csv (activation dates and targets are kept)."""
+    from .imports import import_registry
     from .registry import RegistryError
-    from .sites import SitesError, import_registry
+    from .sites import SitesError
 
     try:
         nct_id, sites = import_registry(study_file, _paths(data_dir))

@@ -47,6 +47,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,18 @@ from .datadir import (
     append_import_log,
     dataset_meta_bytes,
     read_dataset_meta,
+    refused_entry,
+    sha256_file,
     utc_now_iso,
     write_lock,
 )
 from .enrollment.canonical import EnrollmentError
 from .enrollment.checks import validate_export
 from .enrollment.edc_reader import ExportReadError, Limits, open_export
+from .geocode.geocodes import renumbered_geocodes_csv
+from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
+from .sites import SitesError, build_sites, load_sites, site_id_map, sites_to_csv, status_changes
+from .status_history import history_bytes
 from .transaction import commit, recover
 
 
@@ -74,7 +81,7 @@ def _refuse(paths: DataPaths, entry: dict[str, Any], exc: EnrollmentError) -> No
             entry = {**entry, "rows": exc.rows}
         append_import_log(
             paths,
-            {**entry, "result": "refused", "errors": len(exc.errors), "reasons": exc.reasons},
+            refused_entry(entry, exc.errors, exc.reasons),
         )
 
 
@@ -119,8 +126,6 @@ def import_enrollment(
 
     ``limits`` (:class:`dashboard.enrollment.edc_reader.Limits`) and ``today`` exist for tests.
     """
-    from .sites import SitesError
-
     limits = limits or Limits()
     today = today or dt.date.today()
     export_file = Path(export_file)
@@ -251,8 +256,7 @@ def _registry_sites(paths: DataPaths) -> pd.DataFrame:
     columns used here are checked the same way; anything unusual falls back to
     ``load_sites`` so that its located ``SitesError`` is what the user sees.
     """
-    from .registry import LOCATION_STATUSES
-    from .sites import load_sites
+
 
     text = paths.sites.read_text(encoding="utf-8-sig")
     try:
@@ -278,4 +282,76 @@ def _cleanup_stale_temp(paths: DataPaths) -> None:
             tmp.unlink()
 
 
-__all__ = ["import_enrollment"]
+# =========================================================================== registry
+def _renumbered_geocodes(
+    paths: DataPaths, previous: pd.DataFrame | None, sites: pd.DataFrame
+) -> str | None:
+    """New geocodes.csv text when the regenerated sites moved or lost ids, else None."""
+    if previous is None:
+        return None
+    mapping = site_id_map(previous, sites)
+    if all(old == new for old, new in mapping.items()) and len(mapping) == len(sites):
+        return None
+    return renumbered_geocodes_csv(paths, mapping)
+
+
+def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
+    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing.
+
+    Every attempt is appended to the import log. Status changes are recorded, dated by
+    the import, in status-history.jsonl (:mod:`dashboard.status_history`): that is how the
+    weekly card knows which sites changed status. geocodes.csv follows renumbered sites.
+    """
+    entry: dict[str, Any] = {"kind": "registry", "file": Path(study_file).name}
+    with write_lock(paths):
+        recover(paths)  # a killed import before this one: finish it first
+        try:
+            entry["sha256"] = sha256_file(Path(study_file))
+            study = read_study_file(study_file)
+            trial, locations = parse_study(study, source=str(study_file))
+            target_name = f"{trial.nct_id}.json"
+            # Study files of another trial would make the data dir ambiguous.
+            existing = (
+                sorted(paths.registry_dir.glob("*.json")) if paths.registry_dir.is_dir() else []
+            )
+            for other in existing:
+                if other.name != target_name:
+                    raise RegistryError(
+                        f"{paths.registry_dir}: already holds {other.name}; "
+                        f"use a separate data dir for {trial.nct_id}"
+                    )
+            previous = load_sites(paths) if paths.sites.exists() else None
+        except (RegistryError, SitesError, OSError) as exc:
+            reason = {RegistryError: "bad_registry", SitesError: "bad_sites"}.get(
+                type(exc), "unreadable"
+            )
+            append_import_log(paths, refused_entry(entry, [str(exc)], [reason], keep_messages=True))
+            raise
+        sites = build_sites(locations, previous)
+        changes = status_changes(previous, sites)
+        renumbered = _renumbered_geocodes(paths, previous, sites)
+        files = {
+            paths.registry_dir / target_name: (
+                json.dumps(study, indent=2, ensure_ascii=False) + "\n"
+            ).encode("utf-8"),
+            paths.sites: sites_to_csv(sites).encode("utf-8"),
+        }
+        if renumbered is not None:
+            files[paths.geocodes] = renumbered.encode("utf-8")
+        history = history_bytes(paths, utc_now_iso()[:10], changes)
+        if history is not None:
+            files[paths.status_history] = history
+        meta = read_dataset_meta(paths)
+        meta["registry_file"] = target_name
+        files[paths.dataset] = dataset_meta_bytes(meta)
+        # The study, sites, geocodes, status history, dataset.json and the log entry
+        # commit together.
+        commit(
+            paths,
+            files,
+            {**entry, "result": "imported", "rows": len(sites), "status_changes": changes},
+        )
+    return trial.nct_id, sites
+
+
+__all__ = ["import_enrollment", "import_registry"]

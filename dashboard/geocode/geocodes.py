@@ -79,6 +79,20 @@ def parse_geocodes_csv(text: str, source: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def renumbered_geocodes_csv(paths: DataPaths, mapping: dict[str, str]) -> str | None:
+    """geocodes.csv with ids moved along with their sites (a manual point must follow its
+    hospital when a newer registry file inserts a location); rows of sites no longer in
+    ``mapping`` go. Cells are carried over as written. None when there is no file."""
+    if not paths.geocodes.exists():
+        return None
+    geocodes = pd.read_csv(paths.geocodes, dtype=str, keep_default_na=False)
+    geocodes["site_id"] = geocodes["site_id"].map(mapping)
+    geocodes = geocodes[geocodes["site_id"].notna()].sort_values("site_id", kind="stable")
+    buf = io.StringIO()
+    geocodes.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
 def load_geocodes(paths: DataPaths) -> pd.DataFrame:
     """geocodes.csv of a data dir; an empty table when the dir has none yet."""
     if not paths.geocodes.exists():
