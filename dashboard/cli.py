@@ -219,7 +219,8 @@ def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force:
 
     sites.csv is never written; a real enrollment is replaced only with --force.
     """
-    from .demo import DEFAULT_SEED, DemoRefused, write_demo
+    from .demo import DEFAULT_SEED, DemoRefused
+    from .imports import write_demo
 
     try:
         enrollment = write_demo(

@@ -64,14 +64,17 @@ from .datadir import (
     utc_now_iso,
     write_lock,
 )
-from .enrollment.canonical import EnrollmentError
+from .demo import DEFAULT_SEED, DemoRefused, make_demo_enrollment
+from .enrollment.canonical import EnrollmentError, enrollment_to_csv
 from .enrollment.checks import validate_export
 from .enrollment.edc_reader import ExportReadError, Limits, open_export
 from .geocode.geocodes import renumbered_geocodes_csv
 from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
 from .sites import SitesError, build_sites, load_sites, site_id_map, sites_to_csv, status_changes
 from .status_history import history_bytes
+from .synthetic import synthetic_activation_to_csv
 from .transaction import commit, recover
+from .trial_settings import load_trial
 
 
 def _refuse(paths: DataPaths, entry: dict[str, Any], exc: EnrollmentError) -> None:
@@ -257,7 +260,6 @@ def _registry_sites(paths: DataPaths) -> pd.DataFrame:
     ``load_sites`` so that its located ``SitesError`` is what the user sees.
     """
 
-
     text = paths.sites.read_text(encoding="utf-8-sig")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -354,4 +356,88 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
     return trial.nct_id, sites
 
 
-__all__ = ["import_enrollment", "import_registry"]
+# =========================================================================== demo
+def _backup_name(path: Path, stamp: str) -> Path:
+    """``enrollment.csv`` → ``enrollment.csv.2026-12-01T11-30-00Z.bak`` beside it."""
+    return path.with_name(f"{path.name}.{stamp.replace(':', '-')}.bak")
+
+
+def write_demo(
+    paths: DataPaths,
+    seed: int = DEFAULT_SEED,
+    cutoff: dt.date | None = None,
+    *,
+    force: bool = False,
+) -> pd.DataFrame:
+    """Write a synthetic enrollment into the data dir and mark the data set synthetic.
+
+    The cut-off defaults to the registry record's last update (else today): the demo then
+    shows the trial as its record last described it. sites.csv is never written: the
+    made-up activation dates go to their own file (:mod:`dashboard.synthetic`), for the
+    sites the user has given none. A real (non-synthetic) enrollment is never replaced
+    silently: without ``force`` this raises :class:`DemoRefused` and changes nothing; with
+    ``force`` the real file is kept as a dated backup beside it and the replacement is
+    written to the import log.
+    """
+    trial = load_trial(paths)
+    if cutoff is None:
+        cutoff = trial.last_updated or dt.date.today()
+    with write_lock(paths):
+        sites = load_sites(paths)
+        meta = read_dataset_meta(paths)
+        real = paths.enrollment.exists() and not meta.get("synthetic", False)
+        entry: dict[str, Any] = {
+            "kind": "demo",
+            "seed": seed,
+            "data_cutoff": cutoff.isoformat(),
+        }
+        if real and not force:
+            refusal = DemoRefused(
+                f"{paths.enrollment} holds a real (non-synthetic) enrollment "
+                f"(data cut-off {meta.get('data_cutoff', 'unknown')}); the demo would replace "
+                "it. Nothing was changed. Use --force to replace it anyway (a dated backup is "
+                "kept beside it and the replacement is logged)."
+            )
+            append_import_log(paths, refused_entry(entry, [str(refusal)], ["real_enrollment"]))
+            raise refusal
+        enrollment, with_dates = make_demo_enrollment(sites, trial.start_date, cutoff, seed)
+        typed = sites["activation_date"].notna()
+        synthetic_dates = with_dates.loc[~typed.to_numpy(), ["site_id", "activation_date"]]
+        files: dict[Path, bytes] = {}
+        if real:
+            stamp = utc_now_iso()
+            backup = _backup_name(paths.enrollment, stamp)
+            files[backup] = paths.enrollment.read_bytes()
+            entry.update(
+                {
+                    "replaced": {
+                        "file": paths.enrollment.name,
+                        "sha256": sha256_file(paths.enrollment),
+                        "data_cutoff": meta.get("data_cutoff"),
+                        "source": meta.get("source"),
+                    },
+                    "backup": backup.name,
+                }
+            )
+        files[paths.synthetic_activation] = synthetic_activation_to_csv(synthetic_dates).encode()
+        files[paths.enrollment] = enrollment_to_csv(enrollment).encode("utf-8")
+        meta.pop("activation_dates_synthetic", None)  # the old, in-sites.csv way
+        for key in ("source_sha256", "imported_at"):
+            meta.pop(key, None)
+        meta.update(
+            {
+                "synthetic": True,
+                "data_cutoff": cutoff.isoformat(),
+                "source": f"recruitment-dashboard demo --seed {seed} --cutoff {cutoff.isoformat()}",
+                "note": (
+                    f"Synthetic enrollment for demonstration; not {trial.display_name} trial data."
+                ),
+            }
+        )
+        files[paths.dataset] = dataset_meta_bytes(meta)
+        # The backup, the demo's files, dataset.json and the log entry commit together.
+        commit(paths, files, {**entry, "result": "imported", "rows": len(enrollment)})
+    return enrollment
+
+
+__all__ = ["import_enrollment", "import_registry", "write_demo"]

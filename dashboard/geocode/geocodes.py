@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..datadir import DataPaths
+from ..datadir import DataPaths, atomic_write_text
 
 GEOCODE_COLUMNS = ["site_id", "lat", "lon", "precision", "source", "query", "geocoded_at"]
 PRECISIONS = ("facility", "city")
@@ -114,3 +114,10 @@ def geocodes_to_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     frame.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
+
+
+def write_geocodes(paths: DataPaths, rows: list[dict[str, Any]]) -> None:
+    """Replace geocodes.csv atomically (the geocode step's own write; the caller holds
+    the data dir's write lock). Imports that move ids go through
+    :func:`renumbered_geocodes_csv` inside their transaction instead."""
+    atomic_write_text(paths.geocodes, geocodes_to_csv(rows))

@@ -37,11 +37,11 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from ..datadir import DataPaths, atomic_write_text, utc_now_iso, write_lock
+from ..datadir import DataPaths, utc_now_iso, write_lock
 from ..registry_points import registry_places
 from ..sites import load_sites
 from .gazetteer import Place, country_code, lookup_city
-from .geocodes import GeocodeError, geocodes_to_csv, load_geocodes
+from .geocodes import GeocodeError, load_geocodes, write_geocodes
 from .nominatim import (
     PUBLIC_NOMINATIM_HOST,
     PUBLIC_NOMINATIM_MIN_DELAY,
@@ -237,7 +237,7 @@ def run_geocode(
                 "delete or renumber them by hand."
             )
         ordered = [rows[str(s)] for s in sites["site_id"] if str(s) in rows] + orphans
-        atomic_write_text(paths.geocodes, geocodes_to_csv(ordered))
+        write_geocodes(paths, ordered)
 
     return _summary(ordered, tally, offline)
 
