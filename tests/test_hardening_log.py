@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import DataPaths, append_import_log, read_dataset_meta, read_import_log
 from dashboard.store import DataStore
-from tests.test_datadir import PAUSING_CLI, export_bytes
+from tests.helpers import PAUSING_CLI, export_bytes
 
 
 def _log_some(paths: DataPaths) -> None:
