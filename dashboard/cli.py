@@ -33,8 +33,10 @@ def _paths(data_dir: Path | None) -> DataPaths:
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from .dates import parse_iso_date
+
     try:
-        return dt.date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from .dates import DateLike, to_date
 from .export_about import ExportAbout
-from .metrics import DateLike, accrual_series, site_table, to_date
+from .metrics import accrual_series, site_table
 from .registry import STATUS_LABELS
 from .store import TrialData
 
