@@ -17,8 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..sites import normalise_site_id
 from ..text import squash
 from .canonical import ENROLLMENT_COLUMNS, RANDOMIZED_STATUSES, EnrollmentError
+from .cells import (
+    all_dates_ambiguous,
+    date_problem,
+    odd_value_masks,
+    parse_date_values,
+    strip_distinct,
+)
 from .edc_reader import ExportTable, show
 from .vocabulary import (
     BLANK_LABELS,
@@ -32,17 +40,6 @@ from .vocabulary import (
 #: Stop listing errors after this many (a shifted column makes every row wrong).
 MAX_LISTED_ERRORS = 200
 
-_ODD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
-_ODD_CHARS_NOT_NUL = re.compile(
-    "[\x01-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
-)
-_SPACE_AFTER_NUL = re.compile(r"\x00\s")
-_FORMULA_START = ("=", "+", "-", "@")
-# ASCII digits only: str.isdigit() and \d accept other scripts' digits (and "²"), which no
-# export writes and which could turn a corrupted byte into a different valid date or site.
-_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_FR_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
-_SHORT_YEAR = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}")
 _SITE_TEXT = re.compile(r"[0-9]+(?:\.0)?")
 
 
@@ -64,100 +61,74 @@ class _Problem:
     rows: np.ndarray  # row positions (kept rows)
 
 
-def _parse_date_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parse distinct date texts; return (datetime64[D] with NaT, bad mask (non-blank, unparsed)).
-
-    Only exact ``D/M/YYYY`` (day first) and ``YYYY-MM-DD`` shapes are read, and
-    :class:`datetime.date` rejects impossible ones such as 31/02/2024. A trial has a few
-    hundred distinct dates, so plain Python on the distinct values beats any vectorised
-    parser's set-up cost.
-    """
-    parsed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[D]")
-    bad = np.zeros(len(values), dtype=bool)
-    for i, value in enumerate(values):
-        if not value:
-            continue
-        try:
-            if match := _FR_DATE.fullmatch(value):
-                day, month, year = match.groups()
-            elif match := _ISO_DATE.fullmatch(value):
-                year, month, day = match.groups()
-            else:
-                raise ValueError(value)
-            parsed[i] = np.datetime64(dt.date(int(year), int(month), int(day)), "D")
-        except ValueError:
-            bad[i] = True
-    return parsed, bad
-
-
-def _all_dates_ambiguous(columns: list[np.ndarray]) -> bool:
-    """True when every date text is D/M/YYYY with day and month both ≤ 12.
-
-    Then nothing in the file proves the order (03/04/2024: 3 April or 4 March?). Day first
-    is what French exports write and what the import assumes; the user is told.
-    """
-    seen = False
-    for values in columns:
-        for value in values:
-            if not value:
-                continue
-            match = _FR_DATE.fullmatch(value)
-            if match is None or int(match.group(1)) > 12 or int(match.group(2)) > 12:
-                return False
-            seen = True
-    return seen
-
-
-def _date_problem(value: str) -> str:
-    if _FR_DATE.fullmatch(value):
-        return f"{_show(value)} is not a real calendar date (dates are read day first: DD/MM/YYYY)"
-    if _ISO_DATE.fullmatch(value):
-        return f"{_show(value)} is not a real calendar date"
-    if _SHORT_YEAR.fullmatch(value):
-        return f"{_show(value)} has a two-digit year; write DD/MM/YYYY or YYYY-MM-DD"
-    return f"{_show(value)} is not a date; write DD/MM/YYYY (day first) or YYYY-MM-DD"
-
-
 def _show(value: object) -> str:
     return show(value)
 
 
-def _strip_distinct(values: np.ndarray) -> tuple[np.ndarray, str]:
-    """Strip distinct values; return them and their NUL-joined text for the other checks.
+#: Every message about a cell, by problem kind (the kind is also the reason logged).
+#: Fields: ``where`` (file, line, column), ``value`` (the cell, shortened), and per kind
+#: ``blank_label``, ``first_line``, ``site_range``, ``date_problem``, ``today``,
+#: ``screening``, ``screening_label``, ``status``.
+MESSAGES: dict[str, str] = {
+    "blank": "{where}: {blank_label} is blank",
+    "formula": (
+        "{where}: {value} is a formula or starts like one; export values only "
+        "(it is refused, never evaluated)"
+    ),
+    "control": "{where}: {value} contains a control or invisible character",
+    "duplicate": "{where}: patient {value} is already on line {first_line}",
+    "unknown_site": "{where}: unknown site id {value}; the registry's sites.csv has ids {site_range}",
+    "bad_date": "{where}: {date_problem}",
+    "future_date": "{where}: {value} is after today ({today}); a future date is a typo",
+    "rand_before_screening": (
+        "{where}: randomization date {value} is before the screening date {screening} "
+        "(column {screening_label})"
+    ),
+    "unknown_status": (
+        "{where}: unknown status {value}; expected one of Screening, Screen failed, "
+        "Randomized, Withdrawn, Completed"
+    ),
+    "rand_missing": (
+        "{where}: blank, but status {status} means the patient was randomized; "
+        "give the randomization date"
+    ),
+    "rand_unexpected": (
+        "{where}: {value} given, but status {status} means the patient was not randomized; "
+        "fix the status or remove the date"
+    ),
+}
 
-    Values are joined once (NUL never occurs in a cell: CSV refuses it, XML cannot hold
-    it), and a regex over that text tells whether any value has a space at either end,
-    so the common clean column skips the per-value strip. (Regex ``\\s`` and
-    ``str.isspace`` agree on every code point.)
-    """
-    joined = "\x00".join(values)
-    if not (
-        joined[:1].isspace()
-        or joined[-1:].isspace()
-        or _SPACE_AFTER_NUL.search(joined)
-        or _SPACE_AFTER_NUL.search(joined[::-1])
-    ):
-        return values, joined
-    stripped = np.array([v.strip() for v in values], dtype=object)
-    return stripped, "\x00".join(stripped)
-
-
-def _odd_value_masks(values: np.ndarray, joined: str) -> tuple[np.ndarray, np.ndarray]:
-    """(formula, control) masks over distinct values. Searching their NUL-joined text
-    first keeps the common clean column at a few C-level scans."""
-    formula = np.zeros(len(values), dtype=bool)
-    text = "\x00" + joined
-    if any("\x00" + start in text for start in _FORMULA_START):
-        formula = np.array([v[:1] in _FORMULA_START for v in values], dtype=bool)
-    control = np.zeros(len(values), dtype=bool)
-    # (An .xlsx can smuggle a NUL into a cell as "_x0000_": count the separators too.)
-    if _ODD_CHARS_NOT_NUL.search(joined) or joined.count("\x00") != max(len(values) - 1, 0):
-        control = np.array([bool(_ODD_CHARS.search(v)) for v in values], dtype=bool)
-    return formula, control & ~formula
+#: Every message about the header or the file as a whole, by reason.
+HEADER_MESSAGES: dict[str, str] = {
+    "ambiguous_column": (
+        "{where}: both this and column {other} look like the {canonical}; keep only one"
+    ),
+    "blinding_column": (
+        "{where}: refused to protect the blind: a column named like this could reveal "
+        "treatment allocation (arm, group, kit, box, lot...). Remove it from the export and "
+        "import again; its values were not read."
+    ),
+    "identifier_column": (
+        "{where}: refused: it looks like a direct patient identifier (name, birth date, NIR, "
+        "IPP, address, phone, e-mail). The dashboard takes pseudonymised patient codes only; "
+        "remove the column and import again. Its values were not read."
+    ),
+    "missing_column": (
+        "{name}: line {line}: no column for the {canonical}; name one e.g. {examples} "
+        "(columns found: {found})"
+    ),
+    "unnamed_column": (
+        "{name}: line {line}, column number {number}: this column has no header but holds "
+        "values; name it or delete it (an unnamed column could hold anything, treatment "
+        "allocation included). Its values were not printed."
+    ),
+    "no_rows": "{name}: line {line}: no patient rows below the header (line {header_line})",
+    "too_many_rows": "{name}: {rows:,} patient rows, over the limit of {limit:,}",
+}
 
 
 class _Validator:
-    """Checks one export's cells against the rules; collects every problem, then formats
+    """Checks one file's cells against the rules; collects every problem, then formats
     messages only for the (at most :data:`MAX_LISTED_ERRORS`) rows that get listed."""
 
     def __init__(self, name: str, header_line: int, lines: np.ndarray, columns: dict[str, _Column]):
@@ -175,7 +146,7 @@ class _Validator:
 
     def value(self, canon: str, row: int) -> str:
         col = self.columns[canon]
-        return col.values[col.codes[row]]
+        return str(col.values[col.codes[row]])
 
     def where(self, canon: str, row: int) -> str:
         return (
@@ -183,53 +154,24 @@ class _Validator:
         )
 
     def message(self, problem_kind: str, canon: str, row: int) -> str:
-        where, value = self.where(canon, row), self.value(canon, row)
-        ctx = self.context
+        value = self.value(canon, row)
+        fields: dict[str, Any] = {"where": self.where(canon, row), "value": _show(value)}
         if problem_kind == "blank":
-            return f"{where}: {BLANK_LABELS[canon]} is blank"
-        if problem_kind == "formula":
-            return (
-                f"{where}: {_show(value)} is a formula or starts like one; export values only "
-                "(it is refused, never evaluated)"
-            )
-        if problem_kind == "control":
-            return f"{where}: {_show(value)} contains a control or invisible character"
-        if problem_kind == "duplicate":
-            return f"{where}: patient {_show(value)} is already on line {ctx['first_line'][row]}"
-        if problem_kind == "unknown_site":
-            return (
-                f"{where}: unknown site id {_show(value)}; the registry's sites.csv has ids "
-                f"{ctx['site_range']}"
-            )
-        if problem_kind == "bad_date":
-            return f"{where}: {_date_problem(value)}"
-        if problem_kind == "future_date":
-            return (
-                f"{where}: {_show(value)} is after today ({ctx['today']}); a future date is a typo"
-            )
-        if problem_kind == "rand_before_screening":
-            return (
-                f"{where}: randomization date {_show(value)} is before the screening date "
-                f"{_show(self.value('screening_date', row))} (column "
-                f"{_show(self.columns['screening_date'].label)})"
-            )
-        if problem_kind == "unknown_status":
-            return (
-                f"{where}: unknown status {_show(value)}; expected one of Screening, "
-                "Screen failed, Randomized, Withdrawn, Completed"
-            )
-        status = _show(self.value("status", row))
-        if problem_kind == "rand_missing":
-            return (
-                f"{where}: blank, but status {status} means the patient was randomized; "
-                "give the randomization date"
-            )
-        if problem_kind == "rand_unexpected":
-            return (
-                f"{where}: {_show(value)} given, but status {status} means the patient was not "
-                "randomized; fix the status or remove the date"
-            )
-        raise AssertionError(problem_kind)  # pragma: no cover
+            fields["blank_label"] = BLANK_LABELS[canon]
+        elif problem_kind == "duplicate":
+            fields["first_line"] = self.context["first_line"][row]
+        elif problem_kind == "unknown_site":
+            fields["site_range"] = self.context["site_range"]
+        elif problem_kind == "bad_date":
+            fields["date_problem"] = date_problem(value)
+        elif problem_kind == "future_date":
+            fields["today"] = self.context["today"]
+        elif problem_kind == "rand_before_screening":
+            fields["screening"] = _show(self.value("screening_date", row))
+            fields["screening_label"] = _show(self.columns["screening_date"].label)
+        elif problem_kind in ("rand_missing", "rand_unexpected"):
+            fields["status"] = _show(self.value("status", row))
+        return MESSAGES[problem_kind].format(**fields)
 
     def errors(self) -> list[str]:
         if not self.problems:
@@ -259,7 +201,7 @@ class _Validator:
 
 @dataclass
 class ValidatedEnrollment:
-    """What a valid export becomes: the canonical CSV text and what to report about it."""
+    """What a valid file becomes: the canonical CSV text and what to report about it."""
 
     csv_text: str
     rows: int
@@ -271,20 +213,19 @@ class ValidatedEnrollment:
     notices: list[str]
 
 
-def validate_export(
-    table: ExportTable,
-    sites: pd.DataFrame,
-    today: dt.date,
-    max_rows: int,
-) -> ValidatedEnrollment:
-    """Check an opened EDC/IWRS file (:class:`.edc_reader.ExportTable`) whole.
+@dataclass
+class _Header:
+    """What the header says: the used columns' positions, ignored and unnamed columns."""
 
-    Raises :class:`EnrollmentError` listing every problem. The header is judged before
-    the body is parsed, so a refused column's values are never even read into memory.
-    """
+    used: dict[str, int]
+    ignored: list[str]
+    unnamed: list[int]
+
+
+def check_header(table: ExportTable) -> _Header:
+    """Judge every header before any value is read: refused columns are never parsed."""
     name, header_line = table.name, table.header_line
-    notices = list(table.notices)
-    header_errors: list[str] = []
+    errors: list[str] = []
     reasons: list[str] = []
     used: dict[str, int] = {}
     ignored: list[str] = []
@@ -301,27 +242,20 @@ def validate_export(
                 ignored.append(table.header[used[canon]])
                 used[canon] = position
             elif canon in used:
-                header_errors.append(
-                    f"{where}: both this and column {_show(table.header[used[canon]])} look "
-                    f"like the {CANONICAL_LABELS[canon]}; keep only one"
+                errors.append(
+                    HEADER_MESSAGES["ambiguous_column"].format(
+                        where=where,
+                        other=_show(table.header[used[canon]]),
+                        canonical=CANONICAL_LABELS[canon],
+                    )
                 )
                 reasons.append("ambiguous_column")
             else:
                 used[canon] = position
-        elif kind == "blind":
-            header_errors.append(
-                f"{where}: refused to protect the blind: a column named like this could "
-                "reveal treatment allocation (arm, group, kit, box, lot...). Remove it from the "
-                "export and import again; its values were not read."
-            )
-            reasons.append("blinding_column")
-        elif kind == "identifier":
-            header_errors.append(
-                f"{where}: refused: it looks like a direct patient identifier (name, birth "
-                "date, NIR, IPP, address, phone, e-mail). The dashboard takes pseudonymised "
-                "patient codes only; remove the column and import again. Its values were not read."
-            )
-            reasons.append("identifier_column")
+        elif kind in ("blind", "identifier"):
+            reason = "blinding_column" if kind == "blind" else "identifier_column"
+            errors.append(HEADER_MESSAGES[reason].format(where=where))
+            reasons.append(reason)
         elif kind == "unnamed":
             unnamed.append(position)
         else:
@@ -330,30 +264,44 @@ def validate_export(
     if missing:
         found = ", ".join(_show(h) for h in table.header[:20] if h) or "none"
         for canon in missing:
-            examples = ", ".join(repr(a) for a in COLUMN_ALIASES[canon][:4])
-            header_errors.append(
-                f"{name}: line {header_line}: no column for the {CANONICAL_LABELS[canon]}; "
-                f"name one e.g. {examples} (columns found: {found})"
+            errors.append(
+                HEADER_MESSAGES["missing_column"].format(
+                    name=name,
+                    line=header_line,
+                    canonical=CANONICAL_LABELS[canon],
+                    examples=", ".join(repr(a) for a in COLUMN_ALIASES[canon][:4]),
+                    found=found,
+                )
             )
         reasons.append("missing_column")
-    if header_errors:
-        raise EnrollmentError(header_errors, reasons)
+    if errors:
+        raise EnrollmentError(errors, reasons)
+    return _Header(used, ignored, unnamed)
 
-    raw_columns, all_lines = table.read_body()
-    # Unnamed columns are fine when empty (trailing separators); with values, refused.
+
+def check_unnamed_columns(
+    table: ExportTable, raw_columns: list[np.ndarray], all_lines: np.ndarray, unnamed: list[int]
+) -> None:
+    """Unnamed columns are fine when empty (trailing separators); with values, refused."""
+    errors = []
     for position in unnamed:
         filled = np.flatnonzero([bool(v.strip()) for v in raw_columns[position]])
         if len(filled):
-            header_errors.append(
-                f"{name}: line {int(all_lines[filled[0]])}, column number {position + 1}: this "
-                "column has no header but holds values; name it or delete it (an unnamed column "
-                "could hold anything, treatment allocation included). Its values were not printed."
+            errors.append(
+                HEADER_MESSAGES["unnamed_column"].format(
+                    name=table.name, line=int(all_lines[filled[0]]), number=position + 1
+                )
             )
-            reasons.append("unnamed_column")
-    if header_errors:
-        raise EnrollmentError(header_errors, reasons)
+    if errors:
+        raise EnrollmentError(errors, ["unnamed_column"] * len(errors))
 
-    # Distinct values per used column, stripped (str.strip also removes non-breaking spaces).
+
+def _distinct_values(
+    raw_columns: list[np.ndarray], used: dict[str, int]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
+    """Per used column: (row codes, distinct stripped values) and the values' joined text.
+
+    (str.strip also removes non-breaking spaces.)"""
     factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     joined: dict[str, str] = {}
     for canon, position in used.items():
@@ -363,7 +311,7 @@ def validate_export(
         else:
             codes, uniques = pd.factorize(raw)
             uniques = np.asarray(uniques, dtype=object)
-        values, joined[canon] = _strip_distinct(uniques)
+        values, joined[canon] = strip_distinct(uniques)
         if values is not uniques and len(set(values)) != len(values):
             # " P1" and "P1" are the same value once stripped: factorize again.
             codes2, values = pd.factorize(values)
@@ -371,45 +319,25 @@ def validate_export(
             values = np.asarray(values, dtype=object)
             joined[canon] = "\x00".join(values)
         factorized[canon] = (codes, values)
-    blank_row = np.ones(len(all_lines), dtype=bool)
-    for codes, values in factorized.values():
-        blank_row &= (values == "")[codes] if len(values) else True
-    keep = ~blank_row
-    n_rows = int(keep.sum())
-    skipped = len(all_lines) - n_rows
-    if n_rows == 0:
-        raise EnrollmentError(
-            [
-                f"{name}: line {header_line + 1}: no patient rows below the header (line {header_line})"
-            ],
-            ["no_rows"],
-        )
-    if n_rows > max_rows:
-        raise EnrollmentError(
-            [f"{name}: {n_rows:,} patient rows, over the limit of {max_rows:,}"], ["too_many_rows"]
-        )
-    lines = all_lines[keep]
-    columns = {
-        canon: _Column(canon, used[canon], table.header[used[canon]], codes[keep], values)
-        for canon, (codes, values) in factorized.items()
-    }
-    if skipped:
-        notices.append(f"{skipped} row(s) without patient data skipped")
-    if ignored:
-        notices.append(
-            "ignored column(s), not used by the dashboard: " + ", ".join(_show(h) for h in ignored)
-        )
+    return factorized, joined
 
-    check = _Validator(name, header_line, lines, columns)
+
+def check_odd_values(
+    check: _Validator, columns: dict[str, _Column], joined: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Formula cells and control characters; returns per column the rows that have one
+    (the other checks skip them: one message per bad cell)."""
     odd: dict[str, np.ndarray] = {}
     for canon, col in columns.items():
-        formula, control = _odd_value_masks(col.values, joined[canon])
+        formula, control = odd_value_masks(col.values, joined[canon])
         check.add("formula", canon, formula[col.codes])
         check.add("control", canon, control[col.codes])
         odd[canon] = (formula | control)[col.codes]
+    return odd
 
-    # patient_id: present and unique.
-    pid = columns["patient_id"]
+
+def check_patient_ids(check: _Validator, pid: _Column, lines: np.ndarray, odd: np.ndarray) -> None:
+    """patient_id: present and unique."""
     pid_blank = (pid.values == "")[pid.codes]
     check.add("blank", "patient_id", pid_blank)
     counts = np.bincount(pid.codes, minlength=len(pid.values))
@@ -417,9 +345,7 @@ def validate_export(
         first_row = np.full(len(pid.values), -1, dtype=np.int64)
         order = np.arange(len(pid.codes))[::-1]
         first_row[pid.codes[order]] = order  # the last write wins: the first occurrence
-        is_dup = (
-            (first_row[pid.codes] != np.arange(len(pid.codes))) & ~pid_blank & ~odd["patient_id"]
-        )
+        is_dup = (first_row[pid.codes] != np.arange(len(pid.codes))) & ~pid_blank & ~odd
         check.context["first_line"] = dict(
             zip(
                 np.flatnonzero(is_dup).tolist(),
@@ -429,10 +355,12 @@ def validate_export(
         )
         check.add("duplicate", "patient_id", is_dup)
 
-    # site_id: a registry site, leading zeros ignored.
-    from ..sites import normalise_site_id
 
-    site = columns["site_id"]
+def check_sites(
+    check: _Validator, site: _Column, sites: pd.DataFrame, odd: np.ndarray
+) -> np.ndarray:
+    """site_id: a registry site, leading zeros ignored; returns each distinct value's
+    registry id (None when unknown)."""
     site_ids = [str(s) for s in sites["site_id"]]
     width = max((len(s) for s in site_ids), default=2)
     by_key = {normalise_site_id(s, width): s for s in site_ids}
@@ -447,40 +375,52 @@ def validate_export(
     site_blank = (site.values == "")[site.codes]
     check.add("blank", "site_id", site_blank)
     site_unknown = np.array([m is None for m in site_map], dtype=bool)[site.codes]
-    check.add("unknown_site", "site_id", site_unknown & ~site_blank & ~odd["site_id"])
+    check.add("unknown_site", "site_id", site_unknown & ~site_blank & ~odd)
     check.context["site_range"] = (
         f"{site_ids[0]}–{site_ids[-1]}" if len(site_ids) > 1 else ", ".join(site_ids) or "(none)"
     )
+    return site_map
 
-    # Dates.
+
+def check_dates(
+    check: _Validator, columns: dict[str, _Column], today: dt.date, odd: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Real calendar dates, none after today, randomization not before screening.
+
+    Returns per date column the parsed date of each row and its ISO text."""
     parsed: dict[str, np.ndarray] = {}
     iso_text: dict[str, np.ndarray] = {}
     for canon in ("screening_date", "randomization_date"):
         col = columns[canon]
-        values_parsed, bad = _parse_date_values(col.values)
+        values_parsed, bad = parse_date_values(col.values)
         # ISO text of each distinct value, taken per row later for the canonical file.
         iso_text[canon] = np.array(
             ["" if np.isnat(d) else str(d) for d in values_parsed], dtype=object
         )[col.codes]
-        rows_bad = bad[col.codes] & ~odd[canon]
-        check.add("bad_date", canon, rows_bad)
+        check.add("bad_date", canon, bad[col.codes] & ~odd[canon])
         rows_dates = values_parsed[col.codes]
-        future = rows_dates > np.datetime64(today, "D")
-        check.add("future_date", canon, future)
+        check.add("future_date", canon, rows_dates > np.datetime64(today, "D"))
         parsed[canon] = rows_dates
-    scr_blank = (columns["screening_date"].values == "")[columns["screening_date"].codes]
-    check.add("blank", "screening_date", scr_blank)
+    check.context["today"] = today.isoformat()
+    scr_col = columns["screening_date"]
+    check.add("blank", "screening_date", (scr_col.values == "")[scr_col.codes])
     scr, rnd = parsed["screening_date"], parsed["randomization_date"]
     before = ~np.isnat(scr) & ~np.isnat(rnd) & (rnd < scr)
     check.add("rand_before_screening", "randomization_date", before)
+    return parsed, iso_text
 
-    # Status, and whether it agrees with the randomization date.
+
+def check_status(
+    check: _Validator, columns: dict[str, _Column], rnd: np.ndarray, odd: np.ndarray
+) -> np.ndarray:
+    """A known status that agrees with the randomization date; returns each distinct
+    value's canonical status (None when unknown)."""
     status = columns["status"]
     status_map = np.array([normalise_status(v) for v in status.values], dtype=object)
     status_blank = (status.values == "")[status.codes]
     check.add("blank", "status", status_blank)
     status_unknown = np.array([m is None for m in status_map], dtype=bool)[status.codes]
-    check.add("unknown_status", "status", status_unknown & ~status_blank & ~odd["status"])
+    check.add("unknown_status", "status", status_unknown & ~status_blank & ~odd)
     rand_col = columns["randomization_date"]
     rand_blank = (rand_col.values == "")[rand_col.codes]
     randomized_status = np.array([m in RANDOMIZED_STATUSES for m in status_map], dtype=bool)
@@ -493,12 +433,94 @@ def validate_export(
         "randomization_date",
         not_randomized_status[status.codes] & ~np.isnat(rnd),
     )
-    check.context["today"] = today.isoformat()
+    return status_map
+
+
+def _canonical_text(
+    columns: dict[str, _Column],
+    site_map: np.ndarray,
+    status_map: np.ndarray,
+    iso_text: dict[str, np.ndarray],
+) -> str:
+    """The canonical CSV: distinct values are formatted once, then taken per row."""
+    pid = columns["patient_id"]
+    pid_values = pid.values
+    all_pids = "".join(pid_values)
+    if any(ch in all_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
+        pid_values = np.array([_csv_quote(v) for v in pid_values], dtype=object)
+    rows_text = map(
+        ",".join,
+        zip(
+            pid_values[pid.codes],
+            site_map[columns["site_id"].codes],
+            iso_text["screening_date"],
+            iso_text["randomization_date"],
+            status_map[columns["status"].codes],
+            strict=True,
+        ),
+    )
+    return "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], rows_text, [""]))
+
+
+def validate_export(
+    table: ExportTable,
+    sites: pd.DataFrame,
+    today: dt.date,
+    max_rows: int,
+) -> ValidatedEnrollment:
+    """Check an opened EDC/IWRS file (:class:`.edc_reader.ExportTable`) whole.
+
+    Raises :class:`EnrollmentError` listing every problem. The header is judged before
+    the body is parsed, so a refused column's values are never even read into memory.
+    """
+    name, header_line = table.name, table.header_line
+    notices = list(table.notices)
+    header = check_header(table)
+    raw_columns, all_lines = table.read_body()
+    check_unnamed_columns(table, raw_columns, all_lines, header.unnamed)
+
+    factorized, joined = _distinct_values(raw_columns, header.used)
+    blank_row = np.ones(len(all_lines), dtype=bool)
+    for codes, values in factorized.values():
+        blank_row &= (values == "")[codes] if len(values) else True
+    keep = ~blank_row
+    n_rows = int(keep.sum())
+    skipped = len(all_lines) - n_rows
+    if n_rows == 0:
+        message = HEADER_MESSAGES["no_rows"].format(
+            name=name, line=header_line + 1, header_line=header_line
+        )
+        raise EnrollmentError([message], ["no_rows"])
+    if n_rows > max_rows:
+        message = HEADER_MESSAGES["too_many_rows"].format(name=name, rows=n_rows, limit=max_rows)
+        raise EnrollmentError([message], ["too_many_rows"])
+    lines = all_lines[keep]
+    used = header.used
+    columns = {
+        canon: _Column(canon, used[canon], table.header[used[canon]], codes[keep], values)
+        for canon, (codes, values) in factorized.items()
+    }
+    if skipped:
+        notices.append(f"{skipped} row(s) without patient data skipped")
+    if header.ignored:
+        notices.append(
+            "ignored column(s), not used by the dashboard: "
+            + ", ".join(_show(h) for h in header.ignored)
+        )
+
+    check = _Validator(name, header_line, lines, columns)
+    odd = check_odd_values(check, columns, joined)
+    check_patient_ids(check, columns["patient_id"], lines, odd["patient_id"])
+    site_map = check_sites(check, columns["site_id"], sites, odd["site_id"])
+    parsed, iso_text = check_dates(check, columns, today, odd)
+    scr, rnd = parsed["screening_date"], parsed["randomization_date"]
+    status_map = check_status(check, columns, rnd, odd["status"])
     errors = check.errors()
     if errors:
         raise EnrollmentError(errors, check.reasons(), rows=n_rows)
 
     # Notices about spellings that were translated, so nothing is read silently.
+    status = columns["status"]
     spellings: list[str] = []
     status_counts = np.bincount(status.codes, minlength=len(status.values))
     for value, canon_status, n in zip(status.values, status_map, status_counts, strict=True):
@@ -506,23 +528,11 @@ def validate_export(
             spellings.append(f"{_show(value)} → {canon_status} ({n} row(s))")
     if spellings:
         notices.append("status spellings read: " + ", ".join(spellings))
-    if _all_dates_ambiguous([columns[c].values for c in ("screening_date", "randomization_date")]):
+    if all_dates_ambiguous([columns[c].values for c in ("screening_date", "randomization_date")]):
         notices.append(
             "every date in the file has day and month both ≤ 12, so it reads either way: "
             "day first (DD/MM/YYYY) was assumed; check one date against the EDC"
         )
-
-    # Canonical text: distinct values are formatted once, then taken per row.
-    iso_scr, iso_rnd = iso_text["screening_date"], iso_text["randomization_date"]
-    pid_values = pid.values
-    all_pids = "".join(pid_values)
-    if any(ch in all_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
-        pid_values = np.array([_csv_quote(v) for v in pid_values], dtype=object)
-    pid_text = pid_values[pid.codes]
-    site_text = site_map[site.codes]
-    status_text = status_map[status.codes]
-    rows_text = map(",".join, zip(pid_text, site_text, iso_scr, iso_rnd, status_text, strict=True))
-    csv_text = "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], rows_text, [""]))
 
     all_dates = np.concatenate([scr, rnd])
     valid = np.flatnonzero(~np.isnat(all_dates))
@@ -530,11 +540,12 @@ def validate_export(
     latest = all_dates[latest_pos]
     latest_canon = "screening_date" if latest_pos < len(scr) else "randomization_date"
     latest_row = latest_pos % len(scr)
+    site = columns["site_id"]
     present_sites = sorted(
         set(site_map[np.bincount(site.codes, minlength=len(site_map)) > 0].tolist())
     )
     return ValidatedEnrollment(
-        csv_text=csv_text,
+        csv_text=_canonical_text(columns, site_map, status_map, iso_text),
         rows=n_rows,
         latest_date=dt.date.fromisoformat(str(latest)),
         latest_where=check.where(latest_canon, latest_row),
