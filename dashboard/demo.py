@@ -9,6 +9,7 @@ synthetic (:func:`dashboard.imports.write_demo` writes it).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,10 +33,11 @@ def make_demo_enrollment(
         # Activation: most sites open in the first 14 months, a few much later.
         offset = int(min(rng.gamma(1.6, 110.0), span_days - 60))
         activation = start + dt.timedelta(days=offset)
-        if pd.isna(sites.at[idx, "activation_date"]):
+        typed: Any = sites.at[idx, "activation_date"]
+        if pd.isna(typed):
             sites.at[idx, "activation_date"] = pd.Timestamp(activation)
         else:
-            activation = pd.Timestamp(sites.at[idx, "activation_date"]).date()
+            activation = pd.Timestamp(typed).date()
         open_days = max((cutoff - activation).days, 0)
         # Screening rate per day: uneven across sites (gamma shape 1.1), mean ~1 per 9 months.
         rate = rng.gamma(1.1, 1.0 / 1.1) / 400.0

@@ -324,8 +324,12 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
                     )
             previous = load_sites(paths) if paths.sites.exists() else None
         except (RegistryError, SitesError, OSError) as exc:
-            reason = {RegistryError: "bad_registry", SitesError: "bad_sites"}.get(
-                type(exc), "unreadable"
+            reason = (
+                "bad_registry"
+                if isinstance(exc, RegistryError)
+                else "bad_sites"
+                if isinstance(exc, SitesError)
+                else "unreadable"
             )
             append_import_log(paths, refused_entry(entry, [str(exc)], [reason], keep_messages=True))
             raise

@@ -461,10 +461,12 @@ def install_security(
                 with slots.slot() as got_slot:
                     if not got_slot:
                         return _refusal("The server is busy; try again shortly.\n", 503, 5)
+                    username, password = credentials.username, credentials.password
                     ok = (
-                        bool(credentials.username)
-                        and credentials.password is not None
-                        and auth.verify(credentials.username, credentials.password)
+                        bool(username)
+                        and password is not None
+                        and username is not None
+                        and auth.verify(username, password)
                     )
                 if ok:
                     verified.add(header)

@@ -135,7 +135,9 @@ def load_sites(paths: DataPaths) -> pd.DataFrame:
         return parse_sites_csv(handle.read(), str(paths.sites))
 
 
-def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
+def status_changes(
+    previous: pd.DataFrame | None, sites: pd.DataFrame
+) -> list[dict[str, str | None]]:
     """Sites whose registry status differs from the previous sites.csv (new sites included)."""
     if previous is None or not len(previous):
         return []
@@ -148,11 +150,11 @@ def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[d
         if before != row.status:
             changes.append(
                 {
-                    "site_id": row.site_id,
-                    "facility": row.facility,
-                    "city": row.city,
+                    "site_id": str(row.site_id),
+                    "facility": str(row.facility),
+                    "city": str(row.city),
                     "from": before if isinstance(before, str) else None,
-                    "to": row.status,
+                    "to": str(row.status),
                 }
             )
     return changes

@@ -78,6 +78,7 @@ def escape_formula(value: Any) -> Any:
         escaped = "'" + escaped
     return _INNER_FORMULA.sub(r"\1'", escaped)
 
+
 #: Columns holding whole numbers (nullable): written without a ``.0``.
 _INTEGER_COLUMNS = (
     "target",
@@ -121,7 +122,7 @@ def sites_export_from_table(table: pd.DataFrame) -> pd.DataFrame:
     for column, header in SITES_EXPORT_COLUMNS:
         if column not in table.columns:
             continue
-        values = table[column]
+        values: Any = table[column]
         if column in _INTEGER_COLUMNS:
             values = pd.array([None if pd.isna(v) else int(v) for v in values], dtype="Int64")
         elif column in _ROUNDING:
@@ -143,8 +144,8 @@ def accrual_export_frame(data: TrialData, as_of: DateLike | None = None) -> pd.D
     return pd.DataFrame(
         {
             "date": [pd.Timestamp(v).date() for v in series["date"]],
-            "screened": pd.array(series["screened"].astype(int), dtype="Int64"),
-            "randomized": pd.array(series["randomized"].astype(int), dtype="Int64"),
+            "screened": pd.array(series["screened"].astype(int).tolist(), dtype="Int64"),
+            "randomized": pd.array(series["randomized"].astype(int).tolist(), dtype="Int64"),
         }
     )
 
@@ -221,7 +222,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str, about: ExportAbout | Non
 
     _check_columns(frame)
     workbook = Workbook()
-    sheet = workbook.active
+    sheet: Any = workbook.active  # a new workbook always has its one worksheet
     sheet.title = _sheet_title(sheet_name)
     header = [escape_formula(str(c)) for c in frame.columns]
     sheet.append([None] * len(header))

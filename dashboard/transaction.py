@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ def commit(
 
 
 def _apply(
-    paths: DataPaths, renames: list[list[str]], entry: dict[str, Any], removals: list[str] = ()
+    paths: DataPaths, renames: list[list[str]], entry: dict[str, Any], removals: Sequence[str] = ()
 ) -> None:
     root = paths.root
     for staged_name, target_name in renames:

@@ -46,8 +46,8 @@ def parse_geocodes_csv(text: str, source: str) -> pd.DataFrame:
     errors: list[str] = []
     coords: dict[str, list[float]] = {"lat": [], "lon": []}
     limits = {"lat": 90.0, "lon": 180.0}
-    for i, row in frame.iterrows():
-        line = int(i) + 2
+    for i, (_, row) in enumerate(frame.iterrows()):
+        line = i + 2
         if not row["site_id"]:
             errors.append(f"{source}: line {line}, column site_id: blank")
         for col in ("lat", "lon"):

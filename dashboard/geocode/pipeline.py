@@ -179,7 +179,8 @@ def run_geocode(
         sites = load_sites(paths)
         existing = load_geocodes(paths)
         old_rows: dict[str, dict[str, Any]] = {
-            str(r["site_id"]): dict(r) for r in existing.to_dict(orient="records")
+            str(r["site_id"]): {str(k): v for k, v in r.items()}
+            for r in existing.to_dict(orient="records")
         }
         hints = registry_places(paths, sites)
         tally = _Tally()
@@ -188,10 +189,17 @@ def run_geocode(
         now = utc_now_iso()
 
         for record in sites.to_dict(orient="records"):
-            site = SiteQuery(*(str(record[c]) for c in ("site_id", "facility", "city", "country")))
+            site = SiteQuery(
+                str(record["site_id"]),
+                str(record["facility"]),
+                str(record["city"]),
+                str(record["country"]),
+            )
             hint = hints.get(site.site_id)
             if hint is not None:
-                point = (hint.lat, hint.lon) if hint.has_point else None
+                point = None
+                if hint.has_point and hint.lat is not None and hint.lon is not None:
+                    point = (hint.lat, hint.lon)
                 site = dataclasses.replace(site, state=hint.state, point=point)
             old = old_rows.get(site.site_id)
             if old is not None and old["source"] == "manual":
@@ -207,7 +215,8 @@ def run_geocode(
             # A registry point now in the record beats an older gazetteer guess.
             stale = site.point is not None and old is not None and old["source"] == "gazetteer"
             if (
-                same_query
+                old is not None
+                and same_query
                 and not stale
                 and _has_point(old)
                 and _reuse(old, offline=offline, refresh=refresh)
