@@ -165,10 +165,6 @@ def dataset_meta_bytes(meta: dict[str, Any]) -> bytes:
     return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def write_dataset_meta(paths: DataPaths, meta: dict[str, Any]) -> None:
-    atomic_write_bytes(paths.dataset, dataset_meta_bytes(meta))
-
-
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 

@@ -25,12 +25,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
-
-if TYPE_CHECKING:  # only read, never built, here: dates stays below the registry
-    from .registry import Trial
 
 DateLike = dt.date | str | pd.Timestamp
 
@@ -191,7 +188,15 @@ def as_of_warnings(
     return out
 
 
-def forecast_deadlines(trial: Trial, by: Sequence[dt.date] = ()) -> list[Deadline]:
+class HasLastPatientIn(Protocol):
+    """A trial as far as deadlines go (:class:`dashboard.registry.Trial` is one); dates
+    imports nothing of the product, so every module may use it."""
+
+    @property
+    def last_patient_in_date(self) -> dt.date | None: ...
+
+
+def forecast_deadlines(trial: HasLastPatientIn, by: Sequence[dt.date] = ()) -> list[Deadline]:
     """The dates a forecast answers for: each ``--by`` date, then the last-patient-in date."""
     lpi = trial.last_patient_in_date  # None: the trial states no treatment duration
     return [Deadline("--by date", d) for d in by] + (

@@ -168,7 +168,14 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     if strict and problems:
         raise ValueError("\n".join(problems))
     return TrialData(
-        trial, sites, geocodes, enrollment, meta, version, tuple(problems), read_status_history(paths)
+        trial,
+        sites,
+        geocodes,
+        enrollment,
+        meta,
+        version,
+        tuple(problems),
+        read_status_history(paths),
     )
 
 

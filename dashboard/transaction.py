@@ -1,8 +1,9 @@
 """An import's files and its log entry commit together.
 
-An import replaces several files (``enrollment.csv``, then ``dataset.json``, which says the data are real and gives the cut-off) and appends to the
-import log. Each rename is atomic, but a kill between two renames used to leave the new
-enrollment with the old ``dataset.json`` (still "synthetic", old cut-off) and no log entry.
+An import replaces several files (``enrollment.csv``, then ``dataset.json``, which says
+the data are real and gives the cut-off) and appends to the import log. Each rename is
+atomic, but a kill between two renames would leave the new enrollment with the old
+``dataset.json`` (still "synthetic", old cut-off) and no log entry.
 
 :func:`commit` therefore:
 
