@@ -33,8 +33,10 @@ def _paths(data_dir: Path | None) -> DataPaths:
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from .dates import parse_iso_date
+
     try:
-        return dt.date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
@@ -89,8 +91,9 @@ def registry() -> None:
 @data_dir_option
 def registry_import(study_file: Path, data_dir: Path | None) -> None:
     """Store a study JSON and regenerate sites.csv (activation dates and targets are kept)."""
+    from .imports import import_registry
     from .registry import RegistryError
-    from .sites import SitesError, import_registry
+    from .sites import SitesError
 
     try:
         nct_id, sites = import_registry(study_file, _paths(data_dir))
@@ -187,7 +190,8 @@ def geocode(
 @click.option("--cutoff", callback=_date, help="Data cut-off (default: latest date in the file).")
 def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.date | None) -> None:
     """Validate an EDC/IWRS export (.csv/.xlsx) and make it the trial's enrollment."""
-    from .enrollment import EnrollmentError, import_enrollment
+    from .enrollment import EnrollmentError
+    from .imports import import_enrollment
 
     try:
         report = import_enrollment(export_file, _paths(data_dir), cutoff=cutoff)
@@ -217,7 +221,8 @@ def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force:
 
     sites.csv is never written; a real enrollment is replaced only with --force.
     """
-    from .demo import DEFAULT_SEED, DemoRefused, write_demo
+    from .demo import DEFAULT_SEED, DemoRefused
+    from .imports import write_demo
 
     try:
         enrollment = write_demo(

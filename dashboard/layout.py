@@ -25,8 +25,8 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
-from .asof import as_of_warnings
 from .basemap import topojson_url_for
+from .dates import as_of_warnings
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import map_subtitle, site_map_figure
@@ -680,7 +680,7 @@ def export_menu(what: str, csv_id: str, xlsx_id: str, download_id: str) -> list[
 def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
     """Warnings a reader must see before trusting the numbers.
 
-    The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
+    The date warnings are :func:`dashboard.dates.as_of_warnings`, the words ``summary`` and
     ``forecast`` print (the forecast's own ones are in its note: :func:`forecast_warning_spans`).
     """
     out: list[Any] = []

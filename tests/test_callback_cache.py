@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -14,9 +13,7 @@ import pytest
 
 from dashboard import layout as L
 from dashboard.store import load_trial_data
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_load import callback_body  # noqa: E402
+from tests.http_load import callback_body
 
 AS_OF = dt.date(2025, 11, 20)
 

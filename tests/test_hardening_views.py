@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_load import callback_body  # noqa: E402
+from tests.http_load import callback_body
 
 
 def _bump(path: Path) -> None:

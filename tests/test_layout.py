@@ -30,7 +30,7 @@ from dashboard.callbacks import (
     parse_as_of,
     toggle,
 )
-from tests.test_figures import small_trial_data
+from tests.helpers import small_trial_data
 
 AS_OF = dt.date(2024, 7, 1)
 

@@ -34,7 +34,7 @@ from dashboard.snapshot import (
     take_snapshot,
 )
 from dashboard.store import load_trial_data
-from tests.test_tabular import (
+from tests.helpers import (
     SMALL_AS_OF,
     SMALL_COUNTS,
     SMALL_WEEK,
