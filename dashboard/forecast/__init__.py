@@ -62,7 +62,6 @@ from .linear import LinearForecast, linear_forecast, linear_points, weighted_slo
 from .simulation import RateDraws, decay_integral, draw_site_rates
 from .sites import SitePlan, classify_sites
 from .sites_needed import Deadline, sites_needed_table
-from .text import format_forecast, prior_text, sites_needed_lines, trend_text
 from .trend import PlanPrior, TrendPosterior, draw_path_parameters, fit_trend, plan_prior
 
 __all__ = [
@@ -92,10 +91,6 @@ __all__ = [
     "draw_site_rates",
     "fit_gamma_rates",
     "forecast",
-    "format_forecast",
-    "prior_text",
-    "sites_needed_lines",
-    "trend_text",
     "linear_forecast",
     "linear_points",
     "negbin_hessian",
