@@ -271,7 +271,7 @@ def _as_of_in_range(as_of: dt.date | None, data: Any) -> dt.date | None:
 def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None:
     """Where recruitment stands: randomized vs target, screening, sites."""
     from .metrics import summary as build_summary
-    from .report import format_summary
+    from .report_text import format_summary
 
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)
@@ -285,7 +285,7 @@ def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None
         data_cutoff=data.data_cutoff,
     )
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_summary(result))
 
@@ -369,13 +369,14 @@ def snapshot(
     mail_from: str | None,
 ) -> None:
     """Dated PDF (A4 landscape) or PNG of the dashboard, rendered by headless Chromium."""
-    from .snapshot import SnapshotError, take_snapshot
+    from .serving import snapshot_data_dir
+    from .snapshot import SnapshotError
 
     mail = _mail_setup(mail_to, mail_from)
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)
     try:
-        result = take_snapshot(
+        result = snapshot_data_dir(
             out,
             data_dir=_paths(data_dir).root,
             as_of=as_of,
@@ -542,8 +543,9 @@ def forecast(
         ) from None
     if not lag_days or min(lag_days) < 0:
         raise click.BadParameter("at least one lag, none negative", param_hint="--lags")
-    from .forecast import DEFAULT_SEED, format_forecast
+    from .forecast import DEFAULT_SEED
     from .forecast_from_cutoff import forecast_as_of
+    from .report_text import format_forecast
 
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)

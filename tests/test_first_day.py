@@ -36,10 +36,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from dashboard import layout as L
 from dashboard.app import create_app
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_import_log
+from dashboard.page import ids as ids_module
 from dashboard.store import load_trial_data
 from tests.helpers import (
     CUTOFF,
@@ -176,9 +176,9 @@ def test_first_import_then_every_view(
         refresh = next(
             v
             for k, v in replies.items()
-            if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
+            if k.startswith(f"{ids_module.AS_OF}.date->") and f"{ids_module.GRID}.rowData" in k
         )["response"]
-        rows = {r["site_id"]: r for r in refresh[L.GRID]["rowData"]}
+        rows = {r["site_id"]: r for r in refresh[ids_module.GRID]["rowData"]}
         assert sum(r["randomized"] for r in rows.values()) == randomized
         assert sum(r["screened"] for r in rows.values()) == screened
         lagging = "registry says not yet recruiting" in rows["31"]["flag"]
@@ -187,7 +187,7 @@ def test_first_import_then_every_view(
             assert "activation date after first randomization" in rows["12"]["flag"]
         else:
             assert "activation date after" not in rows["12"]["flag"]
-        alerts = json.dumps(refresh[L.ALERTS])
+        alerts = json.dumps(refresh[ids_module.ALERTS])
         for warning in s["warnings"]:
             assert json.dumps(warning)[1:-1] in alerts  # the page says the same words
 
