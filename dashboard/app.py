@@ -15,13 +15,15 @@ from typing import Any
 
 import dash
 
-from . import callbacks, layout
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
 from .data_page import PATH as DATA_PAGE_PATH
 from .data_page import install_data_page
 from .health import data_health
+from .page import callbacks
+from .page.layout import serve_layout
+from .page.view_model import NumbersCache
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
 from .security import Auth, install_security, load_auth
@@ -96,11 +98,11 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     store = DataStore(data_dir)
-    cache = layout.NumbersCache(forecast_paths=forecast_paths)
+    cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
 
     def serve() -> dash.html.Div:
-        return layout.serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
+        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
 
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.

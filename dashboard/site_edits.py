@@ -15,13 +15,15 @@ new value in the audit log:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 
 import pandas as pd
 
-from .datadir import DataPaths
-from .sites import SitesError, SiteSettingChange, StaleEdit, write_site_setting
+from .datadir import DataPaths, write_lock
+from .sites import SitesError, StaleEdit, with_user_cell
+from .transaction import commit, recover
 
 EDITABLE = ("activation_date", "target")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -98,6 +100,46 @@ def check_target(text: str) -> str:
     if int(text) > MAX_TARGET:
         raise EditRefused(f"{text} patients is not a plausible site target")
     return str(int(text))
+
+
+@dataclass(frozen=True)
+class SiteSettingChange:
+    """One user-maintained cell of sites.csv to change: ``old`` is what the editor saw
+    (canonical text: ISO date, whole number, or "" for blank), ``new`` what they typed,
+    already checked."""
+
+    site_id: str
+    column: str
+    old: str
+    new: str
+
+
+def write_site_setting(
+    paths: DataPaths, change: SiteSettingChange, log_fields: dict[str, object] | None = None
+) -> str:
+    """Write one checked change to sites.csv and log old → new, together (one transaction:
+    :func:`dashboard.transaction.commit`); sites.csv's text comes from its owner,
+    :func:`dashboard.sites.with_user_cell`. Returns the new file's SHA-256."""
+    with write_lock(paths):
+        recover(paths)
+        with open(paths.sites, encoding="utf-8-sig", newline="") as handle:
+            text = handle.read()
+        edited = with_user_cell(text, change.site_id, change.column, change.old, change.new)
+        data = edited.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        entry = {
+            "kind": "site_edit",
+            "file": paths.sites.name,
+            "sha256": digest,
+            "result": "edited",
+            "site_id": change.site_id,
+            "column": change.column,
+            "old": change.old or None,
+            "new": change.new or None,
+            **(log_fields or {}),
+        }
+        commit(paths, {paths.sites: data}, entry)
+    return digest
 
 
 def first_randomization(enrollment: pd.DataFrame, site_id: str) -> dt.date | None:

@@ -8,25 +8,15 @@ are carried over when the sites are regenerated from a newer registry file.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from .datadir import (
     DataPaths,
-    append_import_log,
-    dataset_meta_bytes,
-    read_dataset_meta,
-    sha256_file,
-    write_lock,
 )
-from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
-from .transaction import commit, recover
+from .registry import LOCATION_STATUSES, RegistryError
 
 SITE_COLUMNS = ["site_id", "facility", "city", "country", "status", "activation_date", "target"]
 USER_COLUMNS = ["activation_date", "target"]
@@ -146,7 +136,9 @@ def load_sites(paths: DataPaths) -> pd.DataFrame:
         return parse_sites_csv(handle.read(), str(paths.sites))
 
 
-def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
+def status_changes(
+    previous: pd.DataFrame | None, sites: pd.DataFrame
+) -> list[dict[str, str | None]]:
     """Sites whose registry status differs from the previous sites.csv (new sites included)."""
     if previous is None or not len(previous):
         return []
@@ -159,17 +151,17 @@ def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[d
         if before != row.status:
             changes.append(
                 {
-                    "site_id": row.site_id,
-                    "facility": row.facility,
-                    "city": row.city,
+                    "site_id": str(row.site_id),
+                    "facility": str(row.facility),
+                    "city": str(row.city),
                     "from": before if isinstance(before, str) else None,
-                    "to": row.status,
+                    "to": str(row.status),
                 }
             )
     return changes
 
 
-def _id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
+def site_id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
     """Old site id → new site id, matching sites by (facility, city, n-th occurrence)."""
     key = ["facility", "city", "occurrence"]
     prev = previous.assign(occurrence=previous.groupby(["facility", "city"]).cumcount())
@@ -178,153 +170,53 @@ def _id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
     return dict(zip(merged["site_id_old"], merged["site_id"], strict=True))
 
 
-def _renumber_geocodes(
-    paths: DataPaths, previous: pd.DataFrame | None, sites: pd.DataFrame
-) -> str | None:
-    """geocodes.csv with ids moved along with their sites (a manual point must follow its
-    hospital when a newer registry file inserts a location); rows of removed sites go."""
-    if previous is None or not paths.geocodes.exists():
-        return None
-    mapping = _id_map(previous, sites)
-    if all(old == new for old, new in mapping.items()) and len(mapping) == len(sites):
-        return None
-    geocodes = pd.read_csv(paths.geocodes, dtype=str, keep_default_na=False)
-    geocodes["site_id"] = geocodes["site_id"].map(mapping)
-    geocodes = geocodes[geocodes["site_id"].notna()].sort_values("site_id", kind="stable")
-    buf = io.StringIO()
-    geocodes.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
-
-
-def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
-    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing.
-
-    Every attempt is appended to the import log; status changes are recorded there with
-    the import time, which is how the weekly report knows which sites changed status.
-    """
-    entry = {"kind": "registry", "file": Path(study_file).name}
-    with write_lock(paths):
-        recover(paths)  # a killed import before this one: finish it first
-        try:
-            entry["sha256"] = sha256_file(Path(study_file))
-            study = read_study_file(study_file)
-            trial, locations = parse_study(study, source=str(study_file))
-            target_name = f"{trial.nct_id}.json"
-            # Study files of another trial would make the data dir ambiguous.
-            existing = (
-                sorted(paths.registry_dir.glob("*.json")) if paths.registry_dir.is_dir() else []
-            )
-            for other in existing:
-                if other.name != target_name:
-                    raise RegistryError(
-                        f"{paths.registry_dir}: already holds {other.name}; "
-                        f"use a separate data dir for {trial.nct_id}"
-                    )
-            previous = load_sites(paths) if paths.sites.exists() else None
-        except (RegistryError, SitesError, OSError) as exc:
-            append_import_log(paths, {**entry, "result": "refused", "errors": [str(exc)]})
-            raise
-        sites = build_sites(locations, previous)
-        changes = status_changes(previous, sites)
-        renumbered_geocodes = _renumber_geocodes(paths, previous, sites)
-        files = {
-            paths.registry_dir / target_name: (
-                json.dumps(study, indent=2, ensure_ascii=False) + "\n"
-            ).encode("utf-8"),
-            paths.sites: sites_to_csv(sites).encode("utf-8"),
-        }
-        if renumbered_geocodes is not None:
-            files[paths.geocodes] = renumbered_geocodes.encode("utf-8")
-        meta = read_dataset_meta(paths)
-        meta["registry_file"] = target_name
-        files[paths.dataset] = dataset_meta_bytes(meta)
-        # The study, sites, geocodes, dataset.json and the log entry commit together.
-        commit(
-            paths,
-            files,
-            {**entry, "result": "imported", "rows": len(sites), "status_changes": changes},
-        )
-    return trial.nct_id, sites
-
-
-@dataclass(frozen=True)
-class SiteSettingChange:
-    """One user-maintained cell of sites.csv to change: ``old`` is what the editor saw
-    (canonical text: ISO date, whole number, or "" for blank), ``new`` what they typed,
-    already checked by :mod:`dashboard.site_edits`."""
-
-    site_id: str
-    column: str
-    old: str
-    new: str
-
-
 class StaleEdit(SitesError):
     """The cell changed since the editor loaded it: nothing written (no silent overwrite)."""
 
 
-def write_site_setting(
-    paths: DataPaths, change: SiteSettingChange, log_fields: dict[str, object] | None = None
-) -> str:
-    """Set one activation date or target in sites.csv and log old → new, together.
+def with_user_cell(text: str, site_id: str, column: str, old: str, new: str) -> str:
+    """sites.csv's ``text`` with one activation date or target set to ``new``.
 
-    The file is edited cell-wise with the csv module, so every other cell, row and extra
-    column stays as the user wrote it. The cell must still hold ``change.old`` (read under
-    the write lock), else :class:`StaleEdit`. Returns the new file's SHA-256.
+    Edited cell-wise with the csv module, so every other cell, row and extra column stays
+    as the user wrote it. The cell must still hold ``old`` (what the editor saw), else
+    :class:`StaleEdit`; the result must load (:func:`parse_sites_csv`), else SitesError.
     """
-    if change.column not in USER_COLUMNS:
-        raise ValueError(f"{change.column} is not a site setting")
-    with write_lock(paths):
-        recover(paths)
-        with open(paths.sites, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-        header = rows[0]
-        if change.column not in header:
-            header.append(change.column)
-            for row in rows[1:]:
-                if row:
-                    row.append("")
-        i_id, i_col = header.index("site_id"), header.index(change.column)
-        matches = [r for r in rows[1:] if r and len(r) > i_col and r[i_id] == change.site_id]
-        if len(matches) != 1:
-            raise SitesError(f"{paths.sites.name}: no site {change.site_id}")
-        current = matches[0][i_col].strip()
-        if current != change.old:
-            raise StaleEdit(
-                f"site {change.site_id}: {change.column} is now {current or 'blank'} in "
-                f"sites.csv (changed since the page was loaded); reload and edit again"
-            )
-        matches[0][i_col] = change.new
-        text = "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows if row)
-        parse_sites_csv(text, paths.sites.name)  # never write a file the app cannot load
-        data = text.encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
-        entry = {
-            "kind": "site_edit",
-            "file": paths.sites.name,
-            "sha256": digest,
-            "result": "edited",
-            "site_id": change.site_id,
-            "column": change.column,
-            "old": change.old or None,
-            "new": change.new or None,
-            **(log_fields or {}),
-        }
-        commit(paths, {paths.sites: data}, entry)
-    return digest
+    if column not in USER_COLUMNS:
+        raise ValueError(f"{column} is not a site setting")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    if column not in header:
+        header.append(column)
+        for row in rows[1:]:
+            if row:
+                row.append("")
+    i_id, i_col = header.index("site_id"), header.index(column)
+    matches = [r for r in rows[1:] if r and len(r) > i_col and r[i_id] == site_id]
+    if len(matches) != 1:
+        raise SitesError(f"sites.csv: no site {site_id}")
+    current = matches[0][i_col].strip()
+    if current != old:
+        raise StaleEdit(
+            f"site {site_id}: {column} is now {current or 'blank'} in sites.csv (changed "
+            "since the page was loaded); reload and edit again"
+        )
+    matches[0][i_col] = new
+    edited = "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows if row)
+    parse_sites_csv(edited, "sites.csv")  # never a file the app cannot load
+    return edited
 
 
 __all__ = [
-    "SiteSettingChange",
-    "StaleEdit",
-    "write_site_setting",
     "RegistryError",
     "SitesError",
+    "StaleEdit",
+    "with_user_cell",
     "build_sites",
-    "import_registry",
     "load_sites",
     "normalise_site_id",
     "parse_sites_csv",
+    "site_id_map",
     "site_id_width",
+    "status_changes",
     "sites_to_csv",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import dash
 import flask
 
-from ..exports_reader import Limits
+from ..enrollment.edc_reader import Limits
 from ..pending_uploads import PendingUploads
 from ..roles import current_person
 from ..store import DataStore

@@ -16,9 +16,10 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, html
 
 from ..datadir import acting_as
-from ..enrollment import EnrollmentError, import_enrollment
-from ..exports_reader import Limits
+from ..enrollment import EnrollmentError
+from ..enrollment.edc_reader import Limits
 from ..import_preview import ImportPreview
+from ..imports import import_enrollment
 from ..pending_uploads import PendingUploads
 from ..roles import NotAllowed, current_person, require_editor
 from ..site_edits import EditRefused, edit_site

@@ -24,9 +24,10 @@ import pandas as pd
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..datadir import DataPaths, acting_as, sha256_file
-from ..enrollment import EnrollmentError, empty_enrollment, import_enrollment
-from ..exports_reader import Limits
+from ..enrollment import EnrollmentError, empty_enrollment
+from ..enrollment.edc_reader import Limits
 from ..import_preview import build_preview
+from ..imports import import_enrollment
 from ..pending_uploads import PendingUploads, safe_file_name
 from ..roles import NotAllowed, require_editor
 from ..store import LOAD_ERRORS, DataStore
