@@ -1,4 +1,4 @@
-"""The one wording of date warnings (dashboard.asof), at its boundaries."""
+"""The one wording of date warnings (dashboard.dates), at its boundaries."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from ..view_model import PageNumbers
 def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
     """Warnings a reader must see before trusting the numbers.
 
-    The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
+    The date warnings are :func:`dashboard.dates.as_of_warnings`, the words ``summary`` and
     ``forecast`` print (the forecast's own ones are in its note: :func:`forecast_warning_spans`).
     """
     out: list[Any] = []
