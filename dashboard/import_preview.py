@@ -88,7 +88,7 @@ def build_preview(
     current_cutoff: dt.date | None,
     sites: pd.DataFrame,
 ) -> ImportPreview:
-    """The preview of a dry-run ``report`` (:func:`dashboard.enrollment.import_enrollment`
+    """The preview of a dry-run ``report`` (:func:`dashboard.imports.import_enrollment`
     with ``dry_run=True``) against the enrollment in service ``current``."""
     new = parse_canonical_csv(report["csv_text"], report["file"])
     new_cutoff = dt.date.fromisoformat(report["data_cutoff"])

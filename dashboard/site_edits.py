@@ -1,12 +1,12 @@
 """An editor changes a site's activation date or target from the Data page's grid.
 
 Before this, both were typed into sites.csv by hand, and a CSV opened in Excel is how
-dates get mangled. Here a value is checked before anything is written, then written by
-:func:`dashboard.sites.write_site_setting` (the only writer of sites.csv) with its old and
-new value in the audit log:
+dates get mangled. Here a value is checked before anything is written, then written in
+one transaction with its old and new value in the audit log (:func:`write_site_setting`;
+the file's text comes from its owner, :func:`dashboard.sites.with_user_cell`):
 
 - activation date: ``YYYY-MM-DD`` only (a day-first or month-first date would be a guess),
-  not after today, not before the trial's start date; on or after the site's first
+  not after today, not before the trial's start date; after the site's first
   randomization is saved but warned about (a site cannot randomize before it opens, so one
   of the two dates is probably wrong); blank clears it;
 - target: a whole number ≥ 0; blank clears it.

@@ -4,7 +4,7 @@ Why a route of its own rather than a Dash callback: a callback body is capped at
 (:data:`dashboard.app.MAX_REQUEST_BYTES`, hardening), and a base64 upload inside one
 would cap real exports near 750 kB, while ``import-enrollment`` takes up to 50 MB. This
 route raises the cap for itself only, to the import's own limit
-(:class:`dashboard.exports_reader.Limits`), takes the raw bytes (no base64, no
+(:class:`dashboard.enrollment.edc_reader.Limits`), takes the raw bytes (no base64, no
 multipart), and checks the same things as every state-changing request: same origin
 (:func:`dashboard.roles.install_origin_check`) and an editor (:func:`~dashboard.roles.require_editor`).
 
