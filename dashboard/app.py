@@ -9,6 +9,7 @@ every page load and callback, so replacing files in the data dir shows on the ne
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,14 @@ import dash
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
+from .data_page import PATH as DATA_PAGE_PATH
+from .data_page import install_data_page
 from .health import data_health
 from .page import callbacks
 from .page.layout import serve_layout
 from .page.view_model import NumbersCache
+from .pending_uploads import PendingUploads, default_upload_dir
+from .roles import editors_from_environment, install_origin_check, install_roles
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
@@ -32,6 +37,14 @@ MAX_REQUEST_BYTES = 1_000_000
 
 #: Repo-level assets folder: CSS, the basemap topojson files, licences.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+#: The tabs between the dashboard and the Data page, outside the page's components (so the
+#: dashboard's layout is untouched); ``controls``: hidden in the PDF and the PNG snapshot.
+NAV_HTML = (
+    '<nav class="nav nav-tabs app-nav controls">'
+    '<a class="nav-link active" aria-current="page" href="./">Dashboard</a>'
+    '<a class="nav-link" href="data/">Data</a></nav>'
+)
 
 
 def id_skeleton(layout_value: Any) -> dash.html.Div:
@@ -52,6 +65,8 @@ def create_app(
     *,
     auth: Auth | None | object = FROM_ENVIRONMENT,
     forecast_paths: int | None = None,
+    editors: Iterable[str] | object = FROM_ENVIRONMENT,
+    upload_dir: Path | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
@@ -61,9 +76,14 @@ def create_app(
     ``$RECRUITMENT_DASHBOARD_AUTH``; none: no auth); pass an :class:`Auth` or None to decide.
     ``forecast_paths``: simulated paths of the page's forecast (default 10,000); tests that
     draw hundreds of generated trials use fewer.
+    ``editors``: users who may change the data on the Data page (:mod:`dashboard.roles`;
+    default ``$RECRUITMENT_DASHBOARD_EDITORS``). ``upload_dir``: where uploads wait for
+    confirmation (:mod:`dashboard.pending_uploads`; default a private temporary directory).
     """
     if auth is FROM_ENVIRONMENT:
         auth = load_auth()
+    if editors is FROM_ENVIRONMENT:
+        editors = editors_from_environment()
     app = dash.Dash(
         __name__,
         assets_folder=str(ASSETS_DIR),
@@ -72,6 +92,8 @@ def create_app(
         serve_locally=True,
         title="Recruitment dashboard",
         update_title=None,
+        assets_ignore=r"data-page\.js",  # the Data page's script
+        index_string=dash.dash._default_index.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}"),
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
@@ -88,6 +110,12 @@ def create_app(
     app.validation_layout = id_skeleton(serve())
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
+    install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]
+    install_origin_check(app.server, DATA_PAGE_PATH)
+    uploads = PendingUploads(
+        upload_dir or default_upload_dir(Path(data_dir)), forbidden=(Path(data_dir), ASSETS_DIR)
+    )
+    install_data_page(app, store, uploads, assets_dir=ASSETS_DIR)
     install_security(app, auth=auth, health_check=lambda: data_health(store))
     install_bind_guard(app, auth)  # the bind refusal of `serve`, for any WSGI server
     enable_compression(app.server)

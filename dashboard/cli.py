@@ -322,7 +322,8 @@ def log(data_dir: Path | None, as_json: bool) -> None:
             click.echo(json.dumps(entry, ensure_ascii=False))
         else:
             click.echo(
-                f"{entry.get('time', '?')}  {entry.get('kind', 'import'):<10} "
+                f"{entry.get('time', '?')}  {entry.get('user', '?'):<12} "
+                f"{entry.get('kind', 'import'):<10} "
                 f"{entry.get('result', '?'):<8} {entry.get('file', '')}  rows={entry.get('rows', '')}"
                 f"  sha256={str(entry.get('sha256', ''))[:12]}"
             )
@@ -591,8 +592,21 @@ def forecast(
     help="File of 'user:<werkzeug hash>' lines enabling basic auth "
     "(or $RECRUITMENT_DASHBOARD_HTPASSWD / $RECRUITMENT_DASHBOARD_AUTH).",
 )
+@click.option(
+    "--editors",
+    default=None,
+    metavar="USER[,USER...]",
+    help="With basic auth: users who may import exports and edit sites on the Data page; "
+    "everyone else only views (default: $RECRUITMENT_DASHBOARD_EDITORS). Without auth the "
+    "local user is an editor.",
+)
 def serve(
-    data_dir: Path | None, host: str, port: int, as_of: dt.date | None, htpasswd: Path | None
+    data_dir: Path | None,
+    host: str,
+    port: int,
+    as_of: dt.date | None,
+    htpasswd: Path | None,
+    editors: str | None,
 ) -> None:
     """Serve the dashboard (the default command).
 
@@ -615,7 +629,18 @@ def serve(
     if refusal is not None:
         _fail(refusal, code=2)
     as_of = _as_of_in_range(as_of, _load(data_dir))
-    app = create_app(root, as_of=as_of, auth=auth)
+    from .roles import editors_from_environment, parse_editors
+
+    editor_names = parse_editors(editors) if editors is not None else editors_from_environment()
+    unknown = sorted(editor_names - set(auth.users)) if auth is not None else []
+    if unknown:
+        click.echo(f"Warning: editor(s) not among the users: {', '.join(unknown)}", err=True)
+    app = create_app(root, as_of=as_of, auth=auth, editors=editor_names)
+    if auth is not None:
+        click.echo(
+            "Data page editors: " + (", ".join(sorted(editor_names)) or "none (read-only)"),
+            err=True,
+        )
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(
         f"Serving {root} on http://{shown_host}:{port}/"

@@ -8,9 +8,11 @@ never leaves a half-written file and the last good data set stays loadable.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import errno
 import fcntl
+import getpass
 import hashlib
 import json
 import os
@@ -177,6 +179,43 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Who is changing the data right now, for the audit trail: (user, channel). Unset in a
+#: command run from a terminal (the OS user, "cli"); the web app sets it per request to the
+#: authenticated user and "web" (:func:`acting_as`).
+_ACTOR: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "recruitment_dashboard_actor", default=None
+)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid {os.getuid()}"
+
+
+def current_actor() -> dict[str, str]:
+    """``{"user": ..., "via": "cli" | "web"}``: who every log entry names (21 CFR 11.10(e))."""
+    actor = _ACTOR.get()
+    user, via = actor if actor is not None else (os_user(), "cli")
+    return {"user": user, "via": via}
+
+
+@contextlib.contextmanager
+def acting_as(user: str, via: str = "web") -> Iterator[None]:
+    """Name ``user`` in every log entry written inside the block (a browser request)."""
+    token = _ACTOR.set((user, via))
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def log_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The one shape of a log line: UTC time, who, then the entry's own fields."""
+    return {"time": utc_now_iso(), **current_actor(), **entry}
+
+
 def append_import_log(paths: DataPaths, entry: dict[str, Any]) -> None:
     """Append one line to the audit trail; the log is never rewritten, only appended to.
 
@@ -186,7 +225,7 @@ def append_import_log(paths: DataPaths, entry: dict[str, Any]) -> None:
     entry that never committed) is cut off before the new line is added.
     """
     paths.root.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps({"time": utc_now_iso(), **entry}, ensure_ascii=False) + "\n").encode()
+    line = (json.dumps(log_entry(entry), ensure_ascii=False) + "\n").encode()
     fd = os.open(paths.import_log, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         start = _cut_torn_tail(fd)

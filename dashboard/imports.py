@@ -66,7 +66,7 @@ from .datadir import (
 )
 from .demo import DEFAULT_SEED, DemoRefused, make_demo_enrollment
 from .enrollment.canonical import EnrollmentError, enrollment_to_csv
-from .enrollment.checks import validate_export
+from .enrollment.checks import ValidatedEnrollment, validate_export
 from .enrollment.edc_reader import ExportReadError, Limits, open_export
 from .geocode.geocodes import renumbered_geocodes_csv
 from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
@@ -118,6 +118,7 @@ def import_enrollment(
     *,
     limits: Limits | None = None,
     today: dt.date | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Validate an EDC/IWRS export and make it the trial's enrollment, all or nothing.
 
@@ -128,6 +129,9 @@ def import_enrollment(
     then nothing but the log line is written.
 
     ``limits`` (:class:`dashboard.enrollment.edc_reader.Limits`) and ``today`` exist for tests.
+    ``dry_run``: the same checks and report (refusals logged as usual) but nothing is
+    imported; the report adds ``csv_text``, the canonical enrollment the import would write,
+    for the Data page's preview, which shows only counts made from it.
     """
     limits = limits or Limits()
     today = today or dt.date.today()
@@ -225,6 +229,8 @@ def import_enrollment(
                 "imported_at": utc_now_iso(),
             }
         )
+        if dry_run:
+            return {**_report(result, data_cutoff, notices, entry), "csv_text": result.csv_text}
         _cleanup_stale_temp(paths)
         # Enrollment, dataset.json, the demo file's removal and the log entry commit together.
         files = {
@@ -239,11 +245,17 @@ def import_enrollment(
             {**entry, "result": "imported", "data_cutoff": data_cutoff.isoformat()},
             removals=(paths.synthetic_activation,) if drop_synthetic else (),
         )
+    return _report(result, data_cutoff, notices, entry)
+
+
+def _report(
+    result: ValidatedEnrollment, data_cutoff: dt.date, notices: list[str], entry: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "rows": result.rows,
         "data_cutoff": data_cutoff.isoformat(),
         "notices": notices,
-        "file": name,
+        "file": entry["file"],
         "sha256": entry["sha256"],
         "randomized": result.randomized,
         "screen_failed": result.screen_failed,
@@ -425,6 +437,11 @@ def write_demo(
             )
         files[paths.synthetic_activation] = synthetic_activation_to_csv(synthetic_dates).encode()
         files[paths.enrollment] = enrollment_to_csv(enrollment).encode("utf-8")
+        # The audit trail names the bytes written: no file came in, so the one made.
+        entry.update(
+            file=paths.enrollment.name,
+            sha256=hashlib.sha256(files[paths.enrollment]).hexdigest(),
+        )
         meta.pop("activation_dates_synthetic", None)  # the old, in-sites.csv way
         for key in ("source_sha256", "imported_at"):
             meta.pop(key, None)

@@ -7,6 +7,7 @@ are carried over when the sites are regenerated from a newer registry file.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -169,9 +170,47 @@ def site_id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
     return dict(zip(merged["site_id_old"], merged["site_id"], strict=True))
 
 
+class StaleEdit(SitesError):
+    """The cell changed since the editor loaded it: nothing written (no silent overwrite)."""
+
+
+def with_user_cell(text: str, site_id: str, column: str, old: str, new: str) -> str:
+    """sites.csv's ``text`` with one activation date or target set to ``new``.
+
+    Edited cell-wise with the csv module, so every other cell, row and extra column stays
+    as the user wrote it. The cell must still hold ``old`` (what the editor saw), else
+    :class:`StaleEdit`; the result must load (:func:`parse_sites_csv`), else SitesError.
+    """
+    if column not in USER_COLUMNS:
+        raise ValueError(f"{column} is not a site setting")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    if column not in header:
+        header.append(column)
+        for row in rows[1:]:
+            if row:
+                row.append("")
+    i_id, i_col = header.index("site_id"), header.index(column)
+    matches = [r for r in rows[1:] if r and len(r) > i_col and r[i_id] == site_id]
+    if len(matches) != 1:
+        raise SitesError(f"sites.csv: no site {site_id}")
+    current = matches[0][i_col].strip()
+    if current != old:
+        raise StaleEdit(
+            f"site {site_id}: {column} is now {current or 'blank'} in sites.csv (changed "
+            "since the page was loaded); reload and edit again"
+        )
+    matches[0][i_col] = new
+    edited = "".join(",".join(_csv_field(v) for v in row) + "\n" for row in rows if row)
+    parse_sites_csv(edited, "sites.csv")  # never a file the app cannot load
+    return edited
+
+
 __all__ = [
     "RegistryError",
     "SitesError",
+    "StaleEdit",
+    "with_user_cell",
     "build_sites",
     "load_sites",
     "normalise_site_id",

@@ -33,8 +33,8 @@ from .datadir import (
     append_import_log,
     atomic_write_text,
     read_import_log,
-    utc_now_iso,
 )
+from .datadir import log_entry as log_entry_shape
 
 JOURNAL_NAME = ".import-journal.json"
 STAGED_SUFFIX = ".staged"
@@ -98,7 +98,7 @@ def commit(
             with contextlib.suppress(FileNotFoundError):
                 (root / staged_name).unlink()
         raise
-    entry = {"time": utc_now_iso(), "txn": secrets.token_hex(8), **log_entry}
+    entry = log_entry_shape({"txn": secrets.token_hex(8), **log_entry})
     atomic_write_text(
         journal_path(paths), json.dumps({"renames": renames, "removals": removed, "log": entry})
     )
