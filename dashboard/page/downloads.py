@@ -29,8 +29,9 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Seconds a snapshot may take (page load, forecast, Chromium print) before it is abandoned.
 SNAPSHOT_TIMEOUT_S = 90.0
 #: One Chromium at a time per server process: a second click waits this long, then is told
-#: to retry (a hospital VM has few cores; ten Chromiums at once help nobody).
-SNAPSHOT_QUEUE_WAIT_S = 60.0
+#: to retry (a hospital VM has few cores; ten Chromiums at once help nobody). Long enough for
+#: a few queued snapshots on a loaded two-core machine (each takes 12-40 s there).
+SNAPSHOT_QUEUE_WAIT_S = 180.0
 
 
 def table_download(data: TrialData, what: str, kind: str, as_of: dt.date) -> dict[str, Any]:
