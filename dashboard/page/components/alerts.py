@@ -9,7 +9,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
-from ...asof import as_of_warnings
+from ...dates import as_of_warnings
 from ...store import TrialData
 from ..view_model import PageNumbers
 
@@ -17,7 +17,7 @@ from ..view_model import PageNumbers
 def alerts(data: TrialData, store_errors: tuple[str, ...], as_of: dt.date) -> list[Any]:
     """Warnings a reader must see before trusting the numbers.
 
-    The date warnings are :func:`dashboard.asof.as_of_warnings`, the words ``summary`` and
+    The date warnings are :func:`dashboard.dates.as_of_warnings`, the words ``summary`` and
     ``forecast`` print (the forecast's own ones are in its note: :func:`forecast_warning_spans`).
     """
     out: list[Any] = []
@@ -73,7 +73,7 @@ def forecast_warning_spans(numbers: PageNumbers, data: TrialData) -> list[Any]:
     """The forecast's own date warnings (a past last-patient-in date, a forecast made from
     the cut-off), in the forecast note: the alerts above already say the others."""
     said = set(as_of_warnings(data.trial.start_date, data.data_cutoff, numbers.as_of))
-    extra = [w for w in (numbers.forecast or {}).get("warnings", []) if w not in said]
+    extra = [w for w in (numbers.forecast.warnings if numbers.forecast else ()) if w not in said]
     if not extra:
         return []
     return [
