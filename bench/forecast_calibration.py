@@ -98,7 +98,7 @@ def one_trial(world: str, seed: int, paths: int) -> dict[str, object]:
         overall_status=None,
         treatment_days=360,
     )
-    res = forecast(trial, sites, enrollment, as_of, paths=paths, seed=seed)
+    res = forecast(trial, sites, enrollment, as_of, paths=paths, seed=seed).to_json()
     pg = res["poisson_gamma"]
     out: dict[str, object] = {"world": world, "never": true_date is None, "skipped": False}
     for name in ("interval_80", "interval_95"):

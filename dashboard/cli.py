@@ -563,12 +563,13 @@ def forecast(
         parameter_uncertainty=not no_parameter_uncertainty,
         lags=lag_days,
     )
-    result["synthetic"] = data.synthetic
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        payload = result.to_json()
+        payload["synthetic"] = data.synthetic
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(format_forecast(result, synthetic=data.synthetic))
-        for warning in result["warnings"]:
+        for warning in result.warnings:
             click.echo(f"Warning: {warning}")
 
 

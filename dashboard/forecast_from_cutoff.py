@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -29,7 +30,7 @@ def forecast_as_of(
     *,
     by: Sequence[dt.date] = (),
     **options: Any,
-) -> dict[str, Any]:
+) -> fc.Forecast:
     """:func:`dashboard.forecast.forecast`, from the cut-off when ``as_of`` is after it.
 
     The result carries ``requested_as_of`` and ``warnings`` (see :func:`as_of_warnings`);
@@ -43,9 +44,7 @@ def forecast_as_of(
             f"Forecast made from the data cut-off {data_cutoff.isoformat()}, not from the "
             f"as-of date {as_of.isoformat()}: accrual after the cut-off is unknown."
         )
-    result["requested_as_of"] = as_of.isoformat()
-    result["warnings"] = warnings
-    return result
+    return replace(result, requested_as_of=as_of, warnings=tuple(warnings))
 
 
 __all__ = ["forecast_as_of"]

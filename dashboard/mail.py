@@ -35,10 +35,13 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .metrics import WeekSite
 from .store import TrialData
+
+if TYPE_CHECKING:  # the page's numbers, read here; no import at run time
+    from .page.view_model import PageNumbers
 
 ENV = "RECRUITMENT_DASHBOARD_SMTP_"
 DEFAULT_PORT = 25
@@ -138,7 +141,7 @@ def _signed(n: int) -> str:
     return f"+{n}" if n > 0 else ("0" if n == 0 else f"−{-n}")
 
 
-def headline(data: TrialData, numbers: Any) -> str:
+def headline(data: TrialData, numbers: PageNumbers) -> str:
     """ "SCLERITA 2025-11-20: 52/74 randomized, P(74 by 2026-02-28) < 1 %" (DEMO-marked).
 
     The trial's name is the registry record's acronym (its NCT id when it has none).
@@ -151,10 +154,10 @@ def headline(data: TrialData, numbers: Any) -> str:
         f"{name} {numbers.as_of.isoformat()}: {numbers.summary.randomized}/{trial.target} "
         "randomized"
     )
-    planned = trial.planned_completion_date.isoformat()
+    planned = trial.planned_completion_date
     result = numbers.forecast
     if result is not None:
-        p = result["poisson_gamma"]["probability_by"].get(planned)
+        p = result.poisson_gamma.probability_by.get(planned)
         if p is not None:
             text += f", P({trial.target} by {planned}) {probability_text(p)}"
     return f"[DEMO] {text}" if data.synthetic else text
@@ -164,7 +167,7 @@ def _site(entry: WeekSite) -> str:
     return f"{entry.facility}, {entry.city}" if entry.city else str(entry.facility)
 
 
-def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None) -> str:
+def body_text(data: TrialData, numbers: PageNumbers, attachment: Path, pages: int | None) -> str:
     """The mail body: where the trial stands and the week's changes, in plain text."""
     from . import __version__
     from .page.wording import probability_text, status_change_text, week_range_text
@@ -187,15 +190,15 @@ def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None
     )
     result = numbers.forecast
     if result is not None:
-        pg = result["poisson_gamma"]
-        planned = trial.planned_completion_date.isoformat()
-        p = pg["probability_by"].get(planned)
+        pg = result.poisson_gamma
+        planned = trial.planned_completion_date
+        p = pg.probability_by.get(planned)
         if p is not None:
             lines.append(f"P({trial.target} by {planned}): {probability_text(p)}.")
-        if result.get("target_reached_date"):
-            lines.append(f"Target reached on {result['target_reached_date']}.")
-        elif pg.get("median_target_date"):
-            lines.append(f"Expected date for {trial.target} (median): {pg['median_target_date']}.")
+        if result.target_reached_date:
+            lines.append(f"Target reached on {result.target_reached_date}.")
+        elif pg.median_target_date:
+            lines.append(f"Expected date for {trial.target} (median): {pg.median_target_date}.")
     elif numbers.forecast_error:
         lines.append(f"Forecast unavailable ({numbers.forecast_error}).")
     lines += ["", f"This week ({week_range_text(week, numbers.as_of)}):"]
@@ -236,7 +239,7 @@ def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None
 
 def build_message(
     data: TrialData,
-    numbers: Any,
+    numbers: PageNumbers,
     attachment: Path,
     recipients: list[str],
     sender: str,

@@ -91,9 +91,9 @@ def test_all_sites_closed_says_the_target_cannot_be_reached():
         }
     )
     trial = _trial(D(2024, 1, 1), D(2026, 1, 1), 10)
-    pg = fc.forecast(trial, sites, enrollment, D(2024, 6, 1), paths=200)["poisson_gamma"]
-    assert "cannot be reached" in pg["reason"]
-    assert "cannot be estimated" not in pg["reason"]
+    pg = fc.forecast(trial, sites, enrollment, D(2024, 6, 1), paths=200).poisson_gamma
+    assert "cannot be reached" in pg.reason
+    assert "cannot be estimated" not in pg.reason
 
 
 # --------------------------------------------------------------------------- trend maths
@@ -160,15 +160,15 @@ def test_sites_needed_lag_after_deadline_gives_nothing_and_lags_cost_sites():
         deadlines=[fc.Deadline("planned completion", D(2025, 7, 20))],
         lags=(0, 90, 250),
     )
-    rows = {r["lag_days"]: r for r in table["deadlines"][0]["rows"]}
+    rows = {r.lag_days: r for r in table.deadlines[0].rows}
     # 200 days: existing 0.05 × 200 = 10 expected; each new site with a 60-day ramp, lag 0:
     # 0.05 × (200 − 30) = 8.5. Smallest k with P(Pois(10 + 8.5k) ≥ 30) ≥ 0.8, by hand.
     k0 = next(k for k in range(100) if stats.poisson.sf(29, 10 + 8.5 * k) >= 0.8)
-    assert rows[0]["smallest_k_for_target_probability"] == k0
+    assert rows[0].smallest_k_for_target_probability == k0
     # Lag 90: 110 days, 0.05 × (110 − 30) = 4 each.
     k90 = next(k for k in range(100) if stats.poisson.sf(29, 10 + 4 * k) >= 0.8)
-    assert rows[90]["smallest_k_for_target_probability"] == k90
-    assert rows[250]["smallest_k_for_target_probability"] is None
+    assert rows[90].smallest_k_for_target_probability == k90
+    assert rows[250].smallest_k_for_target_probability is None
 
 
 def test_cli_lags_are_configurable_and_checked(data_dir):
@@ -212,12 +212,12 @@ def test_sites_that_stopped_recruiting_give_no_invented_date():
     )
     trial = _trial(start, D(2026, 1, 1), 200)
     result = fc.forecast(trial, sites, enrollment, D(2024, 3, 1), paths=2000)
-    pg = result["poisson_gamma"]
-    assert pg["trend"]["interval_95"][1] < 0  # slowing, surely
-    assert pg["probability_never"] > 0.5
-    assert pg["median_target_date"] is None and pg["interval_95"][1] is None
-    assert any("never" in note for note in result["notes"])
-    assert pg["probability_by"]["2026-01-01"] < 0.05
+    pg = result.poisson_gamma
+    assert pg.trend.interval_95[1] < 0  # slowing, surely
+    assert pg.probability_never > 0.5
+    assert pg.median_target_date is None and pg.interval_95[1] is None
+    assert any("never" in note for note in result.notes)
+    assert pg.probability_by[D(2026, 1, 1)] < 0.05
 
 
 @pytest.mark.slow
@@ -237,10 +237,10 @@ def test_falling_rates_calibration_small():
             43, 1.5, 600.0, act, target, rng, start, 0.3, allow_never=True
         )
         as_of = enrollment["randomization_date"].iloc[target // 2 - 1].date()
-        lo, hi = fc.forecast(trial, sites, enrollment, as_of, paths=1000, seed=seed)[
-            "poisson_gamma"
-        ]["interval_80"]
-        lo_ok = lo is not None and (true_date is None or D.fromisoformat(lo) <= true_date)
-        hi_ok = hi is None or (true_date is not None and true_date <= D.fromisoformat(hi))
+        lo, hi = fc.forecast(
+            trial, sites, enrollment, as_of, paths=1000, seed=seed
+        ).poisson_gamma.interval_80
+        lo_ok = lo is not None and (true_date is None or lo <= true_date)
+        hi_ok = hi is None or (true_date is not None and true_date <= hi)
         hits += lo_ok and hi_ok
     assert hits / runs >= 0.5

@@ -273,7 +273,7 @@ def test_grid_rows_hold_plain_values():
 #: A hand-built ``dashboard.forecast.forecast`` result for the small trial (target 10,
 #: planned completion 2025-06-30), as of 2024-07-01 with 4 randomized. Only the keys the
 #: cards read; every value is a literal so each sentence below can be checked by eye.
-def forecast_result(**overrides: Any) -> dict[str, Any]:
+def forecast_result(**overrides: Any) -> fc.Forecast:
     pg = {
         "reason": None,
         "alpha": 1.2,
@@ -314,7 +314,60 @@ def forecast_result(**overrides: Any) -> dict[str, Any]:
             pg[key] = value
         else:
             result[key] = value
-    return result
+    return _typed_forecast(result)
+
+
+def _day(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+def _typed_forecast(result: dict[str, Any]) -> fc.Forecast:
+    """The typed forecast of the literal values above (ISO text → dates)."""
+    pg, lin = result["poisson_gamma"], result["linear"]
+    chart = pg["chart"]
+    return fc.Forecast(
+        as_of=dt.date.fromisoformat(result["as_of"]),
+        target=result["target"],
+        randomized=result["randomized"],
+        remaining=result["remaining"],
+        target_reached_date=_day(result["target_reached_date"]),
+        planned_completion_date=dt.date(2025, 6, 30),
+        last_patient_in_date=None,
+        linear=fc.LinearForecast(
+            slope_per_day=None,
+            predicted_target_date=_day(lin["predicted_target_date"]),
+            reason=lin["reason"],
+            points=0,
+            reached=lin.get("reached", False),
+        ),
+        poisson_gamma=fc.PoissonGammaForecast(
+            reason=pg["reason"],
+            alpha=pg["alpha"],
+            paths=pg["paths"],
+            parameter_uncertainty=pg["parameter_uncertainty"],
+            sites_used=pg["sites_used"],
+            sites_planned=tuple(
+                fc.PlannedSite(s["site_id"], dt.date.fromisoformat(s["activation_date"]))
+                for s in pg["sites_planned"]
+            ),
+            median_target_date=_day(pg["median_target_date"]),
+            interval_80=(_day(pg["interval_80"][0]), _day(pg["interval_80"][1])),
+            interval_95=(_day(pg["interval_95"][0]), _day(pg["interval_95"][1])),
+            probability_by={dt.date.fromisoformat(d): p for d, p in pg["probability_by"].items()},
+            expected_by={
+                dt.date.fromisoformat(d): None if e is None else fc.ExpectedCount(**e)
+                for d, e in pg["expected_by"].items()
+            },
+            additional_sites_needed=pg["additional_sites_needed"],
+            additional_sites_reason=pg["additional_sites_reason"],
+            chart=fc.ChartPaths(
+                dates=tuple(dt.date.fromisoformat(d) for d in chart["dates"]),
+                **{k: tuple(v) for k, v in chart.items() if k != "dates"},
+            ),
+        ),
+        sites_left_out=fc.SitesLeftOut(),
+        notes=(),
+    )
 
 
 def _cards(result, error=None) -> tuple[str, str]:
@@ -507,8 +560,8 @@ def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data)
     numbers, data = numbers_and_data
     result = numbers.forecast
     assert numbers.forecast_error is None
-    assert result["as_of"] == "2024-07-01" and result["randomized"] == 4
-    assert result["poisson_gamma"]["paths"] == 10_000
+    assert result.as_of == dt.date(2024, 7, 1) and result.randomized == 4
+    assert result.poisson_gamma.paths == 10_000
     cards = kpi_cards.kpi_cards(numbers, data)
     assert find(cards, "kpi-forecast-probability") is not None
     assert find(cards, "kpi-forecast-date") is not None

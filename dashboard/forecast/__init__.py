@@ -60,6 +60,19 @@ from .gamma_fit import (
     negbin_log_likelihood,
 )
 from .linear import LinearForecast, linear_forecast, linear_points, weighted_slope
+from .result import (
+    ChartPaths,
+    ExpectedCount,
+    Forecast,
+    PlannedSite,
+    PoissonGammaForecast,
+    Prior,
+    SitesLeftOut,
+    SitesNeeded,
+    SitesNeededDeadline,
+    SitesNeededRow,
+    Trend,
+)
 from .simulation import RateDraws, decay_integral, draw_site_rates
 from .sites import SitePlan, classify_sites
 from .sites_needed import Deadline, sites_needed_table
@@ -75,7 +88,18 @@ __all__ = [
     "MAX_FORECAST_DAYS",
     "QUANTILES",
     "TARGET_PROBABILITY",
+    "ChartPaths",
     "Deadline",
+    "ExpectedCount",
+    "Forecast",
+    "PlannedSite",
+    "PoissonGammaForecast",
+    "Prior",
+    "SitesLeftOut",
+    "SitesNeeded",
+    "SitesNeededDeadline",
+    "SitesNeededRow",
+    "Trend",
     "GammaFit",
     "LinearForecast",
     "RateDraws",

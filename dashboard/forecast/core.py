@@ -1,4 +1,4 @@
-"""The ``forecast`` entry point: both methods as one JSON-ready dict."""
+"""The ``forecast`` entry point: both methods as one typed :class:`Forecast`."""
 
 from __future__ import annotations
 
@@ -23,11 +23,21 @@ from .common import (
     TARGET_PROBABILITY,
     _days_to_date,
     _float,
-    _iso,
     _randomization_dates,
     _reached_date,
 )
 from .linear import linear_forecast
+from .result import (
+    ChartPaths,
+    DateInterval,
+    ExpectedCount,
+    Forecast,
+    PlannedSite,
+    PoissonGammaForecast,
+    Prior,
+    SitesLeftOut,
+    Trend,
+)
 from .simulation import RateDraws, _count_quantiles, _quantile_days, draw_site_rates
 from .sites import SitePlan, classify_sites
 from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
@@ -44,35 +54,6 @@ def _by_dates(trial: Trial, by: DateLike | Iterable[DateLike] | None) -> list[dt
     return sorted(set(dates))
 
 
-def _empty_pg(reason: str | None) -> dict[str, Any]:
-    return {
-        "reason": reason,
-        "alpha": None,
-        "beta": None,
-        "alpha_at_bound": None,
-        "mean_rate_per_site_per_month": None,
-        "parameter_uncertainty": False,
-        "paths": 0,
-        "seed": None,
-        "sites_used": 0,
-        "sites_planned": [],
-        "median_target_date": None,
-        "interval_80": [None, None],
-        "interval_95": [None, None],
-        "probability_by": {},
-        "expected_by": {},
-        "additional_sites_needed": None,
-        "additional_sites_by": None,
-        "additional_sites_reason": None,
-        "prior": None,
-        "trend": None,
-        "probability_never": None,
-        "probability_beyond_horizon": None,
-        "sites_needed": None,
-        "chart": {"dates": [], "median": [], "lo80": [], "hi80": [], "lo95": [], "hi95": []},
-    }
-
-
 def forecast(
     trial: Trial,
     sites: pd.DataFrame,
@@ -87,12 +68,11 @@ def forecast(
     lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
     ramp_days: int = DEFAULT_RAMP_DAYS,
     prior_patients: float = PRIOR_PSEUDO_PATIENTS,
-) -> dict[str, Any]:
-    """Both forecasts as one JSON-ready dict (the ``forecast --json`` object).
+) -> Forecast:
+    """Both forecasts for one as-of date (``to_json()`` is the ``forecast --json`` object).
 
-    Keys: as_of, target, randomized, remaining, planned_completion_date,
-    last_patient_in_date, linear {...}, poisson_gamma {...}, sites_left_out {count,
-    site_ids, reasons}, notes [...]. ``poisson_gamma.chart`` holds the weekly median path
+    The linear part, the Poisson–gamma part, the sites left out of the rate estimates
+    and notes. ``poisson_gamma.chart`` holds the weekly median path
     and 80 %/95 % bands of the cumulative randomized count (capped at the target: recruitment
     stops there). Same inputs and seed ⇒ same output; adding a ``by`` date changes nothing
     else (each use of randomness has its own stream).
@@ -152,23 +132,19 @@ def forecast(
         int(ramp_days),
         float(prior_patients),
     )
-    return {
-        "as_of": cut.isoformat(),
-        "target": goal,
-        "randomized": total,
-        "remaining": remaining,
-        "target_reached_date": _iso(reached),
-        "planned_completion_date": trial.planned_completion_date.isoformat(),
-        "last_patient_in_date": _iso(trial.last_patient_in_date),
-        "linear": lin.to_json(),
-        "poisson_gamma": pg,
-        "sites_left_out": {
-            "count": len(plan.left_out),
-            "site_ids": [sid for sid, _ in plan.left_out],
-            "reasons": {sid: why for sid, why in plan.left_out},
-        },
-        "notes": notes,
-    }
+    return Forecast(
+        as_of=cut,
+        target=goal,
+        randomized=total,
+        remaining=remaining,
+        target_reached_date=reached,
+        planned_completion_date=trial.planned_completion_date,
+        last_patient_in_date=trial.last_patient_in_date,
+        linear=lin,
+        poisson_gamma=pg,
+        sites_left_out=SitesLeftOut(tuple((str(sid), why) for sid, why in plan.left_out)),
+        notes=tuple(notes),
+    )
 
 
 def _since_open(plan: SitePlan, enrollment: pd.DataFrame, cut: dt.date) -> float:
@@ -208,7 +184,7 @@ def _poisson_gamma(
     lags: tuple[int, ...],
     ramp_days: int,
     prior_patients: float,
-) -> dict[str, Any]:
+) -> PoissonGammaForecast:
     remaining = max(goal - total, 0)
     streams = {
         name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
@@ -232,12 +208,11 @@ def _poisson_gamma(
             reason = str(exc)
     if posterior is None:
         notes.append(f"Poisson–gamma: no forecast ({reason})")
-    out = _empty_pg(reason)
-    out["sites_used"] = len(plan.open_ids)
-    out["sites_planned"] = [
-        {"site_id": sid, "activation_date": d.isoformat()}
+    fitted: dict[str, Any] = {}
+    sites_planned = tuple(
+        PlannedSite(str(sid), d)
         for sid, d in zip(plan.planned_ids, plan.planned_dates, strict=True)
-    ]
+    )
 
     draws: RateDraws | None = None
     params = None
@@ -271,57 +246,54 @@ def _poisson_gamma(
             gamma=params.gamma if np.any(params.gamma) else None,
         )
         change = posterior.change_per_year()
-        out.update(
-            {
-                "alpha": _float(fit.alpha),
-                "beta": _float(fit.beta),
-                "alpha_at_bound": fit.at_bound,
-                "mean_rate_per_site_per_month": _float(fit.mean_rate * MONTH_DAYS),
-                "parameter_uncertainty": params.drawn,
-                "paths": paths,
-                "seed": seed,
-                "prior": None
-                if prior is None or not params.drawn
-                else {
-                    "kind": "plan",
-                    "source": prior.source,
-                    "mean_rate_per_site_per_month": _float(prior.mean_rate * MONTH_DAYS),
-                    "pseudo_patients": prior.pseudo_patients,
-                    "share_of_mean_rate_precision": _float(params.prior_share),
-                    "reference": "Gajewski, Simon & Carlson 2008 (R package accrual)",
-                },
-                "trend": {
-                    "model": "rate_i(t) = rate_i·exp(−γ·t), t from the site's opening; "
-                    "constant and trending models averaged by their evidence"
-                    if trend
-                    else "constant rates (trend off)",
-                    "change_per_year": _float(change["median"]),
-                    "interval_80": [_float(change["lo80"]), _float(change["hi80"])],
-                    "interval_95": [_float(change["lo95"]), _float(change["hi95"])],
-                    "probability_slowing": _float(change["probability_slowing"]),
-                    "probability_constant": _float(change["probability_constant_model"]),
-                },
-            }
-        )
+        fitted = {
+            "alpha": _float(fit.alpha),
+            "beta": _float(fit.beta),
+            "alpha_at_bound": fit.at_bound,
+            "mean_rate_per_site_per_month": _float(fit.mean_rate * MONTH_DAYS),
+            "parameter_uncertainty": params.drawn,
+            "paths": paths,
+            "seed": seed,
+            "prior": None
+            if prior is None or not params.drawn
+            else Prior(
+                source=prior.source,
+                mean_rate_per_site_per_month=_float(prior.mean_rate * MONTH_DAYS),
+                pseudo_patients=prior.pseudo_patients,
+                share_of_mean_rate_precision=_float(params.prior_share),
+            ),
+            "trend": Trend(
+                model="rate_i(t) = rate_i·exp(−γ·t), t from the site's opening; "
+                "constant and trending models averaged by their evidence"
+                if trend
+                else "constant rates (trend off)",
+                change_per_year=_float(change["median"]),
+                interval_80=(_float(change["lo80"]), _float(change["hi80"])),
+                interval_95=(_float(change["lo95"]), _float(change["hi95"])),
+                probability_slowing=_float(change["probability_slowing"]),
+                probability_constant=_float(change["probability_constant_model"]),
+            ),
+        }
 
     # --- target date distribution
     t_days: np.ndarray | None = None
+    median: dt.date | None = None
+    interval_80: DateInterval = (None, None)
+    interval_95: DateInterval = (None, None)
+    never: float | None = None
+    beyond: float | None = None
     if reached is not None or goal <= total:
-        d = reached
-        out["median_target_date"] = _iso(d)
-        out["interval_80"] = [_iso(d), _iso(d)]
-        out["interval_95"] = [_iso(d), _iso(d)]
+        median = reached
+        interval_80 = interval_95 = (reached, reached)
     elif draws is not None:
         t_days = draws.arrival_times(remaining, streams["times"])
         q = {p: _quantile_days(t_days, p) for p in QUANTILES}
         as_dates = {p: _days_to_date(cut, q[p]) for p in QUANTILES}
-        out["median_target_date"] = _iso(as_dates[0.5])
-        out["interval_80"] = [_iso(as_dates[0.1]), _iso(as_dates[0.9])]
-        out["interval_95"] = [_iso(as_dates[0.025]), _iso(as_dates[0.975])]
+        median = as_dates[0.5]
+        interval_80 = (as_dates[0.1], as_dates[0.9])
+        interval_95 = (as_dates[0.025], as_dates[0.975])
         never = float(np.mean(~np.isfinite(t_days)))
         beyond = float(np.mean(t_days > MAX_FORECAST_DAYS))
-        out["probability_never"] = never
-        out["probability_beyond_horizon"] = beyond
         if any(v is None for v in as_dates.values()):
             notes.append(
                 f"in {beyond:.0%} of the simulations the target is not reached within "
@@ -330,31 +302,28 @@ def _poisson_gamma(
             )
 
     # --- probability and expected count by dates
+    probability_by: dict[dt.date, float | None] = {}
+    expected_by: dict[dt.date, ExpectedCount | None] = {}
     for day in by_dates:
-        key = day.isoformat()
         days = (day - cut).days
         if days <= 0:
             observed = int((dates <= pd.Timestamp(day)).sum())
-            out["probability_by"][key] = 1.0 if observed >= goal else 0.0
-            out["expected_by"][key] = {"mean": float(observed), "lo80": observed, "hi80": observed}
+            probability_by[day] = 1.0 if observed >= goal else 0.0
+            expected_by[day] = ExpectedCount(float(observed), observed, observed)
             continue
         if total >= goal:
-            out["probability_by"][key] = 1.0
+            probability_by[day] = 1.0
         elif draws is not None:
-            out["probability_by"][key] = draws.probability_by(remaining, days)
+            probability_by[day] = draws.probability_by(remaining, days)
         else:
-            out["probability_by"][key] = None
+            probability_by[day] = None
         if draws is None:
-            out["expected_by"][key] = None
+            expected_by[day] = None
             continue
         lam = draws.cumulative_intensity(days)[:, 0]
         counts = total + by_rng(day).poisson(lam)
         lo, hi = _count_quantiles(counts, (0.1, 0.9))
-        out["expected_by"][key] = {
-            "mean": float(total + lam.mean()),
-            "lo80": int(lo),
-            "hi80": int(hi),
-        }
+        expected_by[day] = ExpectedCount(float(total + lam.mean()), int(lo), int(hi))
 
     # --- sites needed: decision table, and the headline figure (planned completion, middle lag)
     deadlines = [Deadline("planned completion", trial.planned_completion_date)]
@@ -362,15 +331,18 @@ def _poisson_gamma(
     if lpi is not None:
         deadlines.append(Deadline("last patient in", lpi))
     plan_day = trial.planned_completion_date
-    out["additional_sites_by"] = plan_day.isoformat()
     plan_days = (plan_day - cut).days
+    needed: int | None = None
+    needed_reason: str | None = None
+    needed_lag: int | None = None
+    table = None
     if total >= goal:
-        out["additional_sites_needed"] = 0
-        out["additional_sites_reason"] = "target already reached"
+        needed = 0
+        needed_reason = "target already reached"
     elif plan_days <= 0:
-        out["additional_sites_reason"] = f"planned completion {plan_day} already past"
+        needed_reason = f"planned completion {plan_day} already past"
     elif draws is None:
-        out["additional_sites_reason"] = reason
+        needed_reason = reason
     if draws is not None and params is not None and total < goal:
         table = sites_needed_table(
             draws,
@@ -383,26 +355,41 @@ def _poisson_gamma(
             ramp_days,
             streams["sites"],
         )
-        out["sites_needed"] = table
-        rows = table["deadlines"][0]["rows"]
+        rows = table.deadlines[0].rows
         if rows:
             row = rows[len(rows) // 2]
-            m = row["smallest_k_for_target_probability"]
-            out["additional_sites_needed"] = m
-            out["additional_sites_lag_days"] = row["lag_days"]
-            out["additional_sites_reason"] = (
+            m = row.smallest_k_for_target_probability
+            needed = m
+            needed_lag = row.lag_days
+            needed_reason = (
                 "already on track"
                 if m == 0
-                else f"sites opening after {row['lag_days']} days with a {ramp_days}-day "
+                else f"sites opening after {row.lag_days} days with a {ramp_days}-day "
                 f"ramp-up, rates drawn from the fitted law, for P ≥ {TARGET_PROBABILITY:.0%}"
                 if m is not None
-                else f"more than {table['max_k']} sites opening after {row['lag_days']} days "
+                else f"more than {table.max_k} sites opening after {row.lag_days} days "
                 f"would be needed for P ≥ {TARGET_PROBABILITY:.0%}"
             )
 
-    # --- chart
-    out["chart"] = _chart(trial, draws, t_days, cut, total, goal, streams["chart"])
-    return out
+    return PoissonGammaForecast(
+        reason=reason,
+        sites_used=len(plan.open_ids),
+        sites_planned=sites_planned,
+        median_target_date=median,
+        interval_80=interval_80,
+        interval_95=interval_95,
+        probability_by=probability_by,
+        expected_by=expected_by,
+        additional_sites_needed=needed,
+        additional_sites_by=plan_day,
+        additional_sites_reason=needed_reason,
+        probability_never=never,
+        probability_beyond_horizon=beyond,
+        sites_needed=table,
+        chart=_chart(trial, draws, t_days, cut, total, goal, streams["chart"]),
+        additional_sites_lag_days=needed_lag,
+        **fitted,
+    )
 
 
 def _last_patient_in(trial: Trial) -> dt.date | None:
@@ -422,7 +409,7 @@ def _chart(
     total: int,
     goal: int,
     rng: np.random.Generator,
-) -> dict[str, list[Any]]:
+) -> ChartPaths:
     """Weekly median and 80 %/95 % bands of the cumulative randomized count from as_of.
 
     The horizon is the later of the 97.5 % date and the planned completion, capped at
@@ -430,14 +417,7 @@ def _chart(
     first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap).
     """
     if draws is None or total >= goal:
-        return {
-            "dates": [cut.isoformat()],
-            "median": [total],
-            "lo80": [total],
-            "hi80": [total],
-            "lo95": [total],
-            "hi95": [total],
-        }
+        return ChartPaths((cut,), (total,), (total,), (total,), (total,), (total,))
     end = max((trial.planned_completion_date - cut).days, 0)
     if t_days is not None:
         q975 = _quantile_days(t_days, 0.975)
@@ -455,11 +435,11 @@ def _chart(
         further = np.minimum(rng.poisson(lam), cap)
     counts = total + further
     qs = _count_quantiles(counts, (0.5, 0.1, 0.9, 0.025, 0.975))
-    return {
-        "dates": [(cut + dt.timedelta(days=int(d))).isoformat() for d in grid],
-        "median": [int(v) for v in qs[0]],
-        "lo80": [int(v) for v in qs[1]],
-        "hi80": [int(v) for v in qs[2]],
-        "lo95": [int(v) for v in qs[3]],
-        "hi95": [int(v) for v in qs[4]],
-    }
+    return ChartPaths(
+        dates=tuple(cut + dt.timedelta(days=int(d)) for d in grid),
+        median=tuple(int(v) for v in qs[0]),
+        lo80=tuple(int(v) for v in qs[1]),
+        hi80=tuple(int(v) for v in qs[2]),
+        lo95=tuple(int(v) for v in qs[3]),
+        hi95=tuple(int(v) for v in qs[4]),
+    )

@@ -24,12 +24,15 @@ class LinearForecast:
     points: int
     reached: bool = False
 
+    @property
+    def slope_per_month(self) -> float | None:
+        """Patients per month (a month of 365.25/12 days)."""
+        return None if self.slope_per_day is None else _float(self.slope_per_day * MONTH_DAYS)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "slope_per_day": _float(self.slope_per_day),
-            "slope_per_month": None
-            if self.slope_per_day is None
-            else _float(self.slope_per_day * MONTH_DAYS),
+            "slope_per_month": self.slope_per_month,
             "predicted_target_date": _iso(self.predicted_target_date),
             "reason": self.reason,
             "points": self.points,
@@ -50,7 +53,7 @@ def linear_points(randomization_dates: pd.Series, as_of: DateLike) -> tuple[np.n
     if dates.empty:
         return np.empty(0), np.empty(0)
     per_day = dates.dt.normalize().value_counts().sort_index()
-    x = np.array([d.toordinal() for d in per_day.index.date], dtype=float)
+    x = np.array([pd.Timestamp(d).toordinal() for d in per_day.index], dtype=np.float64)
     y = np.cumsum(per_day.to_numpy()).astype(float)
     if x[-1] < cut.toordinal():
         x = np.append(x, float(cut.toordinal()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,12 +68,11 @@ def classify_sites(
     early: list[str] = []
     for row in sites.itertuples(index=False):
         sid = str(row.site_id)
-        act = row.activation_date
-        known = not pd.isna(act)
-        act_date = pd.Timestamp(act).date() if known else None
+        act: Any = row.activation_date
+        act_date = None if pd.isna(act) else pd.Timestamp(act).date()
         n_here = k_by_site.get(sid, 0)
         if row.status == "RECRUITING":
-            opened = act_date if known else trial_start
+            opened = act_date if act_date is not None else trial_start
             if n_here > 0:
                 first = first_by_site[sid]
                 if first < opened:

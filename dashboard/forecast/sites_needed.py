@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import integrate, special
 
 from .common import MAX_ADDITIONAL_SITES, TARGET_PROBABILITY
+from .result import SitesNeeded, SitesNeededDeadline, SitesNeededRow
 from .simulation import RateDraws
 
 DEFAULT_LAGS_DAYS = (0, 90, 180)
@@ -59,25 +59,22 @@ def sites_needed_table(
     lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
     ramp_days: int = DEFAULT_RAMP_DAYS,
     rng: np.random.Generator | None = None,
-) -> dict[str, Any]:
-    """The JSON-ready table: per deadline, per lag, P(target by deadline) for TABLE_K."""
+) -> SitesNeeded:
+    """The decision table: per deadline, per lag, P(target by deadline) for TABLE_K."""
     p = min(draws.paths, TABLE_MAX_PATHS)
     rng = rng or np.random.default_rng(0)
     uniform = rng.uniform(1e-12, 1.0 - 1e-12, size=p)
     gamma = draws.trend[:p, 0]
     a, b = np.asarray(alpha)[:p], np.asarray(beta)[:p]
-    tables = []
+    tables: list[SitesNeededDeadline] = []
     for deadline in deadlines:
         days = (deadline.day - as_of).days
-        rows = []
+        rows: list[SitesNeededRow] = []
         if days <= 0:
             tables.append(
-                {
-                    "deadline": deadline.name,
-                    "date": deadline.day.isoformat(),
-                    "reason": f"{deadline.name} {deadline.day} already past",
-                    "rows": [],
-                }
+                SitesNeededDeadline(
+                    deadline.name, deadline.day, f"{deadline.name} {deadline.day} already past", ()
+                )
             )
             continue
         base = draws.cumulative_intensity(days)[:p, 0]
@@ -109,28 +106,15 @@ def sites_needed_table(
                     else:
                         lo = mid
                 smallest = hi
-            rows.append(
-                {
-                    "lag_days": int(lag),
-                    "probability_by_k": probs,
-                    "smallest_k_for_target_probability": smallest,
-                }
-            )
-        tables.append(
-            {
-                "deadline": deadline.name,
-                "date": deadline.day.isoformat(),
-                "reason": None,
-                "rows": rows,
-            }
-        )
-    return {
-        "target_probability": TARGET_PROBABILITY,
-        "k_values": list(TABLE_K),
-        "lags_days": [int(x) for x in lags],
-        "ramp_up_days": int(ramp_days),
-        "max_k": MAX_ADDITIONAL_SITES,
-        "new_site_rates": "drawn from the fitted Gamma(α, β) law of each path, with its trend",
-        "paths": p,
-        "deadlines": tables,
-    }
+            rows.append(SitesNeededRow(int(lag), probs, smallest))
+        tables.append(SitesNeededDeadline(deadline.name, deadline.day, None, tuple(rows)))
+    return SitesNeeded(
+        target_probability=TARGET_PROBABILITY,
+        k_values=tuple(TABLE_K),
+        lags_days=tuple(int(x) for x in lags),
+        ramp_up_days=int(ramp_days),
+        max_k=MAX_ADDITIONAL_SITES,
+        new_site_rates="drawn from the fitted Gamma(α, β) law of each path, with its trend",
+        paths=p,
+        deadlines=tuple(tables),
+    )

@@ -97,7 +97,7 @@ class TrendPosterior:
         cdf = np.cumsum(w)
 
         def q(p: float) -> float:
-            i = int(min(np.searchsorted(cdf, p - 1e-12), len(g) - 1))
+            i = min(int(np.searchsorted(cdf, p - 1e-12)), len(g) - 1)
             return float(math.exp(-g[i] * YEAR_DAYS) - 1.0)
 
         # Change is decreasing in γ: the interval's ends swap.
@@ -123,7 +123,7 @@ def trend_prior_weights(gammas_per_year: np.ndarray) -> np.ndarray:
 
 
 def fit_trend(
-    k: np.ndarray, tau: np.ndarray, since_open: np.ndarray, with_trend: bool = True
+    k: np.ndarray, tau: np.ndarray, since_open: float, with_trend: bool = True
 ) -> TrendPosterior:
     """Posterior over γ of :data:`TREND_GRID_PER_YEAR` (profile likelihood in (α, β)).
 

@@ -16,6 +16,7 @@ import cachetools
 import pandas as pd
 
 from .. import metrics
+from ..forecast.result import Forecast
 from ..forecast_from_cutoff import forecast_as_of
 from ..store import TrialData
 
@@ -33,7 +34,7 @@ class PageNumbers:
     accrual: pd.DataFrame  # metrics.accrual_series
     status_counts: dict[str, int]  # metrics.status_counts
     #: dashboard.forecast.forecast (both methods), or None when it failed (see forecast_error)
-    forecast: dict[str, Any] | None = None
+    forecast: Forecast | None = None
     forecast_error: str | None = None
 
     @property
@@ -43,7 +44,7 @@ class PageNumbers:
 
 def run_forecast(
     data: TrialData, as_of: dt.date, paths: int | None = None
-) -> tuple[dict[str, Any] | None, str | None]:
+) -> tuple[Forecast | None, str | None]:
     """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed),
     made from the data cut-off when ``as_of`` is after it
     (:func:`dashboard.forecast_from_cutoff.forecast_as_of`; its ``warnings`` say so).
@@ -51,7 +52,7 @@ def run_forecast(
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
-    options = {} if paths is None else {"paths": paths}
+    options: dict[str, Any] = {} if paths is None else {"paths": paths}
     try:
         result = forecast_as_of(
             data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options

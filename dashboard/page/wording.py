@@ -7,7 +7,6 @@ one); the mail and the components word things the same way through them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from .. import forecast as fc
 from .. import metrics
@@ -132,21 +131,19 @@ def additional_sites_text(
     return f"≈{n} more {sites} ({lag}) would be needed for {goal}", False
 
 
-def forecast_method_text(result: dict[str, Any] | None) -> str:
+def forecast_method_text(result: fc.Forecast | None) -> str:
     """One line naming the method, its simulations and whether parameter uncertainty is in."""
-    pg = (result or {}).get("poisson_gamma") or {}
-    paths = pg.get("paths") or fc.DEFAULT_PATHS
+    pg = None if result is None else result.poisson_gamma
+    paths = (pg.paths if pg else 0) or fc.DEFAULT_PATHS
     uncertainty = (
         "parameter uncertainty included"
-        if pg.get("parameter_uncertainty", True)
+        if pg is None or pg.parameter_uncertainty
         else "plug-in parameters (their uncertainty could not be drawn)"
     )
     sites = ""
-    if pg.get("sites_used"):
-        planned = len(pg.get("sites_planned") or [])
-        sites = (
-            f", {pg['sites_used']} open" + (f" + {planned} planned" if planned else "") + " sites"
-        )
+    if pg is not None and pg.sites_used:
+        planned = len(pg.sites_planned)
+        sites = f", {pg.sites_used} open" + (f" + {planned} planned" if planned else "") + " sites"
     return (
         f"Forecast: Poisson–gamma (Anisimov & Fedorov), {paths:,} simulations, {uncertainty}"
         f"{sites}. Linear trend: weighted least squares of the cumulative count (accrualPlot)."

@@ -73,7 +73,7 @@ def forecast_warning_spans(numbers: PageNumbers, data: TrialData) -> list[Any]:
     """The forecast's own date warnings (a past last-patient-in date, a forecast made from
     the cut-off), in the forecast note: the alerts above already say the others."""
     said = set(as_of_warnings(data.trial.start_date, data.data_cutoff, numbers.as_of))
-    extra = [w for w in (numbers.forecast or {}).get("warnings", []) if w not in said]
+    extra = [w for w in (numbers.forecast.warnings if numbers.forecast else ()) if w not in said]
     if not extra:
         return []
     return [

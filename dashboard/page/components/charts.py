@@ -13,6 +13,7 @@ from ...figures.accrual import accrual_figure
 from ...figures.activation import activation_figure
 from ...figures.bars import site_bar_figure
 from ...figures.map import site_map_figure
+from ...forecast.result import Forecast
 from ...store import TrialData
 from ..view_model import PageNumbers
 
@@ -20,19 +21,19 @@ MAP_HEIGHT = 560
 ACCRUAL_HEIGHT = 560
 
 
-def chart_forecast(result: dict[str, Any] | None) -> dict[str, Any] | None:
+def chart_forecast(result: Forecast | None) -> dict[str, Any] | None:
     """What the accrual chart draws of a forecast: the Poisson–gamma fan and median path and
-    the linear date; None when the target is reached or there is nothing to draw."""
-    if not result or result.get("remaining", 0) <= 0:
+    the linear date (the figure builder's plain, JSON-ready input); None when the target is
+    reached or there is nothing to draw."""
+    if result is None or result.remaining <= 0:
         return None
-    pg = result["poisson_gamma"]
+    pg = result.poisson_gamma
     out: dict[str, Any] = {}
-    chart = pg.get("chart") or {}
-    if pg.get("alpha") is not None and len(chart.get("dates") or []) > 1:
-        out.update(chart)
-    linear_date = result["linear"].get("predicted_target_date")
+    if pg.alpha is not None and len(pg.chart.dates) > 1:
+        out.update(pg.chart.to_json())
+    linear_date = result.linear.predicted_target_date
     if linear_date:
-        out["linear_date"] = linear_date
+        out["linear_date"] = linear_date.isoformat()
     return out or None
 
 

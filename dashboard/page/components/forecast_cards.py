@@ -8,6 +8,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
+from ...forecast.result import Forecast
 from ...registry import Trial
 from ..wording import (
     FORECAST_HORIZON_YEARS,
@@ -20,13 +21,17 @@ from ..wording import (
 from .card import card, muted
 
 
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def forecast_probability_card(
-    result: dict[str, Any] | None, trial: Trial, error: str | None = None
+    result: Forecast | None, trial: Trial, error: str | None = None
 ) -> dbc.Card:
     """P(target by the planned completion), the count expected by then, and the sites
     that would be needed for 80 %."""
     card_id = "kpi-forecast-probability"
-    planned = trial.planned_completion_date.isoformat()
+    planned = trial.planned_completion_date
     title = f"P({trial.target} by {planned})"
     if result is None:
         return card(
@@ -35,12 +40,12 @@ def forecast_probability_card(
             [muted(f"Forecast unavailable ({error or 'no result'})", f"{card_id}-reason")],
             card_id,
         )
-    pg = result["poisson_gamma"]
-    p = pg["probability_by"].get(planned)
-    expected = pg["expected_by"].get(planned)
-    as_of = dt.date.fromisoformat(result["as_of"])
+    pg = result.poisson_gamma
+    p = pg.probability_by.get(planned)
+    expected = pg.expected_by.get(planned)
+    as_of = result.as_of
     details: list[Any] = []
-    reached = result.get("target_reached_date")
+    reached = result.target_reached_date
     if reached:
         details.append(
             html.Div(
@@ -48,7 +53,7 @@ def forecast_probability_card(
             )
         )
     elif trial.planned_completion_date <= as_of and expected is not None:
-        observed = round(expected["mean"])
+        observed = round(expected.mean)
         details.append(
             html.Div(
                 f"date passed: {observed} randomized by then",
@@ -57,22 +62,22 @@ def forecast_probability_card(
             )
         )
     elif expected is not None:
-        lo, hi = expected["lo80"], expected["hi80"]
+        lo, hi = expected.lo80, expected.hi80
         spread = f" ({lo}–{hi})" if lo != hi else ""
         details.append(
             html.Div(
-                f"expected {round(expected['mean'])}{spread} by then",
+                f"expected {round(expected.mean)}{spread} by then",
                 className="kpi-detail",
                 id=f"{card_id}-expected",
             )
         )
-    if p is None and pg.get("reason"):
-        details.append(muted(pg["reason"], f"{card_id}-reason"))
+    if p is None and pg.reason:
+        details.append(muted(pg.reason, f"{card_id}-reason"))
     elif not reached and trial.planned_completion_date > as_of:
         sentence, is_muted = additional_sites_text(
-            pg.get("additional_sites_needed"),
-            pg.get("additional_sites_reason"),
-            pg.get("additional_sites_lag_days"),
+            pg.additional_sites_needed,
+            pg.additional_sites_reason,
+            pg.additional_sites_lag_days,
         )
         if sentence:
             details.append(
@@ -89,9 +94,7 @@ def forecast_probability_card(
     )
 
 
-def forecast_date_card(
-    result: dict[str, Any] | None, trial: Trial, error: str | None = None
-) -> dbc.Card:
+def forecast_date_card(result: Forecast | None, trial: Trial, error: str | None = None) -> dbc.Card:
     """Median date the target is reached, its 80 % interval, and the linear method's date."""
     card_id = "kpi-forecast-date"
     title = f"Expected date for {trial.target} (80 % interval)"
@@ -102,7 +105,7 @@ def forecast_date_card(
             [muted(f"Forecast unavailable ({error or 'no result'})", f"{card_id}-reason")],
             card_id,
         )
-    reached = result.get("target_reached_date")
+    reached = result.target_reached_date
     if reached:
         return card(
             title,
@@ -115,15 +118,15 @@ def forecast_date_card(
             card_id,
             tone="success",
         )
-    pg = result["poisson_gamma"]
-    linear = result["linear"]
-    median = pg.get("median_target_date")
-    lo, hi = pg.get("interval_80") or (None, None)
+    pg = result.poisson_gamma
+    linear = result.linear
+    median = pg.median_target_date
+    lo, hi = pg.interval_80
     details: list[Any] = []
     tone = None
-    if median is None and pg.get("reason"):
+    if median is None and pg.reason:
         value = "—"
-        details.append(muted(pg["reason"], f"{card_id}-reason"))
+        details.append(muted(pg.reason, f"{card_id}-reason"))
     elif median is None:
         value = "—"
         details.append(
@@ -133,27 +136,24 @@ def forecast_date_card(
             )
         )
     else:
-        value = median
-        median_day = dt.date.fromisoformat(median)
-        tone = "danger" if median_day > trial.planned_completion_date else "success"
+        value = median.isoformat()
+        tone = "danger" if median > trial.planned_completion_date else "success"
         details.append(
             html.Div(
-                f"80 %: {forecast_date_text(lo)} – {forecast_date_text(hi)}",
+                f"80 %: {forecast_date_text(_iso(lo))} – {forecast_date_text(_iso(hi))}",
                 className="kpi-detail",
                 id=f"{card_id}-interval",
             )
         )
         details.append(
             html.Div(
-                months_apart_text(median_day, trial.planned_completion_date, "planned completion"),
+                months_apart_text(median, trial.planned_completion_date, "planned completion"),
                 className="kpi-detail",
                 id=f"{card_id}-vs-plan",
             )
         )
-    if linear.get("predicted_target_date"):
-        details.append(
-            muted(f"linear trend: {linear['predicted_target_date']}", f"{card_id}-linear")
-        )
-    elif linear.get("reason"):
-        details.append(muted(f"linear trend: no date ({linear['reason']})", f"{card_id}-linear"))
+    if linear.predicted_target_date:
+        details.append(muted(f"linear trend: {linear.predicted_target_date}", f"{card_id}-linear"))
+    elif linear.reason:
+        details.append(muted(f"linear trend: no date ({linear.reason})", f"{card_id}-linear"))
     return card(title, html.Span(value, id=f"{card_id}-value"), details, card_id, tone=tone)

@@ -43,37 +43,37 @@ def _pct(p: float) -> str:
     return f"{round(100 * p)}"
 
 
-def sites_needed_table(table: dict[str, Any] | None, deadline_index: int = 0) -> html.Div | None:
+def sites_needed_table(table: fc.SitesNeeded | None, deadline_index: int = 0) -> html.Div | None:
     """The heat table of one deadline (planned completion first), or None without one."""
-    if not table or not table.get("deadlines"):
+    if table is None or not table.deadlines:
         return None
-    block = table["deadlines"][min(deadline_index, len(table["deadlines"]) - 1)]
-    goal = f"{table['target_probability']:.0%}".replace("%", " %")
+    block = table.deadlines[min(deadline_index, len(table.deadlines) - 1)]
+    goal = f"{table.target_probability:.0%}".replace("%", " %")
     caption = (
-        f"P(target by {block['deadline']}, {block['date']}) with k more sites opening after a "
-        f"lag, {table['ramp_up_days']}-day ramp-up, rates drawn from the fitted law (%)"
+        f"P(target by {block.deadline}, {block.date}) with k more sites opening after a "
+        f"lag, {table.ramp_up_days}-day ramp-up, rates drawn from the fitted law (%)"
     )
-    if block.get("reason"):
+    if block.reason or not block.rows:
         return html.Div(
-            [html.Div(caption, className="sites-table-caption"), html.Div(block["reason"])],
+            [html.Div(caption, className="sites-table-caption"), html.Div(block.reason or "")],
             className="sites-needed",
             id="sites-needed",
         )
-    ks = [k for k in PAGE_K if str(k) in block["rows"][0]["probability_by_k"]]
+    ks = [k for k in PAGE_K if str(k) in block.rows[0].probability_by_k]
     header = html.Tr(
         [html.Th("lag")] + [html.Th(f"+{k}") for k in ks] + [html.Th(f"smallest k for {goal}")]
     )
     body = []
-    for row in block["rows"]:
-        probs = row["probability_by_k"]
-        smallest = row["smallest_k_for_target_probability"]
+    for row in block.rows:
+        probs = row.probability_by_k
+        smallest = row.smallest_k_for_target_probability
         body.append(
             html.Tr(
-                [html.Th(f"{row['lag_days']} d")]
+                [html.Th(f"{row.lag_days} d")]
                 + [html.Td(_pct(probs[str(k)]), className=_heat_class(probs[str(k)])) for k in ks]
                 + [
                     html.Td(
-                        str(smallest) if smallest is not None else f"> {table['max_k']}",
+                        str(smallest) if smallest is not None else f"> {table.max_k}",
                         className="sites-smallest",
                     )
                 ]
@@ -89,15 +89,17 @@ def sites_needed_table(table: dict[str, Any] | None, deadline_index: int = 0) ->
     )
 
 
-def forecast_details(result: dict[str, Any] | None) -> list[Any]:
+def forecast_details(result: fc.Forecast | None) -> list[Any]:
     """Trend sentence, prior sentence and the sites-needed heat table (what there is of them)."""
-    pg = (result or {}).get("poisson_gamma") or {}
+    if result is None:
+        return []
+    pg = result.poisson_gamma
     out: list[Any] = []
-    if pg.get("trend"):
-        out.append(html.Div(trend_text(pg["trend"]), id="forecast-trend"))
-    if pg.get("prior"):
-        out.append(html.Div(prior_text(pg["prior"]), id="forecast-prior"))
-    table = sites_needed_table(pg.get("sites_needed"))
+    if pg.trend is not None:
+        out.append(html.Div(trend_text(pg.trend), id="forecast-trend"))
+    if pg.prior is not None:
+        out.append(html.Div(prior_text(pg.prior), id="forecast-prior"))
+    table = sites_needed_table(pg.sites_needed)
     if table is not None:
         out.append(table)
     return out
