@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .dates import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
-from .dates import as_of_warnings
+from .dates import DateLike as DateLike  # re-exported: forecast/, serving, snapshot use it
+from .dates import as_of_warnings, iso, optional_date
+from .dates import to_date as to_date  # re-exported likewise
 from .registry import LOCATION_STATUSES, Trial
 
 MONTH_DAYS = 365.25 / 12
@@ -29,28 +31,9 @@ WEEK_DAYS = 7
 #: registry record is behind the site's real state (it lags), and the page says so.
 REGISTRY_LAG_STATUSES = ("NOT_YET_RECRUITING", "COMPLETED", "WITHDRAWN")
 
-DateLike = dt.date | str | pd.Timestamp
-
-
-def to_date(value: DateLike) -> dt.date:
-    """Accept a date, an ISO string or a Timestamp; return a plain date."""
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
 
 def _ts(value: DateLike) -> pd.Timestamp:
     return pd.Timestamp(to_date(value))
-
-
-def _iso(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return pd.Timestamp(value).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -424,7 +407,7 @@ class TrialFacts:
             "start_date": self.start_date.isoformat(),
             "planned_completion_date": self.planned_completion_date.isoformat(),
             "display_name": self.display_name,
-            "last_patient_in_date": _iso(self.last_patient_in_date),
+            "last_patient_in_date": iso(self.last_patient_in_date),
         }
 
 
@@ -458,8 +441,8 @@ class SiteSummary:
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["first_randomization"] = _iso(self.first_randomization)
-        out["last_randomization"] = _iso(self.last_randomization)
+        out["first_randomization"] = iso(self.first_randomization)
+        out["last_randomization"] = iso(self.last_randomization)
         return out
 
 
@@ -500,10 +483,6 @@ class Summary:
         }
 
 
-def _day(value: Any) -> dt.date | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
-
-
 def summary(
     trial: Trial,
     sites: pd.DataFrame,
@@ -536,8 +515,8 @@ def summary(
             else row.geocode_precision,
             screened=int(row.screened),
             randomized=int(row.randomized),
-            first_randomization=_day(row.first_randomization),
-            last_randomization=_day(row.last_randomization),
+            first_randomization=optional_date(row.first_randomization),
+            last_randomization=optional_date(row.last_randomization),
         )
         for row in table.itertuples()
     )

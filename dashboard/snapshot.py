@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .datadir import atomic_write_bytes
-from .metrics import DateLike, to_date
+from .dates import DateLike, to_date
 from .snapshot_browser import (
     FIT_GRAPHS_JS,
     SnapshotError,
