@@ -9,6 +9,7 @@ every page load and callback, so replacing files in the data dir shows on the ne
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,13 @@ from .page.view_model import NumbersCache
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
+
 #: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
-FROM_ENVIRONMENT = object()
+class _FromEnvironment(enum.Enum):
+    FROM_ENVIRONMENT = "from the environment"
+
+
+FROM_ENVIRONMENT = _FromEnvironment.FROM_ENVIRONMENT
 
 #: Largest request body accepted (callback posts hold dates, filters and site ids).
 MAX_REQUEST_BYTES = 1_000_000
@@ -50,7 +56,7 @@ def create_app(
     data_dir: Path | str,
     as_of: dt.date | None = None,
     *,
-    auth: Auth | None | object = FROM_ENVIRONMENT,
+    auth: Auth | None | _FromEnvironment = FROM_ENVIRONMENT,
     forecast_paths: int | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
@@ -71,7 +77,7 @@ def create_app(
         external_scripts=[],
         serve_locally=True,
         title="Recruitment dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None is documented (no "Updating..." title); the stub says str
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
@@ -85,7 +91,7 @@ def create_app(
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.
     install_basemap_route(app.server, ASSETS_DIR, topojson_url)
-    app.validation_layout = id_skeleton(serve())
+    app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_security(app, auth=auth, health_check=lambda: data_health(store))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,6 +251,17 @@ class WeekSite:
         return out
 
 
+def frame_rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """``frame.itertuples()``: one named tuple per row. Typed ``Any``: a frame's cells carry
+    no static type (the site table's columns are checked when the data dir is loaded)."""
+    return iter(frame.itertuples())
+
+
+def _facility_city(names: pd.DataFrame, site_id: Any) -> tuple[Any, Any]:
+    """A site's facility and city from the sites frame indexed by site id."""
+    return names.at[site_id, "facility"], names.at[site_id, "city"]
+
+
 @dataclass(frozen=True)
 class StatusChange:
     """A registry status change of one site, dated by the day it was imported; a site new
@@ -257,7 +269,7 @@ class StatusChange:
 
     date: dt.date
     site_id: str
-    facility: str
+    facility: str | None
     city: str | None
     before: str | None
     after: str | None
@@ -356,12 +368,12 @@ def week_changes(
         sites_enrolling=int(now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()),
         sites_recruiting=int(len(activated)),
         sites_randomizing_in_week=tuple(
-            WeekSite(sid, names.at[sid, "facility"], names.at[sid, "city"], int(n))
+            WeekSite(str(sid), *_facility_city(names, sid), int(n))
             for sid, n in week_sites.sort_index().items()
             if sid in names.index
         ),
         sites_activated_in_week=tuple(
-            WeekSite(r.site_id, r.facility, r.city) for r in activated.itertuples()
+            WeekSite(r.site_id, r.facility, r.city) for r in frame_rows(activated)
         ),
         status_changes_in_week=tuple(
             StatusChange.from_event(e)
@@ -518,7 +530,7 @@ def summary(
             first_randomization=optional_date(row.first_randomization),
             last_randomization=optional_date(row.last_randomization),
         )
-        for row in table.itertuples()
+        for row in frame_rows(table)
     )
     pct = percent_of_target(c.randomized, trial.target)
     return Summary(

@@ -170,7 +170,7 @@ def _spread(lat_bytes: bytes, lon_bytes: bytes, min_separation: float) -> Spread
     return SpreadPoints(*arrays)
 
 
-def site_hover_text(row: Mapping[str, object], moved: bool = False) -> str:
+def site_hover_text(row: Mapping[str, Any], moved: bool = False) -> str:
     """What a PM reads on hover: who, where, status, counts, dates, geocode precision."""
     precision = row.get("geocode_precision")
     precision_text = "unknown" if precision is None or pd.isna(precision) else str(precision)

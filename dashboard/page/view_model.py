@@ -52,7 +52,7 @@ def run_forecast(
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
-    options = {} if paths is None else {"paths": paths}
+    options: dict[str, Any] = {} if paths is None else {"paths": paths}
     try:
         result = forecast_as_of(
             data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options

@@ -8,6 +8,7 @@ import dash_ag_grid as dag
 import pandas as pd
 
 from ...dates import iso
+from ...metrics import frame_rows
 from ...registry import STATUS_LABELS
 from ..ids import GRID
 
@@ -25,7 +26,7 @@ def grid_rows(
 ) -> list[dict[str, Any]]:
     """One aggregate row per site for the grid (no patient-level field ever)."""
     rows = []
-    for r in table.itertuples():
+    for r in frame_rows(table):
         rows.append(
             {
                 "site_id": str(r.site_id),
