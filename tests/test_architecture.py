@@ -110,3 +110,15 @@ def _sizes() -> list[tuple[str, int]]:
 def test_no_module_over_600_lines(module: str):
     lines = len((PACKAGE / module).read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"dashboard/{module}: {lines} lines"
+
+
+def test_ci_runs_exactly_readmes_second_command():
+    """``.ci/run`` runs README's second command (lint, format check, type check, suite):
+    what CI checks is what a newcomer is told to run."""
+    root = PACKAGE.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```bash\n")[1:]]
+    second = blocks[1]
+    assert "ruff check" in second and "mypy dashboard" in second and "pytest" in second
+    ci_lines = (root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci_lines[-1] == second
