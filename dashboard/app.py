@@ -9,6 +9,7 @@ every page load and callback, so replacing files in the data dir shows on the ne
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,13 @@ from .roles import editors_from_environment, install_origin_check, install_roles
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
+
 #: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
-FROM_ENVIRONMENT = object()
+class _FromEnvironment(enum.Enum):
+    FROM_ENVIRONMENT = "from the environment"
+
+
+FROM_ENVIRONMENT = _FromEnvironment.FROM_ENVIRONMENT
 
 #: Largest request body accepted (callback posts hold dates, filters and site ids).
 MAX_REQUEST_BYTES = 1_000_000
@@ -63,7 +69,7 @@ def create_app(
     data_dir: Path | str,
     as_of: dt.date | None = None,
     *,
-    auth: Auth | None | object = FROM_ENVIRONMENT,
+    auth: Auth | None | _FromEnvironment = FROM_ENVIRONMENT,
     forecast_paths: int | None = None,
     editors: Iterable[str] | object = FROM_ENVIRONMENT,
     upload_dir: Path | None = None,
@@ -91,7 +97,7 @@ def create_app(
         external_scripts=[],
         serve_locally=True,
         title="Recruitment dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None is documented (no "Updating..." title); the stub says str
         assets_ignore=r"data-page\.js",  # the Data page's script
         index_string=dash.dash._default_index.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}"),
         compress=False,  # compression set up by enable_compression (static bodies cached)
@@ -107,7 +113,7 @@ def create_app(
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.
     install_basemap_route(app.server, ASSETS_DIR, topojson_url)
-    app.validation_layout = id_skeleton(serve())
+    app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]

@@ -1,72 +1,30 @@
 """``recruitment-dashboard``: one click group over every step of the pipeline.
 
-Commands import their step lazily so that data commands (import, summary) start fast and
-never load Dash.
+This module holds the group and the view commands (summary, snapshot, export, forecast,
+serve); the data commands live in :mod:`dashboard.cli_data` and the shared options and
+helpers in :mod:`dashboard.cli_common`. Commands import their step lazily so that data
+commands (import, summary) start fast and never load Dash.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from . import __version__
-from .datadir import DataPaths, default_data_dir
-
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Data directory (default: the shipped SCLERITA demo data, or $RECRUITMENT_DASHBOARD_DATA_DIR).",
+from .cli_common import (
+    DefaultGroup,
+    _as_of_in_range,
+    _date,
+    _fail,
+    _load,
+    _paths,
+    data_dir_option,
 )
-
-
-def _paths(data_dir: Path | None) -> DataPaths:
-    return DataPaths(data_dir or default_data_dir())
-
-
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    from .dates import parse_iso_date
-
-    try:
-        return parse_iso_date(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
-
-
-class DefaultGroup(click.Group):
-    """A group whose bare invocation runs ``serve`` (as datasette does)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0].startswith("-") and args[0] not in ("--help", "--version", "-h")):
-            args.insert(0, "serve")
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """A data dir that cannot be written (read-only, full disk, no permission) is a
-        clear message and exit 1, not a traceback; atomic writes left the old files."""
-        try:
-            return super().invoke(ctx)
-        except OSError as exc:
-            if exc.errno not in _WRITE_ERRNOS:
-                raise
-            where = f" ({exc.filename})" if exc.filename else ""
-            click.echo(
-                f"Cannot write{where}: {exc.strerror}. Nothing was changed; free space or "
-                "fix the permissions and run the command again.",
-                err=True,
-            )
-            sys.exit(1)
-
-
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+from .cli_data import DATA_COMMANDS
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,191 +33,8 @@ def main() -> None:
     """Recruitment dashboard for multi-site clinical trials (SCLERITA, NCT04789850)."""
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-# --------------------------------------------------------------------------- registry
-@main.group()
-def registry() -> None:
-    """The trial's registry record (ClinicalTrials.gov API v2 study JSON)."""
-
-
-@registry.command("import")
-@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@data_dir_option
-def registry_import(study_file: Path, data_dir: Path | None) -> None:
-    """Store a study JSON and regenerate sites.csv (activation dates and targets are kept)."""
-    from .imports import import_registry
-    from .registry import RegistryError
-    from .sites import SitesError
-
-    try:
-        nct_id, sites = import_registry(study_file, _paths(data_dir))
-    except (RegistryError, SitesError) as exc:
-        _fail(f"Registry import refused, nothing changed:\n{exc}")
-    click.echo(f"Imported {nct_id}: {len(sites)} sites written to sites.csv")
-
-
-@main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--registry",
-    "registry_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The trial's ClinicalTrials.gov API v2 study JSON.",
-)
-@click.option("--nct", "nct_id", help="Fetch the study JSON of this NCT id (needs internet).")
-@click.option(
-    "--api-url",
-    default="https://clinicaltrials.gov/api/v2",
-    show_default=True,
-    help="ClinicalTrials.gov API v2 base URL (or a mirror).",
-)
-def init(directory: Path, registry_file: Path | None, nct_id: str | None, api_url: str) -> None:
-    """Make DIRECTORY a new trial's data dir: record, sites, offline geocodes, no enrollment."""
-    from .newtrial import InitError, init_data_dir
-    from .registry import RegistryError
-    from .sites import SitesError
-
-    try:
-        result = init_data_dir(
-            directory,
-            registry_file=registry_file,
-            nct_id=nct_id,
-            api_url=api_url,
-            echo=lambda msg: click.echo(msg, err=True),
-        )
-    except (InitError, RegistryError, SitesError) as exc:
-        _fail(f"init refused:\n{exc}")
-    click.echo(f"Created {directory} for {result.nct_id}: {result.n_sites} sites")
-    click.echo(result.geocode_summary)
-    click.echo(
-        "Next: recruitment-dashboard import-enrollment EXPORT.csv --data-dir "
-        f"{directory}  (or `demo` for synthetic data), then `serve --data-dir {directory}`."
-    )
-
-
-# --------------------------------------------------------------------------- geocode
-@main.command()
-@data_dir_option
-@click.option("--offline", is_flag=True, help="Use only the shipped gazetteer (city points).")
-@click.option("--refresh", is_flag=True, help="Query again sites already in the cache.")
-@click.option(
-    "--nominatim-url",
-    default="https://nominatim.openstreetmap.org",
-    show_default=True,
-    help="Nominatim server (self-hosted instance, or a test server).",
-)
-@click.option(
-    "--min-delay", type=float, default=1.0, show_default=True, help="Seconds between requests."
-)
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
-def geocode(
-    data_dir: Path | None,
-    offline: bool,
-    refresh: bool,
-    nominatim_url: str,
-    min_delay: float,
-    timeout: float,
-) -> None:
-    """Geocode every site into geocodes.csv (cache kept, manual rows never overwritten)."""
-    from .geocode import GeocodeError, run_geocode
-    from .sites import SitesError
-
-    try:
-        result = run_geocode(
-            _paths(data_dir),
-            offline=offline,
-            refresh=refresh,
-            nominatim_url=nominatim_url,
-            min_delay=min_delay,
-            timeout=timeout,
-            echo=lambda msg: click.echo(msg, err=True),
-        )
-    except (GeocodeError, SitesError) as exc:
-        _fail(f"Geocoding refused, geocodes.csv unchanged:\n{exc}")
-    click.echo(result)
-
-
-# --------------------------------------------------------------------------- enrollment
-@main.command("import-enrollment")
-@click.argument("export_file", type=click.Path(dir_okay=False, path_type=Path))
-@data_dir_option
-@click.option("--cutoff", callback=_date, help="Data cut-off (default: latest date in the file).")
-def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.date | None) -> None:
-    """Validate an EDC/IWRS export (.csv/.xlsx) and make it the trial's enrollment."""
-    from .enrollment import EnrollmentError
-    from .imports import import_enrollment
-
-    try:
-        report = import_enrollment(export_file, _paths(data_dir), cutoff=cutoff)
-    except EnrollmentError as exc:
-        _fail(f"Refused, nothing changed: {export_file}\n" + "\n".join(exc.errors))
-    for notice in report.get("notices", []):
-        click.echo(f"Notice: {notice}", err=True)
-    click.echo(
-        f"Imported {report['rows']} patients from {export_file.name}; "
-        f"data cut-off {report['data_cutoff']}."
-    )
-
-
-@main.command()
-@data_dir_option
-@click.option("--seed", type=int, default=None, help="Random seed (default: the shipped demo's).")
-@click.option(
-    "--cutoff", callback=_date, help="Data cut-off of the demo (default: the record's last update)."
-)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Replace a real enrollment (kept as a dated backup beside it; logged).",
-)
-def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force: bool) -> None:
-    """Write a synthetic enrollment for the registry's recruiting sites (marked synthetic).
-
-    sites.csv is never written; a real enrollment is replaced only with --force.
-    """
-    from .demo import DEFAULT_SEED, DemoRefused
-    from .imports import write_demo
-
-    try:
-        enrollment = write_demo(
-            _paths(data_dir),
-            seed=DEFAULT_SEED if seed is None else seed,
-            cutoff=cutoff,
-            force=force,
-        )
-    except DemoRefused as exc:
-        _fail(f"Demo refused: {exc}")
-    click.echo(
-        f"Wrote SYNTHETIC demo enrollment: {len(enrollment)} patients screened, "
-        f"{int(enrollment['randomization_date'].notna().sum())} randomized."
-    )
-
-
-# --------------------------------------------------------------------------- reports
-def _load(data_dir: Path | None):
-    from .store import LOAD_ERRORS, load_trial_data
-
-    paths = _paths(data_dir)
-    try:
-        return load_trial_data(paths.root)
-    except LOAD_ERRORS as exc:
-        _fail(f"Cannot load data dir {paths.root}:\n{exc}")
-
-
-def _as_of_in_range(as_of: dt.date | None, data: Any) -> dt.date | None:
-    """``--as-of`` checked against the trial's range (:mod:`dashboard.dates`): exit 2 outside."""
-    from .dates import AsOfRefused, as_of_range, check_as_of
-
-    if as_of is None:
-        return None
-    try:
-        return check_as_of(as_of, as_of_range(data.trial.start_date, data.data_cutoff))
-    except AsOfRefused as exc:
-        raise click.BadParameter(str(exc), param_hint="'--as-of'") from None
+for _command in DATA_COMMANDS:
+    main.add_command(_command)
 
 
 @main.command()
@@ -288,45 +63,6 @@ def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_summary(result))
-
-
-@main.command()
-@data_dir_option
-def validate(data_dir: Path | None) -> None:
-    """Check that registry, sites, geocodes and enrollment agree; exit 1 listing problems."""
-    from .store import LOAD_ERRORS, load_trial_data
-
-    paths = _paths(data_dir)
-    try:
-        data = load_trial_data(paths.root)
-    except LOAD_ERRORS as exc:
-        _fail(f"{paths.root}: NOT SOUND\n{exc}")
-    if data.problems:
-        _fail(f"{paths.root}: NOT SOUND\n" + "\n".join(f"- {p}" for p in data.problems))
-    click.echo(
-        f"{paths.root}: sound — {data.trial.nct_id}, {len(data.sites)} sites, "
-        f"{len(data.geocodes)} geocoded, {len(data.enrollment)} patients"
-        + (" (SYNTHETIC)" if data.synthetic else "")
-    )
-
-
-@main.command()
-@data_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
-def log(data_dir: Path | None, as_json: bool) -> None:
-    """Print the import log (audit trail of every import, refusals included)."""
-    from .datadir import read_import_log
-
-    for entry in read_import_log(_paths(data_dir)):
-        if as_json:
-            click.echo(json.dumps(entry, ensure_ascii=False))
-        else:
-            click.echo(
-                f"{entry.get('time', '?')}  {entry.get('user', '?'):<12} "
-                f"{entry.get('kind', 'import'):<10} "
-                f"{entry.get('result', '?'):<8} {entry.get('file', '')}  rows={entry.get('rows', '')}"
-                f"  sha256={str(entry.get('sha256', ''))[:12]}"
-            )
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -650,24 +386,6 @@ def serve(
         err=True,
     )
     app.run(host=host, port=port, debug=False, use_reloader=False)
-
-
-@main.command()
-@click.argument("username")
-def passwd(username: str) -> None:
-    """Print an htpasswd line (scrypt hash) for USERNAME: `passwd alice >> htpasswd`.
-
-    The password is asked on the terminal (stderr), so only the line goes to stdout.
-    """
-    from .security import SecurityConfigError, htpasswd_entry
-
-    password = click.prompt(
-        f"Password for {username}", hide_input=True, confirmation_prompt=True, err=True
-    )
-    try:
-        click.echo(htpasswd_entry(username, password))
-    except (SecurityConfigError, ValueError) as exc:
-        _fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

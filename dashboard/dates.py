@@ -3,7 +3,7 @@
 - Coercion and parsing: :func:`to_date` (a date, ISO text or Timestamp), :func:`parse_date`
   (what a request carries: a date or None, never an error), :func:`parse_iso_date` (a
   typed ISO date, ``YYYY-MM`` meaning the first of the month where allowed), :func:`iso`
-  (a value's ISO text or None).
+  (a value's ISO text or None), :func:`optional_date` (a value's date or None).
 - The as-of range (below) and the as-of warnings (:func:`as_of_warnings`).
 
 The as-of dates the product answers for, and the one check every entry point uses:
@@ -54,6 +54,13 @@ def iso(value: Any) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return pd.Timestamp(value).date().isoformat()
+
+
+def optional_date(value: Any) -> dt.date | None:
+    """A date-like value as a date; None for None, NaN or NaT (a site not started yet)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date()
 
 
 def parse_iso_date(text: str, *, month_precision: bool = False) -> dt.date:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .dates import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
-from .dates import as_of_warnings
+from .dates import DateLike as DateLike  # re-exported: forecast/, serving, snapshot use it
+from .dates import as_of_warnings, iso, optional_date
+from .dates import to_date as to_date  # re-exported likewise
 from .registry import LOCATION_STATUSES, Trial
 
 MONTH_DAYS = 365.25 / 12
@@ -29,28 +32,9 @@ WEEK_DAYS = 7
 #: registry record is behind the site's real state (it lags), and the page says so.
 REGISTRY_LAG_STATUSES = ("NOT_YET_RECRUITING", "COMPLETED", "WITHDRAWN")
 
-DateLike = dt.date | str | pd.Timestamp
-
-
-def to_date(value: DateLike) -> dt.date:
-    """Accept a date, an ISO string or a Timestamp; return a plain date."""
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
 
 def _ts(value: DateLike) -> pd.Timestamp:
     return pd.Timestamp(to_date(value))
-
-
-def _iso(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return pd.Timestamp(value).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -267,6 +251,17 @@ class WeekSite:
         return out
 
 
+def frame_rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """``frame.itertuples()``: one named tuple per row. Typed ``Any``: a frame's cells carry
+    no static type (the site table's columns are checked when the data dir is loaded)."""
+    return iter(frame.itertuples())
+
+
+def _facility_city(names: pd.DataFrame, site_id: Any) -> tuple[Any, Any]:
+    """A site's facility and city from the sites frame indexed by site id."""
+    return names.at[site_id, "facility"], names.at[site_id, "city"]
+
+
 @dataclass(frozen=True)
 class StatusChange:
     """A registry status change of one site, dated by the day it was imported; a site new
@@ -274,7 +269,7 @@ class StatusChange:
 
     date: dt.date
     site_id: str
-    facility: str
+    facility: str | None
     city: str | None
     before: str | None
     after: str | None
@@ -373,12 +368,12 @@ def week_changes(
         sites_enrolling=int(now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()),
         sites_recruiting=int(len(activated)),
         sites_randomizing_in_week=tuple(
-            WeekSite(sid, names.at[sid, "facility"], names.at[sid, "city"], int(n))
+            WeekSite(str(sid), *_facility_city(names, sid), int(n))
             for sid, n in week_sites.sort_index().items()
             if sid in names.index
         ),
         sites_activated_in_week=tuple(
-            WeekSite(r.site_id, r.facility, r.city) for r in activated.itertuples()
+            WeekSite(r.site_id, r.facility, r.city) for r in frame_rows(activated)
         ),
         status_changes_in_week=tuple(
             StatusChange.from_event(e)
@@ -424,7 +419,7 @@ class TrialFacts:
             "start_date": self.start_date.isoformat(),
             "planned_completion_date": self.planned_completion_date.isoformat(),
             "display_name": self.display_name,
-            "last_patient_in_date": _iso(self.last_patient_in_date),
+            "last_patient_in_date": iso(self.last_patient_in_date),
         }
 
 
@@ -458,8 +453,8 @@ class SiteSummary:
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["first_randomization"] = _iso(self.first_randomization)
-        out["last_randomization"] = _iso(self.last_randomization)
+        out["first_randomization"] = iso(self.first_randomization)
+        out["last_randomization"] = iso(self.last_randomization)
         return out
 
 
@@ -500,10 +495,6 @@ class Summary:
         }
 
 
-def _day(value: Any) -> dt.date | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
-
-
 def summary(
     trial: Trial,
     sites: pd.DataFrame,
@@ -536,10 +527,10 @@ def summary(
             else row.geocode_precision,
             screened=int(row.screened),
             randomized=int(row.randomized),
-            first_randomization=_day(row.first_randomization),
-            last_randomization=_day(row.last_randomization),
+            first_randomization=optional_date(row.first_randomization),
+            last_randomization=optional_date(row.last_randomization),
         )
-        for row in table.itertuples()
+        for row in frame_rows(table)
     )
     pct = percent_of_target(c.randomized, trial.target)
     return Summary(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .metrics import DateLike, to_date
+from .dates import DateLike, to_date
 from .snapshot import (
     DEFAULT_TIMEOUT_S,
     SnapshotError,

@@ -32,11 +32,11 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .datadir import atomic_write_bytes
-from .metrics import DateLike, to_date
+from .dates import DateLike, to_date
 from .snapshot_browser import (
     FIT_GRAPHS_JS,
     SnapshotError,
@@ -45,6 +45,9 @@ from .snapshot_browser import (
     set_date_picker,
 )
 from .store import TrialData
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 CHROMIUM_ENV = "RECRUITMENT_DASHBOARD_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -273,7 +276,7 @@ def _render(
                     "send": "always",
                 }
             if kind == "pdf":
-                viewport = {"width": PDF_LAYOUT_WIDTH, "height": PDF_VIEWPORT_HEIGHT}
+                viewport: ViewportSize = {"width": PDF_LAYOUT_WIDTH, "height": PDF_VIEWPORT_HEIGHT}
                 context = browser.new_context(viewport=viewport, device_scale_factor=1, **options)
             else:
                 viewport = {"width": PNG_WIDTH, "height": PNG_VIEWPORT_HEIGHT}

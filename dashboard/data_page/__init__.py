@@ -46,7 +46,7 @@ def install_data_page(
         external_scripts=[],
         serve_locally=True,
         title="Data — Recruitment dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None is documented; the stub says str
         compress=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
@@ -56,7 +56,7 @@ def install_data_page(
         return page(store, current_person())
 
     app.layout = serve
-    app.validation_layout = _skeleton()
+    app.validation_layout = _skeleton()  # type: ignore[assignment]  # Dash declares it None-typed
     callbacks.register(app, store, uploads, limits=limits, today=today)
     install_upload_route(server, PATH + "upload", store, uploads, limits=limits, today=today)
     server.add_url_rule(

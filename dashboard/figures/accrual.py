@@ -15,19 +15,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..dates import DateLike, to_date
 from . import theme
 
-DateLike = dt.date | str | pd.Timestamp
-
 LPI_COLOR = theme.OKABE_ITO["reddish_purple"]
-
-
-def _day(value: DateLike) -> dt.date:
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _change_points(series: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -62,7 +53,7 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
     traces: list[dict[str, Any]] = []
     if not dates:
         return traces, None
-    dates = [_day(d).isoformat() for d in dates]
+    dates = [to_date(d).isoformat() for d in dates]
     for level, alpha in (("95", 0.10), ("80", 0.22)):
         lo, hi = forecast_band(forecast, level)
         if lo is None or hi is None:
@@ -103,7 +94,7 @@ def _forecast_traces(forecast: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
                 "%{customdata[0]:.0f}–%{customdata[1]:.0f})<extra></extra>"
             )
         traces.append(trace)
-    return traces, _day(dates[-1])
+    return traces, to_date(dates[-1])
 
 
 def _vertical_marker(
@@ -173,10 +164,10 @@ def accrual_figure(
     :func:`forecast_band` for the other accepted band spellings). Nothing is drawn for it
     when it is None.
     """
-    start = _day(start_date)
-    completion = _day(planned_completion_date)
-    lpi = None if last_patient_in_date is None else _day(last_patient_in_date)
-    cut = _day(as_of)
+    start = to_date(start_date)
+    completion = to_date(planned_completion_date)
+    lpi = None if last_patient_in_date is None else to_date(last_patient_in_date)
+    cut = to_date(as_of)
     data: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -245,7 +236,7 @@ def accrual_figure(
     if linear_date:
         # The weighted linear trend runs from the as-of count to the target (its slope is
         # (target − randomized) / days); a line past the x range still shows its direction.
-        when = _day(linear_date).isoformat()
+        when = to_date(linear_date).isoformat()
         data.append(
             {
                 "type": "scatter",

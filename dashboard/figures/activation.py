@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..dates import iso
 from . import theme
 from .bars import figure_height, site_labels, site_opacities
 
@@ -44,10 +45,6 @@ def activation_order(table: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -
     return out.drop(columns=["_k1", "_k2", "_k3", "_k4"]).reset_index(drop=True)
 
 
-def _iso(value: object) -> str | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
-
-
 def _first_patient_text(r: Mapping[str, Any]) -> str:
     """Label of a first randomization: days from activation, or why there are none.
 
@@ -67,8 +64,8 @@ def _activation_hover(r: Mapping[str, Any]) -> str:
         f"<b>{r['facility']}</b>",
         f"{r['city']} · site {r['site_id']}",
         f"Status: {theme.status_label(str(r['status']))}",
-        f"Activation: {_iso(r['activation_date']) or 'not known'}",
-        f"First randomization: {_iso(r['first_randomization']) or '—'}",
+        f"Activation: {iso(r['activation_date']) or 'not known'}",
+        f"First randomization: {iso(r['first_randomization']) or '—'}",
     ]
     days = r.get("days_activation_to_first_randomization")
     if r["stage"] == "started" and days is not None and not pd.isna(days):
@@ -116,12 +113,12 @@ def activation_figure(
         xs: list[str | None] = []
         ys: list[str | None] = []
         for r in rows:
-            xs += [_iso(r["activation_date"]), end_of(r), None]
+            xs += [iso(r["activation_date"]), end_of(r), None]
             ys += [r["label"], r["label"], None]
         return xs, ys
 
     if by_stage["started"]:
-        xs, ys = segments(by_stage["started"], lambda r: _iso(r["first_randomization"]))
+        xs, ys = segments(by_stage["started"], lambda r: iso(r["first_randomization"]))
         data.append(
             {
                 "type": "scatter",
@@ -146,13 +143,13 @@ def activation_figure(
                 "hoverinfo": "skip",
             }
         )
-    activated = [r for r in by_stage["waiting"] + by_stage["started"] if _iso(r["activation_date"])]
+    activated = [r for r in by_stage["waiting"] + by_stage["started"] if iso(r["activation_date"])]
     if activated:
         ids = [r["site_id"] for r in activated]
         data.append(
             {
                 "type": "scatter",
-                "x": [_iso(r["activation_date"]) for r in activated],
+                "x": [iso(r["activation_date"]) for r in activated],
                 "y": [r["label"] for r in activated],
                 "mode": "markers",
                 "marker": {
@@ -174,7 +171,7 @@ def activation_figure(
         data.append(
             {
                 "type": "scatter",
-                "x": [_iso(r["first_randomization"]) for r in rows],
+                "x": [iso(r["first_randomization"]) for r in rows],
                 "y": [r["label"] for r in rows],
                 "mode": "markers+text",
                 "marker": {

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..dates import iso
 from ..registry import LOCATION_STATUSES
 from . import theme
 from .map_frame import Inset, MapFrame, country_iso3, find_inset, fit_frame, grow_to
@@ -169,13 +170,7 @@ def _spread(lat_bytes: bytes, lon_bytes: bytes, min_separation: float) -> Spread
     return SpreadPoints(*arrays)
 
 
-def _fmt_date(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    return pd.Timestamp(value).date().isoformat()
-
-
-def site_hover_text(row: Mapping[str, object], moved: bool = False) -> str:
+def site_hover_text(row: Mapping[str, Any], moved: bool = False) -> str:
     """What a PM reads on hover: who, where, status, counts, dates, geocode precision."""
     precision = row.get("geocode_precision")
     precision_text = "unknown" if precision is None or pd.isna(precision) else str(precision)
@@ -184,8 +179,8 @@ def site_hover_text(row: Mapping[str, object], moved: bool = False) -> str:
         f"{row['city']} · site {row['site_id']}",
         f"Status: {theme.status_label(str(row['status']))}",
         f"Randomized: {int(row['randomized'])} · Screened: {int(row['screened'])}",
-        f"First randomization: {_fmt_date(row.get('first_randomization'))}",
-        f"Last randomization: {_fmt_date(row.get('last_randomization'))}",
+        f"First randomization: {iso(row.get('first_randomization')) or '—'}",
+        f"Last randomization: {iso(row.get('last_randomization')) or '—'}",
         f"Geocode precision: {precision_text}",
     ]
     if moved:

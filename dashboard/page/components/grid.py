@@ -7,6 +7,8 @@ from typing import Any
 import dash_ag_grid as dag
 import pandas as pd
 
+from ...dates import iso
+from ...metrics import frame_rows
 from ...registry import STATUS_LABELS
 from ..ids import GRID
 
@@ -17,10 +19,6 @@ def _num(value: Any, digits: int | None = None) -> Any:
     return round(float(value), digits) if digits is not None else int(value)
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
-
-
 def grid_rows(
     table: pd.DataFrame,
     highlighted: set[str] | None = None,
@@ -28,19 +26,19 @@ def grid_rows(
 ) -> list[dict[str, Any]]:
     """One aggregate row per site for the grid (no patient-level field ever)."""
     rows = []
-    for r in table.itertuples():
+    for r in frame_rows(table):
         rows.append(
             {
                 "site_id": str(r.site_id),
                 "facility": r.facility,
                 "city": r.city,
                 "status": STATUS_LABELS.get(r.status, r.status),
-                "activation_date": _iso(r.activation_date),
+                "activation_date": iso(r.activation_date),
                 "screened": _num(r.screened),
                 "randomized": _num(r.randomized),
                 "share": _num(r.share_of_randomized, 1),
-                "first_randomization": _iso(r.first_randomization),
-                "last_randomization": _iso(r.last_randomization),
+                "first_randomization": iso(r.first_randomization),
+                "last_randomization": iso(r.last_randomization),
                 "days_since_last": _num(r.days_since_last_randomization),
                 "rate": _num(r.rate_per_month_since_activation, 2),
                 "flag": r.flag or "",

@@ -25,6 +25,12 @@ from ..ids import (
 )
 
 
+def aria_label(label: str) -> dict[str, Any]:
+    """``aria-label`` for a Dash component: not a Python name, so passed by ``**``; typed
+    ``Any`` because Dash's stubs type every ``**`` value as one of the named props."""
+    return {"aria-label": label}
+
+
 def as_of_text(as_of: dt.date) -> list[Any]:
     return ["Counts as of ", html.Strong(as_of.isoformat(), id="as-of-value")]
 
@@ -192,7 +198,7 @@ def snapshot_control() -> html.Div:
                         type="button",
                         className="btn btn-outline-primary btn-sm",
                         title="Download PDF: A4 landscape, at most three pages (as the snapshot command)",
-                        **{"aria-label": "Download PDF"},
+                        **aria_label("Download PDF"),
                     ),
                     html.Button(
                         "PNG",
@@ -200,7 +206,7 @@ def snapshot_control() -> html.Div:
                         type="button",
                         className="btn btn-outline-primary btn-sm",
                         title="Download PNG: the whole page, 1920 px wide",
-                        **{"aria-label": "Download PNG"},
+                        **aria_label("Download PNG"),
                     ),
                 ],
                 size="sm",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -64,7 +64,9 @@ def graph(
     return dcc.Graph(
         id=graph_id,
         figure=figure,
-        config=config,
+        # graph_config is plotly's config as a plain dict (figures/ does not import Dash);
+        # every key it sets is one of Dash's Graph.Config keys.
+        config=cast(dcc.Graph.Config, config),
         responsive=True,
         style={"height": f"{height}px"} if height else None,
         className="panel-graph",
