@@ -15,6 +15,7 @@ from typing import Any
 import dash
 
 from . import callbacks, layout
+from .accessibility import INDEX_STRING
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
@@ -73,6 +74,7 @@ def create_app(
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    app.index_string = INDEX_STRING  # lang="en", skip link, one contentinfo landmark
     store = DataStore(data_dir)
     cache = layout.NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")

@@ -21,7 +21,7 @@ import flask
 import pandas as pd
 from dash import Input, Output, State, ctx, dcc, no_update
 
-from . import dates, tabular
+from . import chart_text, dates, tabular
 from . import layout as L
 from .bind_guard import own_base_url
 from .compression import declare_body_key
@@ -145,9 +145,9 @@ def register(
 
     @app.callback(
         Output(L.URL, "search"),
-        Output(L.AS_OF, "date"),
+        Output(L.AS_OF, "value"),
         Input(L.URL, "search"),
-        Input(L.AS_OF, "date"),
+        Input(L.AS_OF, "value"),
     )
     def sync_url_and_as_of(search: str | None, date: str | None):
         """?as_of=YYYY-MM-DD in the URL sets the picker; the picker keeps the URL bookmarkable."""
@@ -171,16 +171,22 @@ def register(
         Input(L.BARS, "clickData"),
         Input(L.ACTIVATION, "clickData"),
         Input(L.GRID, "cellClicked"),
+        Input(L.GRID, "eventData"),
         Input(L.CLEAR_SELECTION, "n_clicks"),
         State(L.SELECTION, "data"),
         prevent_initial_call=True,
     )
-    def update_selection(map_click, bar_click, activation_click, cell_clicked, _clear, selection):
-        """A click on a marker, bar, timeline point or table row toggles that site."""
+    def update_selection(
+        map_click, bar_click, activation_click, cell_clicked, cell_key, _clear, selection
+    ):
+        """A click on a marker, bar, timeline point or table row toggles that site, and so
+        does Enter or Space on a row of the table (its ``eventData``: the site id)."""
         trigger = ctx.triggered_id
         if trigger == L.CLEAR_SELECTION:
             return [], [], None, None, None
         if trigger == L.GRID:
+            if f"{L.GRID}.eventData" in ctx.triggered_prop_ids:
+                cell_clicked = {"rowId": cell_key.get("data")} if isinstance(cell_key, dict) else None
             site_id = cell_clicked.get("rowId") if isinstance(cell_clicked, dict) else None
             site_id = site_id if isinstance(site_id, str) else None
             return toggle(selection, site_id), no_update, no_update, no_update, no_update
@@ -202,7 +208,7 @@ def register(
         Output(L.GRID, "rowData"),
         Output(L.SELECTION_TEXT, "children"),
         Output(PRINT_TABLE, "children"),
-        Input(L.AS_OF, "date"),
+        Input(L.AS_OF, "value"),
         Input(L.STATUS_FILTER, "value"),
         Input(L.SELECTION, "data"),
         prevent_initial_call=True,
@@ -221,7 +227,7 @@ def register(
         except AsOfRefused as exc:
             return (no_update, refusal_alert(exc), *(no_update,) * 8)
         # A new selection leaves the counts, alerts and accrual chart as they are.
-        same_date = f"{L.AS_OF}.date" not in ctx.triggered_prop_ids
+        same_date = f"{L.AS_OF}.value" not in ctx.triggered_prop_ids
         errors = store.errors
         key = outputs.key(data, as_of, not same_date, statuses, selection, errors)
         hit = outputs.get(data, key)
@@ -295,7 +301,7 @@ def register(
         Output(L.SITES_DOWNLOAD, "data"),
         Input(L.SITES_CSV, "n_clicks"),
         Input(L.SITES_XLSX, "n_clicks"),
-        State(L.AS_OF, "date"),
+        State(L.AS_OF, "value"),
         prevent_initial_call=True,
     )
     def export_sites(_csv, _xlsx, date):
@@ -306,13 +312,15 @@ def register(
         Output(L.ACCRUAL_DOWNLOAD, "data"),
         Input(L.ACCRUAL_CSV, "n_clicks"),
         Input(L.ACCRUAL_XLSX, "n_clicks"),
-        State(L.AS_OF, "date"),
+        State(L.AS_OF, "value"),
         prevent_initial_call=True,
     )
     def export_accrual(_csv, _xlsx, date):
         """The daily cumulative screened and randomized counts to the chosen date."""
         kind = "xlsx" if ctx.triggered_id == L.ACCRUAL_XLSX else "csv"
         return table_download("accrual", kind, date)
+
+    chart_text.register(app, store, L.AS_OF, cache, lambda: default_as_of)
 
     snapshot_slot = threading.Semaphore(1)
 
@@ -321,7 +329,7 @@ def register(
         Output(L.SNAPSHOT_STATUS, "children"),
         Input(L.PDF_BUTTON, "n_clicks"),
         Input(L.PNG_BUTTON, "n_clicks"),
-        State(L.AS_OF, "date"),
+        State(L.AS_OF, "value"),
         prevent_initial_call=True,
         running=[
             (Output(L.PDF_BUTTON, "disabled"), True, False),

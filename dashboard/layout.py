@@ -25,8 +25,10 @@ from dash.development.base_component import Component
 
 from . import forecast as fc
 from . import metrics
+from .accessibility import MAIN_ID, as_of_input, progress_bar, status_filter
 from .asof import as_of_warnings
 from .basemap import topojson_url_for
+from .chart_text import described_chart
 from .figures import theme
 from .figures.accrual import accrual_figure
 from .figures.map import map_subtitle, site_map_figure
@@ -516,35 +518,12 @@ def header(
             html.Div(
                 [
                     dbc.Label("As of", html_for=AS_OF, className="control-label"),
-                    dcc.DatePickerSingle(
-                        id=AS_OF,
-                        date=as_of.isoformat(),
-                        min_date_allowed=trial.start_date.isoformat(),
-                        max_date_allowed=max_date.isoformat(),
-                        initial_visible_month=as_of.isoformat(),
-                        display_format="YYYY-MM-DD",
-                        first_day_of_week=1,
-                        clearable=False,
-                        className="as-of-picker",
-                    ),
+                    as_of_input(AS_OF, as_of, trial.start_date, max_date),
                 ],
                 className="control",
             ),
             html.Div(
-                [
-                    dbc.Label(
-                        "Select by status", html_for=STATUS_FILTER, className="control-label"
-                    ),
-                    dcc.Dropdown(
-                        id=STATUS_FILTER,
-                        options=status_choices or [],
-                        value=[],
-                        multi=True,
-                        placeholder="All statuses",
-                        className="status-filter",
-                        clearable=True,
-                    ),
-                ],
+                status_filter(STATUS_FILTER, status_choices or [], "Select by status"),
                 className="control control-status",
             ),
             html.Div(
@@ -1064,11 +1043,10 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
             ),
         ],
         [
-            dbc.Progress(
-                value=min(pct or 0, 100),
-                className="kpi-progress",
-                color="primary",
-                id="kpi-randomized-progress",
+            progress_bar(
+                "kpi-randomized-progress",
+                pct,
+                f"Randomized: {pct or 0:.1f} % of the target of {trial.target}",
             ),
             _delta(numbers.week["randomized"], "kpi-randomized"),
         ],
@@ -1404,6 +1382,7 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressFloatingFilterButton": True,
         },
         getRowId="params.data.site_id",
+        eventListeners={"cellKeyDown": ["siteKeyDown(params, setEventData)"]},
         rowClassRules={
             "row-selected": "params.data.selected",
             "row-dimmed": "params.data.dimmed",
@@ -1414,7 +1393,8 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressRowVirtualisation": len(rows) <= GRID_ALL_ROWS_MAX,
             "suppressColumnVirtualisation": True,
             "animateRows": False,
-            "suppressCellFocus": True,
+            # Cells take the keyboard focus: arrows move, Enter or Space selects the site.
+            "suppressCellFocus": False,
             "tooltipShowDelay": 300,
         },
         style={"height": "560px", "width": "100%"},
@@ -1487,7 +1467,14 @@ def page(
     map_panel = _panel(
         "Sites on the map",
         [
-            _graph(MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT),
+            *described_chart(
+                "map",
+                _graph(
+                    MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT
+                ),
+                numbers,
+                data,
+            ),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "
@@ -1500,7 +1487,14 @@ def page(
     )
     accrual_panel = _panel(
         "Accrual over time",
-        [_graph(ACCRUAL, accrual(numbers, data, validate=False), "accrual", height=ACCRUAL_HEIGHT)],
+        described_chart(
+            "accrual",
+            _graph(
+                ACCRUAL, accrual(numbers, data, validate=False), "accrual", height=ACCRUAL_HEIGHT
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Cumulative screened and randomized against the plan; "
         "forecast median with 80 % and 95 % intervals",
         tools=export_menu("accrual", ACCRUAL_CSV, ACCRUAL_XLSX, ACCRUAL_DOWNLOAD),
@@ -1509,28 +1503,34 @@ def page(
     n_sites = len(numbers.table)
     bars_panel = _panel(
         "Randomized per site",
-        [
+        described_chart(
+            "bars",
             _graph(
                 BARS,
                 bars_figure(numbers, validate=False),
                 "randomized-per-site",
                 height=figure_height(n_sites),
-            )
-        ],
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Sorted by randomized count; colour: registry status"
         + ("; tick: site target" if numbers.table["target"].notna().any() else ""),
         panel_id="panel-bars",
     )
     activation_panel = _panel(
         "Site activation → first randomization",
-        [
+        described_chart(
+            "activation",
             _graph(
                 ACTIVATION,
                 timeline_figure(numbers, data, validate=False),
                 "site-activation",
                 height=figure_height(n_sites),
-            )
-        ],
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Sites not yet activated first, then sites still waiting for their first patient",
         panel_id="panel-activation",
     )
@@ -1583,6 +1583,8 @@ def page(
                 ],
                 fluid=True,
                 className="page-body",
+                tag="main",
+                id=MAIN_ID,
             ),
         ],
         className="page",
