@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 #: The language of every word the page and the PDF say.
 PAGE_LANGUAGE = "en"
@@ -44,23 +44,25 @@ INDEX_STRING = f"""<!DOCTYPE html>
     </body>
 </html>"""
 
-#: Seconds of quiet before a typed as-of date is sent: typing "2024" into the year passes
-#: through 0002, 0020 and 0202, which must not each recount the page.
-AS_OF_DEBOUNCE_S = 0.8
 
-
-def as_of_input(ident: str, as_of: dt.date, first: dt.date, last: dt.date) -> dcc.Input:
+def as_of_input(ident: str, as_of: dt.date, first: dt.date, last: dt.date) -> dbc.Input:
     """The as-of date as a native ``<input type="date">``: labelled by its ``<label for>``,
-    typed or picked with the keyboard, its ISO value bookmarkable as ``?as_of=``."""
-    return dcc.Input(
+    typed or picked with the keyboard, its ISO value bookmarkable as ``?as_of=``.
+
+    The date applies on Enter or when the field is left (``debounce``): typing "2024" into
+    the year passes through 0002, 0020 and 0202, which must neither recount the page nor
+    reach the URL (whose echo could then overwrite the date being typed)."""
+    # dbc.Input: Dash's own Input calls setSelectionRange, which a date field refuses.
+    return dbc.Input(
         id=ident,
         type="date",
         value=as_of.isoformat(),
         min=first.isoformat(),
         max=last.isoformat(),
-        debounce=AS_OF_DEBOUNCE_S,
+        debounce=True,
         required=True,
-        className="form-control form-control-sm as-of-input",
+        size="sm",
+        className="as-of-input",
     )
 
 

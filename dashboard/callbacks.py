@@ -320,7 +320,7 @@ def register(
         kind = "xlsx" if ctx.triggered_id == L.ACCRUAL_XLSX else "csv"
         return table_download("accrual", kind, date)
 
-    chart_text.register(app, store, L.AS_OF, cache, lambda: default_as_of)
+    chart_text.register(app, store, L.AS_OF, L.AS_OF_TEXT, cache, lambda: default_as_of)
 
     snapshot_slot = threading.Semaphore(1)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from dash import Input, Output, html, no_update
+from dash import Input, Output, State, html, no_update
 
 from . import dates
 from .accessibility import described_figure
@@ -269,20 +269,24 @@ def register(
     app: dash.Dash,
     store: DataStore,
     as_of_input: str,
+    recounted: str,
     cache: NumbersCache,
     default_as_of: Callable[[], dt.date | None] = lambda: None,
 ) -> None:
-    """Recount the summaries and tables when the as-of date changes (a new selection does
-    not change them: they describe every site)."""
+    """Reword the summaries and tables once the page has been recounted for a new as-of
+    date (``recounted``: the as-of line the page's refresh rewrites): the numbers are then
+    in ``cache``, never computed twice at once. A new selection does not change them: they
+    describe every site."""
     kinds = list(CHARTS)
 
     @app.callback(
         *(Output(CHARTS[k][1], "children") for k in kinds),
         *(Output(CHARTS[k][2], "children") for k in kinds),
-        Input(as_of_input, "value"),
+        Input(recounted, "children"),
+        State(as_of_input, "value"),
         prevent_initial_call=True,
     )
-    def refresh_chart_text(value: Any):
+    def refresh_chart_text(_recounted: Any, value: Any):
         data = store.get()
         allowed = dates.as_of_range(data.trial.start_date, data.data_cutoff)
         try:

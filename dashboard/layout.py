@@ -1393,8 +1393,11 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressRowVirtualisation": len(rows) <= GRID_ALL_ROWS_MAX,
             "suppressColumnVirtualisation": True,
             "animateRows": False,
-            # Cells take the keyboard focus: arrows move, Enter or Space selects the site.
+            # Cells take the keyboard focus: arrows move, Enter or Space selects the site;
+            # Tab leaves the grid (not 600 cells to tab through), Shift+Tab too.
             "suppressCellFocus": False,
+            "tabToNextCell": {"function": "false"},
+            "tabToNextHeader": {"function": "false"},
             "tooltipShowDelay": 300,
         },
         style={"height": "560px", "width": "100%"},
