@@ -93,6 +93,7 @@ def progress_bar(ident: str, percent: float | None, label: str) -> html.Div:
     value = max(0.0, min(percent or 0.0, 100.0))
     return html.Div(
         html.Div(
+            id=ident,
             className="progress-bar bg-primary",
             style={"width": f"{value:g}%"},
             role="progressbar",
@@ -104,7 +105,6 @@ def progress_bar(ident: str, percent: float | None, label: str) -> html.Div:
             },
         ),
         className="progress kpi-progress",
-        id=ident,
     )
 
 

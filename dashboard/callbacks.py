@@ -186,7 +186,9 @@ def register(
             return [], [], None, None, None
         if trigger == L.GRID:
             if f"{L.GRID}.eventData" in ctx.triggered_prop_ids:
-                cell_clicked = {"rowId": cell_key.get("data")} if isinstance(cell_key, dict) else None
+                cell_clicked = (
+                    {"rowId": cell_key.get("data")} if isinstance(cell_key, dict) else None
+                )
             site_id = cell_clicked.get("rowId") if isinstance(cell_clicked, dict) else None
             site_id = site_id if isinstance(site_id, str) else None
             return toggle(selection, site_id), no_update, no_update, no_update, no_update

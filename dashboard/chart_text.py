@@ -291,8 +291,9 @@ def register(
         allowed = dates.as_of_range(data.trial.start_date, data.data_cutoff)
         try:
             as_of = dates.resolve_as_of(value, default_as_of() or data.data_cutoff, allowed)
-        except dates.AsOfRefused:
-            return (no_update,) * (2 * len(kinds))  # the page's alert says why
+        except dates.AsOfRefused as exc:
+            # The charts keep the last date they drew; their descriptions say why.
+            return (*(str(exc) for _ in kinds), *(no_update for _ in kinds))
         numbers = cache.get(data, as_of)
         texts, tables = summaries(numbers, data), data_tables(numbers)
         return (*(texts[k] for k in kinds), *(tables[k] for k in kinds))

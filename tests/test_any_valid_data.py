@@ -208,7 +208,7 @@ def test_every_view_on_any_valid_data(
     refresh = next(
         v
         for k, v in replies.items()
-        if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
+        if k.startswith(f"{L.AS_OF}.value->") and f"{L.GRID}.rowData" in k
     )
     response = refresh["response"]
     _check_rows(response[L.GRID]["rowData"], trial, as_of)

@@ -207,7 +207,7 @@ def test_first_import_then_every_view(
         refresh = next(
             v
             for k, v in replies.items()
-            if k.startswith(f"{L.AS_OF}.date->") and f"{L.GRID}.rowData" in k
+            if k.startswith(f"{L.AS_OF}.value->") and f"{L.GRID}.rowData" in k
         )["response"]
         rows = {r["site_id"]: r for r in refresh[L.GRID]["rowData"]}
         assert sum(r["randomized"] for r in rows.values()) == randomized

@@ -33,7 +33,7 @@ def test_callback_body_is_what_the_renderer_sends():
     bench = load_bench()
     dep = {
         "output": "..a.children...b.figure..",
-        "inputs": [{"id": "as-of-date", "property": "date"}, {"id": "f", "property": "value"}],
+        "inputs": [{"id": "as-of-date", "property": "value"}, {"id": "f", "property": "value"}],
         "state": [{"id": "s", "property": "data"}],
     }
     body = bench.callback_body(dep, "2024-01-31")
@@ -42,4 +42,4 @@ def test_callback_body_is_what_the_renderer_sends():
         {"id": "b", "property": "figure"},
     ]
     assert body["inputs"][0]["value"] == "2024-01-31"
-    assert body["changedPropIds"] == ["as-of-date.date"]
+    assert body["changedPropIds"] == ["as-of-date.value"]

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR
-from tests.browser.a11y import assert_accessible
+from tests.browser.a11y import SHOW_GRID, assert_accessible
 from tests.browser.conftest import open_page
 from tests.test_first_day import CUTOFF as FIRST_DAY_CUTOFF
 from tests.test_first_day import french_excel_csv
@@ -124,6 +124,7 @@ def test_a_selection_and_an_early_date_stay_accessible(browser_context, app_url)
             "() => document.querySelector('#as-of-value').textContent === '2023-01-15'",
             timeout=30_000,
         )
+        assert page.evaluate(SHOW_GRID)
         page.locator('#sites-grid .ag-row[row-id="05"] [col-id="facility"]').click()
         page.wait_for_selector('#sites-grid .ag-row[row-id="05"].row-selected', timeout=20_000)
         assert_accessible(page)
