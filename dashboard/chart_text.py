@@ -139,7 +139,8 @@ def activation_summary(table: pd.DataFrame, as_of: dt.date) -> str:
     if extra:
         parts[0] += f" ({', '.join(extra)})"
     lag = pd.to_numeric(table["days_activation_to_first_randomization"], errors="coerce").dropna()
-    first = f"{int(started.sum())} have randomized a first patient"
+    n_started = int(started.sum())
+    first = f"{n_started} {'has' if n_started == 1 else 'have'} randomized a first patient"
     if len(lag):
         first += f", a median {int(round(lag.median()))} days after activation"
     parts.append(first)
