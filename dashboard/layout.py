@@ -1609,6 +1609,8 @@ def error_page(message: str) -> html.Div:
             ),
         ],
         className="page-body",
+        tag="main",
+        id=MAIN_ID,
     )
 
 
