@@ -6,7 +6,7 @@ link, native controls in place of the third-party widgets that axe-core flagged 
 date picker's ``aria-expanded`` wrapper, the dropdown's focusable hidden target), a
 progress bar with a name, and charts wrapped as named figures described by a text
 summary (:mod:`dashboard.chart_text`). The sites grid selects a site with Enter or Space
-(``assets/dashAgGridFunctions.js``).
+(``assets/grid_keyboard.js``).
 """
 
 from __future__ import annotations

@@ -1382,7 +1382,6 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressFloatingFilterButton": True,
         },
         getRowId="params.data.site_id",
-        eventListeners={"cellKeyDown": ["siteKeyDown(params, setEventData)"]},
         rowClassRules={
             "row-selected": "params.data.selected",
             "row-dimmed": "params.data.dimmed",
@@ -1393,8 +1392,9 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressRowVirtualisation": len(rows) <= GRID_ALL_ROWS_MAX,
             "suppressColumnVirtualisation": True,
             "animateRows": False,
-            # Cells take the keyboard focus: arrows move, Enter or Space selects the site;
-            # Tab leaves the grid (not 600 cells to tab through), Shift+Tab too.
+            # Cells take the keyboard focus: arrows move, Enter or Space on a row or cell
+            # selects the site (assets/grid_keyboard.js); Tab goes row by row, then out of
+            # the grid (not through its 600 cells), Shift+Tab back.
             "suppressCellFocus": False,
             "tabToNextCell": {"function": "false"},
             "tabToNextHeader": {"function": "false"},
