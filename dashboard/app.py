@@ -14,12 +14,14 @@ from typing import Any
 
 import dash
 
-from . import callbacks, layout
-from .accessibility import INDEX_STRING
 from .basemap import install_basemap_route
 from .bind_guard import install_bind_guard
 from .compression import enable_compression
 from .health import data_health
+from .page import callbacks
+from .page.accessibility import INDEX_STRING
+from .page.layout import serve_layout
+from .page.view_model import NumbersCache
 from .security import Auth, install_security, load_auth
 from .store import DataStore
 
@@ -76,11 +78,11 @@ def create_app(
     )
     app.index_string = INDEX_STRING  # lang="en", skip link, one contentinfo landmark
     store = DataStore(data_dir)
-    cache = layout.NumbersCache(forecast_paths=forecast_paths)
+    cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
 
     def serve() -> dash.html.Div:
-        return layout.serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
+        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
 
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.

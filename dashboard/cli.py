@@ -33,8 +33,10 @@ def _paths(data_dir: Path | None) -> DataPaths:
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from .dates import parse_iso_date
+
     try:
-        return dt.date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
@@ -89,8 +91,9 @@ def registry() -> None:
 @data_dir_option
 def registry_import(study_file: Path, data_dir: Path | None) -> None:
     """Store a study JSON and regenerate sites.csv (activation dates and targets are kept)."""
+    from .imports import import_registry
     from .registry import RegistryError
-    from .sites import SitesError, import_registry
+    from .sites import SitesError
 
     try:
         nct_id, sites = import_registry(study_file, _paths(data_dir))
@@ -187,7 +190,8 @@ def geocode(
 @click.option("--cutoff", callback=_date, help="Data cut-off (default: latest date in the file).")
 def import_enrollment_cmd(export_file: Path, data_dir: Path | None, cutoff: dt.date | None) -> None:
     """Validate an EDC/IWRS export (.csv/.xlsx) and make it the trial's enrollment."""
-    from .enrollment import EnrollmentError, import_enrollment
+    from .enrollment import EnrollmentError
+    from .imports import import_enrollment
 
     try:
         report = import_enrollment(export_file, _paths(data_dir), cutoff=cutoff)
@@ -217,7 +221,8 @@ def demo(data_dir: Path | None, seed: int | None, cutoff: dt.date | None, force:
 
     sites.csv is never written; a real enrollment is replaced only with --force.
     """
-    from .demo import DEFAULT_SEED, DemoRefused, write_demo
+    from .demo import DEFAULT_SEED, DemoRefused
+    from .imports import write_demo
 
     try:
         enrollment = write_demo(
@@ -266,7 +271,7 @@ def _as_of_in_range(as_of: dt.date | None, data: Any) -> dt.date | None:
 def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None:
     """Where recruitment stands: randomized vs target, screening, sites."""
     from .metrics import summary as build_summary
-    from .report import format_summary
+    from .report_text import format_summary
 
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)
@@ -280,7 +285,7 @@ def summary(data_dir: Path | None, as_of: dt.date | None, as_json: bool) -> None
         data_cutoff=data.data_cutoff,
     )
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_summary(result))
 
@@ -364,13 +369,14 @@ def snapshot(
     mail_from: str | None,
 ) -> None:
     """Dated PDF (A4 landscape) or PNG of the dashboard, rendered by headless Chromium."""
-    from .snapshot import SnapshotError, take_snapshot
+    from .serving import snapshot_data_dir
+    from .snapshot import SnapshotError
 
     mail = _mail_setup(mail_to, mail_from)
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)
     try:
-        result = take_snapshot(
+        result = snapshot_data_dir(
             out,
             data_dir=_paths(data_dir).root,
             as_of=as_of,
@@ -537,8 +543,9 @@ def forecast(
         ) from None
     if not lag_days or min(lag_days) < 0:
         raise click.BadParameter("at least one lag, none negative", param_hint="--lags")
-    from .forecast import DEFAULT_SEED, format_forecast
+    from .forecast import DEFAULT_SEED
     from .forecast_from_cutoff import forecast_as_of
+    from .report_text import format_forecast
 
     data = _load(data_dir)
     as_of = _as_of_in_range(as_of, data)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 
+import cachetools
 import flask
 
 #: ``flask.g`` attribute a view sets to declare that its response body is fully determined
@@ -22,7 +22,7 @@ def declare_body_key(key: str) -> None:
     for ``key`` (and the request body): its compressed form may then be reused.
 
     The dashboard's as-of callback does so for answers served from its
-    :class:`~dashboard.layout.OutputsCache` (each entry has a serial number, never reused),
+    :class:`~dashboard.page.replies.OutputsCache` (each entry has a serial number, never reused),
     so a view seen again costs no compression either.
     """
     setattr(flask.g, BODY_KEY, key)
@@ -32,23 +32,20 @@ class _CompressedBodies:
     """flask-compress cache backend.
 
     Compressed library bundles are kept for the process; compressed bodies declared with
-    :func:`declare_body_key` are kept in a small LRU (``max_dynamic`` entries). Other
+    :func:`declare_body_key` are kept in a small LRU cache (``max_dynamic`` entries). Other
     keys (pages, layout, callbacks not declared: data that changes) are never stored.
     """
 
     def __init__(self, max_dynamic: int = 256) -> None:
         self._bodies: dict[str, bytes] = {}
-        self._dynamic: OrderedDict[str, bytes] = OrderedDict()
+        self._dynamic: cachetools.LRUCache[str, bytes] = cachetools.LRUCache(max_dynamic)
         self.max_dynamic = max_dynamic
         self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
             body = self._bodies.get(key)
-            if body is None and key in self._dynamic:
-                self._dynamic.move_to_end(key)
-                body = self._dynamic[key]
-            return body
+            return body if body is not None else self._dynamic.get(key)
 
     def set(self, key: str, value: bytes) -> None:
         if key.endswith(";"):
@@ -56,9 +53,6 @@ class _CompressedBodies:
         with self._lock:
             if ";declared:" in key:
                 self._dynamic[key] = value
-                self._dynamic.move_to_end(key)
-                while len(self._dynamic) > self.max_dynamic:
-                    self._dynamic.popitem(last=False)
             else:
                 self._bodies[key] = value
 

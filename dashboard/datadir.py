@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,11 @@ class DataPaths:
         return self.root / "synthetic-activation.csv"
 
     @property
+    def status_history(self) -> Path:
+        """Registry status changes, one JSON line each (written only by registry import)."""
+        return self.root / "status-history.jsonl"
+
+    @property
     def dataset(self) -> Path:
         return self.root / "dataset.json"
 
@@ -95,6 +100,7 @@ class DataPaths:
             self.dataset,
             self.import_log,
             self.synthetic_activation,
+            self.status_history,
         ]
         if self.registry_dir.is_dir():
             files += sorted(self.registry_dir.glob("*.json"))
@@ -157,10 +163,6 @@ def read_dataset_meta(paths: DataPaths) -> dict[str, Any]:
 def dataset_meta_bytes(meta: dict[str, Any]) -> bytes:
     """dataset.json's content for ``meta`` (one spelling for every writer)."""
     return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def write_dataset_meta(paths: DataPaths, meta: dict[str, Any]) -> None:
-    atomic_write_bytes(paths.dataset, dataset_meta_bytes(meta))
 
 
 def utc_now_iso() -> str:
@@ -228,6 +230,39 @@ def _cut_torn_tail(fd: int) -> int:
     return size + 1
 
 
+def refused_entry(
+    entry: dict[str, Any],
+    errors: Sequence[str],
+    reasons: Iterable[str],
+    *,
+    keep_messages: bool = False,
+) -> dict[str, Any]:
+    """The one shape of a refusal in the log.
+
+    ``errors`` is always the number of problems and ``reasons`` their categories; the
+    texts themselves go in ``messages`` only when they cannot quote a patient's cell (a
+    registry file's problem does; an enrollment file's would).
+    """
+    out = {**entry, "result": "refused", "errors": len(errors), "reasons": sorted(set(reasons))}
+    if keep_messages:
+        out["messages"] = [str(e) for e in errors]
+    return out
+
+
+def _one_shape(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry in the current shape: older registry refusals listed their texts in
+    ``errors``; they read as a count plus ``messages``."""
+    errors = entry.get("errors")
+    if isinstance(errors, list):
+        return {
+            **entry,
+            "errors": len(errors),
+            "messages": [str(e) for e in errors],
+            "reasons": entry.get("reasons", []),
+        }
+    return entry
+
+
 def read_import_log(paths: DataPaths) -> list[dict[str, Any]]:
     """The log's entries; a torn last line (a crash mid-append: never committed) is skipped."""
     if not paths.import_log.exists():
@@ -242,4 +277,4 @@ def read_import_log(paths: DataPaths) -> list[dict[str, Any]]:
     if torn.strip():
         with contextlib.suppress(ValueError):
             entries.append(json.loads(torn))
-    return entries
+    return [_one_shape(e) if isinstance(e, dict) else e for e in entries]

@@ -1,4 +1,12 @@
-"""The as-of dates the product answers for, and the one check every entry point uses.
+"""Dates: the one place where values become dates, and where as-of dates are judged.
+
+- Coercion and parsing: :func:`to_date` (a date, ISO text or Timestamp), :func:`parse_date`
+  (what a request carries: a date or None, never an error), :func:`parse_iso_date` (a
+  typed ISO date, ``YYYY-MM`` meaning the first of the month where allowed), :func:`iso`
+  (a value's ISO text or None).
+- The as-of range (below) and the as-of warnings (:func:`as_of_warnings`).
+
+The as-of dates the product answers for, and the one check every entry point uses:
 
 An as-of date recounts the trial to that day: the accrual series, the forecast paths and
 the exports all grow with the span between the trial start and the date. A date typed in
@@ -15,11 +23,45 @@ forecast horizon a steering committee asks about). Outside it the page, the down
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import pandas as pd
+
+DateLike = dt.date | str | pd.Timestamp
+
+#: An as-of this many days or fewer after the cut-off is "now" for a weekly export.
+STALE_CUTOFF_DAYS = 14
 
 YEARS_BEFORE_START = 1
 YEARS_AFTER_CUTOFF = 5
+
+
+def to_date(value: DateLike) -> dt.date:
+    """Accept a date, an ISO string or a Timestamp; return a plain date."""
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def iso(value: Any) -> str | None:
+    """A date-like value's ISO text; None for None, NaN or NaT."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+def parse_iso_date(text: str, *, month_precision: bool = False) -> dt.date:
+    """``YYYY-MM-DD`` (and ``YYYY-MM`` as the first of that month when ``month_precision``);
+    ``ValueError`` otherwise, for the caller to word with its own location."""
+    if month_precision and len(text) == 7:
+        return dt.date.fromisoformat(text + "-01")
+    return dt.date.fromisoformat(text)
 
 
 class AsOfRefused(ValueError):
@@ -96,3 +138,85 @@ def resolve_as_of(raw: Any, default: dt.date, allowed: AsOfRange) -> dt.date:
         shown = repr(raw)[:40] if isinstance(raw, str) else "(not a date)"
         raise AsOfRefused(allowed.refusal(shown))
     return check_as_of(day, allowed)
+
+
+# --------------------------------------------------------------------------- as-of warnings
+# One function, :func:`as_of_warnings`, words every warning about dates, so ``summary``,
+# ``forecast`` and the page say the same thing in the same words: an as-of before the
+# trial start (nothing can have happened yet); an as-of more than STALE_CUTOFF_DAYS days
+# after the data cut-off (accrual after the cut-off is unknown, not zero); for a
+# forecast, a ``--by`` or last-patient-in date already past at the as-of.
+@dataclass(frozen=True)
+class Deadline:
+    """A date a forecast is asked about, named as the reader knows it."""
+
+    label: str  # "--by date", "last-patient-in date"
+    date: dt.date
+
+
+def as_of_warnings(
+    trial_start: dt.date,
+    data_cutoff: dt.date | None,
+    as_of: dt.date,
+    deadlines: Iterable[Deadline] = (),
+) -> list[str]:
+    """The warnings a reader must see before trusting numbers as of ``as_of``; [] when none.
+
+    ``data_cutoff`` None: not known (no cut-off warning).
+    """
+    out: list[str] = []
+    if as_of < trial_start:
+        out.append(
+            f"The as-of date {as_of.isoformat()} is before the trial start "
+            f"{trial_start.isoformat()}: nothing is counted yet."
+        )
+    lag = 0 if data_cutoff is None else (as_of - data_cutoff).days
+    if data_cutoff is not None and lag > STALE_CUTOFF_DAYS:
+        out.append(
+            f"Data cut-off {data_cutoff.isoformat()} is {lag} days before the as-of date "
+            f"{as_of.isoformat()}: accrual after the cut-off is unknown, not zero; patients "
+            "screened or randomized after it are not counted."
+        )
+    seen: set[dt.date] = set()
+    for deadline in deadlines:
+        if deadline.date < as_of and deadline.date not in seen:
+            seen.add(deadline.date)
+            out.append(
+                f"The {deadline.label} {deadline.date.isoformat()} is already past at the "
+                f"as-of date {as_of.isoformat()}."
+            )
+    return out
+
+
+class HasLastPatientIn(Protocol):
+    """A trial as far as deadlines go (:class:`dashboard.registry.Trial` is one); dates
+    imports nothing of the product, so every module may use it."""
+
+    @property
+    def last_patient_in_date(self) -> dt.date | None: ...
+
+
+def forecast_deadlines(trial: HasLastPatientIn, by: Sequence[dt.date] = ()) -> list[Deadline]:
+    """The dates a forecast answers for: each ``--by`` date, then the last-patient-in date."""
+    lpi = trial.last_patient_in_date  # None: the trial states no treatment duration
+    return [Deadline("--by date", d) for d in by] + (
+        [Deadline("last-patient-in date", lpi)] if lpi is not None else []
+    )
+
+
+__all__ = [
+    "STALE_CUTOFF_DAYS",
+    "AsOfRange",
+    "AsOfRefused",
+    "DateLike",
+    "Deadline",
+    "as_of_range",
+    "as_of_warnings",
+    "check_as_of",
+    "forecast_deadlines",
+    "iso",
+    "parse_date",
+    "parse_iso_date",
+    "resolve_as_of",
+    "to_date",
+]

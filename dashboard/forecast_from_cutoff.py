@@ -3,7 +3,7 @@
 The days between the cut-off and the as-of are unknown, not days without patients: a
 forecast from the as-of would count them as zero accrual and push every date later. So
 the forecast is made from the cut-off, and its ``warnings`` say so (with the other date
-warnings of :func:`dashboard.asof.as_of_warnings`, the same words the page and
+warnings of :func:`dashboard.dates.as_of_warnings`, the same words the page and
 ``summary`` use).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import forecast as fc
-from .asof import as_of_warnings, forecast_deadlines
+from .dates import as_of_warnings, forecast_deadlines
 from .registry import Trial
 
 

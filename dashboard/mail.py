@@ -37,6 +37,7 @@ from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 from typing import Any
 
+from .metrics import WeekSite
 from .store import TrialData
 
 ENV = "RECRUITMENT_DASHBOARD_SMTP_"
@@ -142,12 +143,12 @@ def headline(data: TrialData, numbers: Any) -> str:
 
     The trial's name is the registry record's acronym (its NCT id when it has none).
     """
-    from .layout import probability_text
+    from .page.wording import probability_text
 
     trial = data.trial
     name = _one_line(trial.acronym or trial.nct_id)
     text = (
-        f"{name} {numbers.as_of.isoformat()}: {numbers.summary['randomized']}/{trial.target} "
+        f"{name} {numbers.as_of.isoformat()}: {numbers.summary.randomized}/{trial.target} "
         "randomized"
     )
     planned = trial.planned_completion_date.isoformat()
@@ -159,15 +160,14 @@ def headline(data: TrialData, numbers: Any) -> str:
     return f"[DEMO] {text}" if data.synthetic else text
 
 
-def _site(entry: Mapping[str, Any]) -> str:
-    city = entry.get("city")
-    return f"{entry['facility']}, {city}" if city else str(entry["facility"])
+def _site(entry: WeekSite) -> str:
+    return f"{entry.facility}, {entry.city}" if entry.city else str(entry.facility)
 
 
 def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None) -> str:
     """The mail body: where the trial stands and the week's changes, in plain text."""
     from . import __version__
-    from .layout import probability_text, status_change_text, week_range_text
+    from .page.wording import probability_text, status_change_text, week_range_text
 
     trial = data.trial
     summary = numbers.summary
@@ -179,11 +179,11 @@ def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None
     if data.synthetic:
         lines.append("DEMO: synthetic data for demonstration, not the trial's enrollment.")
     lines.append("")
-    pct = summary.get("percent_of_target")
+    pct = summary.percent_of_target
     lines.append(
-        f"{summary['randomized']} / {trial.target} randomized"
+        f"{summary.randomized} / {trial.target} randomized"
         + (f" ({pct:.1f} %)" if pct is not None else "")
-        + f", {summary['screened']} screened ({summary['screen_failed']} screen failures)."
+        + f", {summary.screened} screened ({summary.screen_failed} screen failures)."
     )
     result = numbers.forecast
     if result is not None:
@@ -200,19 +200,19 @@ def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None
         lines.append(f"Forecast unavailable ({numbers.forecast_error}).")
     lines += ["", f"This week ({week_range_text(week, numbers.as_of)}):"]
     lines.append(
-        f"  {_signed(week['randomized'])} randomized, {_signed(week['screened'])} screened, "
-        f"{_signed(week['sites_enrolling'])} sites enrolling, "
-        f"{_signed(week['sites_recruiting'])} sites activated"
+        f"  {_signed(week.randomized)} randomized, {_signed(week.screened)} screened, "
+        f"{_signed(week.sites_enrolling)} sites enrolling, "
+        f"{_signed(week.sites_recruiting)} sites activated"
     )
     groups = [
         (
             "Randomized at",
-            [f"{_site(s)} +{s['randomized']}" for s in week["sites_randomizing_in_week"]],
+            [f"{_site(s)} +{s.randomized}" for s in week.sites_randomizing_in_week],
         ),
-        ("Activated", [_site(s) for s in week["sites_activated_in_week"]]),
+        ("Activated", [_site(s) for s in week.sites_activated_in_week]),
         (
             "Registry status changed",
-            [status_change_text(e) for e in week["status_changes_in_week"]],
+            [status_change_text(e) for e in week.status_changes_in_week],
         ),
     ]
     for label, items in groups:
@@ -220,7 +220,7 @@ def body_text(data: TrialData, numbers: Any, attachment: Path, pages: int | None
             lines.append(f"  {label}:")
             lines += [f"    - {item}" for item in items]
     if not any(items for _, items in groups) and not any(
-        week[k] for k in ("randomized", "screened", "sites_enrolling", "sites_recruiting")
+        (week.randomized, week.screened, week.sites_enrolling, week.sites_recruiting)
     ):
         lines.append("  No change this week.")
     size = f", {pages} pages" if pages else ""
@@ -343,7 +343,7 @@ def mail_pack(
     pages: int | None = None,
 ) -> MailResult:
     """Count the week (the page's own numbers), build the message, send it."""
-    from .layout import page_numbers
+    from .page.view_model import page_numbers
 
     settings = settings or smtp_settings()
     numbers = page_numbers(data, as_of)

@@ -1,6 +1,6 @@
 """Metrics step: every count the product shows, as of one date. The single place that counts.
 
-Definitions (the foundation issue's):
+Definitions:
 - screened = patients with screening_date ≤ as_of;
 - screen_failed = status SCREEN_FAILED and screening_date ≤ as_of;
 - randomized = randomization_date ≤ as_of, whatever the later status;
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .asof import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
-from .asof import as_of_warnings
+from .dates import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the one threshold
+from .dates import as_of_warnings
 from .registry import LOCATION_STATUSES, Trial
 
 MONTH_DAYS = 365.25 / 12
@@ -250,12 +250,103 @@ def status_counts(sites: pd.DataFrame) -> dict[str, int]:
     return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
 
 
+@dataclass(frozen=True)
+class WeekSite:
+    """A site that randomized (``randomized`` patients) or was activated in the week."""
+
+    site_id: str
+    facility: str
+    city: str | None
+    randomized: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"site_id": self.site_id, "facility": self.facility}
+        out["city"] = self.city
+        if self.randomized is not None:
+            out["randomized"] = self.randomized
+        return out
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A registry status change of one site, dated by the day it was imported; a site new
+    to the registry has no ``before``."""
+
+    date: dt.date
+    site_id: str
+    facility: str
+    city: str | None
+    before: str | None
+    after: str | None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> StatusChange:
+        return cls(
+            date=to_date(event["date"]),
+            site_id=str(event.get("site_id")),
+            facility=event.get("facility"),
+            city=event.get("city"),
+            before=event.get("from"),
+            after=event.get("to"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "site_id": self.site_id,
+            "facility": self.facility,
+            "city": self.city,
+            "from": self.before,
+            "to": self.after,
+        }
+
+
+@dataclass(frozen=True)
+class WeekChanges:
+    """What changed in the seven days (since, as_of]: count deltas and the sites that moved."""
+
+    since: dt.date
+    randomized: int
+    screened: int
+    screen_failed: int
+    sites_enrolling: int
+    sites_recruiting: int
+    sites_randomizing_in_week: tuple[WeekSite, ...]
+    sites_activated_in_week: tuple[WeekSite, ...]
+    status_changes_in_week: tuple[StatusChange, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(
+            self.randomized
+            or self.screened
+            or self.sites_enrolling
+            or self.sites_recruiting
+            or self.sites_randomizing_in_week
+            or self.sites_activated_in_week
+            or self.status_changes_in_week
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(),
+            "randomized": self.randomized,
+            "screened": self.screened,
+            "screen_failed": self.screen_failed,
+            "sites_enrolling": self.sites_enrolling,
+            "sites_recruiting": self.sites_recruiting,
+            "sites_randomizing_in_week": [s.to_json() for s in self.sites_randomizing_in_week],
+            "sites_activated_in_week": [s.to_json() for s in self.sites_activated_in_week],
+            "status_changes_in_week": [e.to_json() for e in self.status_changes_in_week],
+        }
+
+
 def week_changes(
     sites: pd.DataFrame,
     enrollment: pd.DataFrame,
     as_of: DateLike,
     status_events: list[dict[str, Any]] | tuple[dict[str, Any], ...] | None = None,
-) -> dict[str, Any]:
+) -> WeekChanges:
     """What changed in the 7 days up to as_of: count deltas and the sites that moved.
 
     ``status_events`` are registry status changes dated by the day they were imported
@@ -274,33 +365,27 @@ def week_changes(
         & (sites["activation_date"] > pd.Timestamp(before))
         & (sites["activation_date"] <= pd.Timestamp(cut))
     ]
-    return {
-        "since": before.isoformat(),
-        "randomized": now_c.randomized - then_c.randomized,
-        "screened": now_c.screened - then_c.screened,
-        "screen_failed": now_c.screen_failed - then_c.screen_failed,
-        "sites_enrolling": int(
-            now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()
-        ),
-        "sites_recruiting": int(len(activated)),
-        "sites_randomizing_in_week": [
-            {
-                "site_id": sid,
-                "facility": names.at[sid, "facility"],
-                "city": names.at[sid, "city"],
-                "randomized": int(n),
-            }
+    return WeekChanges(
+        since=before,
+        randomized=now_c.randomized - then_c.randomized,
+        screened=now_c.screened - then_c.screened,
+        screen_failed=now_c.screen_failed - then_c.screen_failed,
+        sites_enrolling=int(now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()),
+        sites_recruiting=int(len(activated)),
+        sites_randomizing_in_week=tuple(
+            WeekSite(sid, names.at[sid, "facility"], names.at[sid, "city"], int(n))
             for sid, n in week_sites.sort_index().items()
             if sid in names.index
-        ],
-        "sites_activated_in_week": [
-            {"site_id": r.site_id, "facility": r.facility, "city": r.city}
-            for r in activated.itertuples()
-        ],
-        "status_changes_in_week": [
-            e for e in (status_events or []) if before.isoformat() < e["date"] <= cut.isoformat()
-        ],
-    }
+        ),
+        sites_activated_in_week=tuple(
+            WeekSite(r.site_id, r.facility, r.city) for r in activated.itertuples()
+        ),
+        status_changes_in_week=tuple(
+            StatusChange.from_event(e)
+            for e in (status_events or [])
+            if before.isoformat() < e["date"] <= cut.isoformat()
+        ),
+    )
 
 
 def _clean(value: Any) -> Any:
@@ -315,6 +400,110 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class TrialFacts:
+    """The registry facts a summary repeats, so it reads on its own."""
+
+    nct_id: str
+    title: str
+    acronym: str | None
+    sponsor: str
+    target: int
+    start_date: dt.date
+    planned_completion_date: dt.date
+    display_name: str
+    last_patient_in_date: dt.date | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nct_id": self.nct_id,
+            "title": self.title,
+            "acronym": self.acronym,
+            "sponsor": self.sponsor,
+            "target": self.target,
+            "start_date": self.start_date.isoformat(),
+            "planned_completion_date": self.planned_completion_date.isoformat(),
+            "display_name": self.display_name,
+            "last_patient_in_date": _iso(self.last_patient_in_date),
+        }
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    """Sites in the registry record, by status, and how many have randomized."""
+
+    total: int
+    by_status: dict[str, int]
+    enrolling: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "by_status": dict(self.by_status), "enrolling": self.enrolling}
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """One site's counts as of the date (aggregates only, never a patient)."""
+
+    site_id: str
+    facility: str
+    city: str | None
+    status: str
+    lat: float | None
+    lon: float | None
+    geocode_precision: str | None
+    screened: int
+    randomized: int
+    first_randomization: dt.date | None
+    last_randomization: dt.date | None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["first_randomization"] = _iso(self.first_randomization)
+        out["last_randomization"] = _iso(self.last_randomization)
+        return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Where recruitment stands as of one date: what ``summary --json`` prints and the
+    dashboard shows."""
+
+    trial: TrialFacts
+    as_of: dt.date
+    data_cutoff: dt.date | None
+    synthetic: bool
+    randomized: int
+    screened: int
+    screen_failed: int
+    screen_fail_percent: float | None
+    percent_of_target: float | None
+    sites: SiteCounts
+    pace: Pace
+    per_site: tuple[SiteSummary, ...]
+    warnings: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trial": self.trial.to_json(),
+            "as_of": self.as_of.isoformat(),
+            "data_cutoff": self.data_cutoff.isoformat() if self.data_cutoff else None,
+            "synthetic": self.synthetic,
+            "randomized": self.randomized,
+            "screened": self.screened,
+            "screen_failed": self.screen_failed,
+            "screen_fail_percent": self.screen_fail_percent,
+            "percent_of_target": self.percent_of_target,
+            "sites": self.sites.to_json(),
+            "pace": {k: _clean(v) for k, v in self.pace.to_json().items()},
+            "per_site": [site.to_json() for site in self.per_site],
+            "warnings": list(self.warnings),
+        }
+
+
+def _day(value: Any) -> dt.date | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
 def summary(
     trial: Trial,
     sites: pd.DataFrame,
@@ -324,8 +513,8 @@ def summary(
     synthetic: bool,
     data_cutoff: dt.date | None = None,
     table: pd.DataFrame | None = None,
-) -> dict[str, Any]:
-    """The object printed by ``summary --json`` (and the numbers the dashboard shows).
+) -> Summary:
+    """Where recruitment stands as of ``as_of`` (``summary --json`` prints its ``to_json()``).
 
     ``table``: :func:`site_table` for the same arguments when the caller has it already
     (the dashboard does), so it is not counted twice.
@@ -334,55 +523,53 @@ def summary(
     c = counts(enrollment, cut)
     if table is None:
         table = site_table(sites, geocodes, enrollment, cut, trial.start_date)
-    per_site = []
-    for row in table.itertuples():
-        per_site.append(
-            {
-                "site_id": row.site_id,
-                "facility": row.facility,
-                "city": row.city,
-                "status": row.status,
-                "lat": _clean(row.lat),
-                "lon": _clean(row.lon),
-                "geocode_precision": None
-                if row.geocode_precision is None or pd.isna(row.geocode_precision)
-                else row.geocode_precision,
-                "screened": int(row.screened),
-                "randomized": int(row.randomized),
-                "first_randomization": _iso(row.first_randomization),
-                "last_randomization": _iso(row.last_randomization),
-            }
+    per_site = tuple(
+        SiteSummary(
+            site_id=row.site_id,
+            facility=row.facility,
+            city=row.city,
+            status=row.status,
+            lat=_clean(row.lat),
+            lon=_clean(row.lon),
+            geocode_precision=None
+            if row.geocode_precision is None or pd.isna(row.geocode_precision)
+            else row.geocode_precision,
+            screened=int(row.screened),
+            randomized=int(row.randomized),
+            first_randomization=_day(row.first_randomization),
+            last_randomization=_day(row.last_randomization),
         )
-    p = pace(trial, enrollment, cut)
+        for row in table.itertuples()
+    )
     pct = percent_of_target(c.randomized, trial.target)
-    return {
-        "trial": {
-            "nct_id": trial.nct_id,
-            "title": trial.title,
-            "acronym": trial.acronym,
-            "sponsor": trial.sponsor,
-            "target": trial.target,
-            "start_date": trial.start_date.isoformat(),
-            "planned_completion_date": trial.planned_completion_date.isoformat(),
-            "display_name": trial.display_name,
-            "last_patient_in_date": _iso(trial.last_patient_in_date),
-        },
-        "as_of": cut.isoformat(),
-        "data_cutoff": data_cutoff.isoformat() if data_cutoff else None,
-        "synthetic": bool(synthetic),
-        "randomized": c.randomized,
-        "screened": c.screened,
-        "screen_failed": c.screen_failed,
-        "screen_fail_percent": None
+    return Summary(
+        trial=TrialFacts(
+            nct_id=trial.nct_id,
+            title=trial.title,
+            acronym=trial.acronym,
+            sponsor=trial.sponsor,
+            target=trial.target,
+            start_date=trial.start_date,
+            planned_completion_date=trial.planned_completion_date,
+            display_name=trial.display_name,
+            last_patient_in_date=trial.last_patient_in_date,
+        ),
+        as_of=cut,
+        data_cutoff=data_cutoff,
+        synthetic=bool(synthetic),
+        randomized=c.randomized,
+        screened=c.screened,
+        screen_failed=c.screen_failed,
+        screen_fail_percent=None
         if c.screen_fail_percent is None
         else round(c.screen_fail_percent, 1),
-        "percent_of_target": None if pct is None else round(pct, 1),
-        "sites": {
-            "total": int(len(sites)),
-            "by_status": status_counts(sites),
-            "enrolling": int((table["randomized"] > 0).sum()),
-        },
-        "pace": {k: _clean(v) for k, v in p.to_json().items()},
-        "per_site": per_site,
-        "warnings": as_of_warnings(trial.start_date, data_cutoff, cut),
-    }
+        percent_of_target=None if pct is None else round(pct, 1),
+        sites=SiteCounts(
+            total=int(len(sites)),
+            by_status=status_counts(sites),
+            enrolling=int((table["randomized"] > 0).sum()),
+        ),
+        pace=pace(trial, enrollment, cut),
+        per_site=per_site,
+        warnings=tuple(as_of_warnings(trial.start_date, data_cutoff, cut)),
+    )

@@ -19,8 +19,8 @@ from pathlib import Path
 from . import __version__
 from .datadir import DataPaths
 from .geocode import run_geocode
+from .imports import import_registry
 from .registry import NCT_ID_PATTERN, RegistryError, parse_study
-from .sites import import_registry
 
 #: The public ClinicalTrials.gov API (v2); ``--api-url`` points at a mirror.
 DEFAULT_API_URL = "https://clinicaltrials.gov/api/v2"

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from .dates import parse_iso_date
+
 #: Every location status ClinicalTrials.gov uses, in the order the dashboard lists them,
 #: then UNKNOWN for a location the record gives no status (common in older records).
 LOCATION_STATUSES: tuple[str, ...] = (
@@ -114,9 +116,7 @@ def _parse_date(value: Any, field: str, source: str) -> dt.date:
     if not isinstance(value, str):
         raise RegistryError(f"{source}: {field} must be a date string, got {value!r}")
     try:
-        if len(value) == 7:
-            return dt.date.fromisoformat(value + "-01")
-        return dt.date.fromisoformat(value)
+        return parse_iso_date(value, month_precision=True)
     except ValueError as exc:
         raise RegistryError(f"{source}: {field} is not an ISO date: {value!r}") from exc
 

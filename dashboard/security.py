@@ -30,7 +30,6 @@ plaintext, bcrypt (``$2y$``), MD5 (``$apr1$``) or ``{SHA}`` entry is refused wit
 :class:`SecurityConfigError`. Create an entry with::
 
     recruitment-dashboard passwd alice >> /etc/recruitment-dashboard/htpasswd
-    python -m dashboard.security alice >> /etc/recruitment-dashboard/htpasswd   # same
 
 and point the server at it (the file wins over the single-user variable)::
 
@@ -46,7 +45,6 @@ endpoint (not the path), and fails closed.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import hmac
 import ipaddress
@@ -54,7 +52,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -102,8 +99,7 @@ _EXTENSION_KEY = "recruitment_dashboard_security"
 HOW_TO_HASH = (
     "Create a hashed entry with\n"
     "  recruitment-dashboard passwd USER >> /path/to/htpasswd\n"
-    "(or: python -m dashboard.security USER >> /path/to/htpasswd); it prompts for the "
-    "password and prints 'USER:scrypt:...'. Then either\n"
+    "It prompts for the password and prints 'USER:scrypt:...'. Then either\n"
     f"  export {ENV_HTPASSWD}=/path/to/htpasswd\n"
     "or, for a single user,\n"
     f"  export {ENV_AUTH}='USER:scrypt:...'   (single quotes: the hash contains '$')"
@@ -465,10 +461,12 @@ def install_security(
                 with slots.slot() as got_slot:
                     if not got_slot:
                         return _refusal("The server is busy; try again shortly.\n", 503, 5)
+                    username, password = credentials.username, credentials.password
                     ok = (
-                        bool(credentials.username)
-                        and credentials.password is not None
-                        and auth.verify(credentials.username, credentials.password)
+                        bool(username)
+                        and password is not None
+                        and username is not None
+                        and auth.verify(username, password)
                     )
                 if ok:
                     verified.add(header)
@@ -520,28 +518,3 @@ def install_security(
         return response
 
     server.after_request(add_security_headers)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m dashboard.security USER``: prompt for a password, print the entry.
-
-    The prompt goes to the terminal (not stdout), so ``>> htpasswd`` captures only the line.
-    """
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m dashboard.security USER >> htpasswd", file=sys.stderr)
-        return 2
-    password = getpass.getpass(f"Password for {args[0]}: ")
-    if password != getpass.getpass("Repeat password: "):
-        print("Passwords differ; nothing written.", file=sys.stderr)
-        return 1
-    try:
-        print(htpasswd_entry(args[0], password))
-    except (SecurityConfigError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -8,22 +8,14 @@ are carried over when the sites are regenerated from a newer registry file.
 from __future__ import annotations
 
 import io
-import json
 import re
-from pathlib import Path
 
 import pandas as pd
 
 from .datadir import (
     DataPaths,
-    append_import_log,
-    dataset_meta_bytes,
-    read_dataset_meta,
-    sha256_file,
-    write_lock,
 )
-from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
-from .transaction import commit, recover
+from .registry import LOCATION_STATUSES, RegistryError
 
 SITE_COLUMNS = ["site_id", "facility", "city", "country", "status", "activation_date", "target"]
 USER_COLUMNS = ["activation_date", "target"]
@@ -143,7 +135,9 @@ def load_sites(paths: DataPaths) -> pd.DataFrame:
         return parse_sites_csv(handle.read(), str(paths.sites))
 
 
-def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[dict[str, str]]:
+def status_changes(
+    previous: pd.DataFrame | None, sites: pd.DataFrame
+) -> list[dict[str, str | None]]:
     """Sites whose registry status differs from the previous sites.csv (new sites included)."""
     if previous is None or not len(previous):
         return []
@@ -156,17 +150,17 @@ def status_changes(previous: pd.DataFrame | None, sites: pd.DataFrame) -> list[d
         if before != row.status:
             changes.append(
                 {
-                    "site_id": row.site_id,
-                    "facility": row.facility,
-                    "city": row.city,
+                    "site_id": str(row.site_id),
+                    "facility": str(row.facility),
+                    "city": str(row.city),
                     "from": before if isinstance(before, str) else None,
-                    "to": row.status,
+                    "to": str(row.status),
                 }
             )
     return changes
 
 
-def _id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
+def site_id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
     """Old site id → new site id, matching sites by (facility, city, n-th occurrence)."""
     key = ["facility", "city", "occurrence"]
     prev = previous.assign(occurrence=previous.groupby(["facility", "city"]).cumcount())
@@ -175,83 +169,15 @@ def _id_map(previous: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
     return dict(zip(merged["site_id_old"], merged["site_id"], strict=True))
 
 
-def _renumber_geocodes(
-    paths: DataPaths, previous: pd.DataFrame | None, sites: pd.DataFrame
-) -> str | None:
-    """geocodes.csv with ids moved along with their sites (a manual point must follow its
-    hospital when a newer registry file inserts a location); rows of removed sites go."""
-    if previous is None or not paths.geocodes.exists():
-        return None
-    mapping = _id_map(previous, sites)
-    if all(old == new for old, new in mapping.items()) and len(mapping) == len(sites):
-        return None
-    geocodes = pd.read_csv(paths.geocodes, dtype=str, keep_default_na=False)
-    geocodes["site_id"] = geocodes["site_id"].map(mapping)
-    geocodes = geocodes[geocodes["site_id"].notna()].sort_values("site_id", kind="stable")
-    buf = io.StringIO()
-    geocodes.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
-
-
-def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFrame]:
-    """Validate a study JSON, then store it and regenerate sites.csv; all or nothing.
-
-    Every attempt is appended to the import log; status changes are recorded there with
-    the import time, which is how the weekly report knows which sites changed status.
-    """
-    entry = {"kind": "registry", "file": Path(study_file).name}
-    with write_lock(paths):
-        recover(paths)  # a killed import before this one: finish it first
-        try:
-            entry["sha256"] = sha256_file(Path(study_file))
-            study = read_study_file(study_file)
-            trial, locations = parse_study(study, source=str(study_file))
-            target_name = f"{trial.nct_id}.json"
-            # Study files of another trial would make the data dir ambiguous.
-            existing = (
-                sorted(paths.registry_dir.glob("*.json")) if paths.registry_dir.is_dir() else []
-            )
-            for other in existing:
-                if other.name != target_name:
-                    raise RegistryError(
-                        f"{paths.registry_dir}: already holds {other.name}; "
-                        f"use a separate data dir for {trial.nct_id}"
-                    )
-            previous = load_sites(paths) if paths.sites.exists() else None
-        except (RegistryError, SitesError, OSError) as exc:
-            append_import_log(paths, {**entry, "result": "refused", "errors": [str(exc)]})
-            raise
-        sites = build_sites(locations, previous)
-        changes = status_changes(previous, sites)
-        renumbered_geocodes = _renumber_geocodes(paths, previous, sites)
-        files = {
-            paths.registry_dir / target_name: (
-                json.dumps(study, indent=2, ensure_ascii=False) + "\n"
-            ).encode("utf-8"),
-            paths.sites: sites_to_csv(sites).encode("utf-8"),
-        }
-        if renumbered_geocodes is not None:
-            files[paths.geocodes] = renumbered_geocodes.encode("utf-8")
-        meta = read_dataset_meta(paths)
-        meta["registry_file"] = target_name
-        files[paths.dataset] = dataset_meta_bytes(meta)
-        # The study, sites, geocodes, dataset.json and the log entry commit together.
-        commit(
-            paths,
-            files,
-            {**entry, "result": "imported", "rows": len(sites), "status_changes": changes},
-        )
-    return trial.nct_id, sites
-
-
 __all__ = [
     "RegistryError",
     "SitesError",
     "build_sites",
-    "import_registry",
     "load_sites",
     "normalise_site_id",
     "parse_sites_csv",
+    "site_id_map",
     "site_id_width",
+    "status_changes",
     "sites_to_csv",
 ]

@@ -4,8 +4,9 @@ The snapshot is the real page, rendered by headless Chromium (Debian's, never a 
 one) through Playwright, so the PDF shows exactly what the dashboard shows: no second
 renderer to keep in sync. The flow:
 
-1. start the app (:func:`dashboard.app.create_app` on a free loopback port, in a thread) or
-   use ``--url`` of a running one;
+1. take the URL of a running dashboard: the app's own address for its download buttons,
+   ``--url``, or a temporary loopback server started by :mod:`dashboard.serving` (this
+   module never imports the app, which imports it);
 2. open it with every request to a host other than loopback (and the ``--url`` host)
    blocked and recorded — the page must work offline, and a PDF of blinded-trial data
    must not make the browser call out;
@@ -24,22 +25,26 @@ non-zero exit, so a cron job that mails its output tells the PM the PDF is missi
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import os
 import struct
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .datadir import atomic_write_bytes
-from .metrics import DateLike, to_date, week_changes
-from .store import TrialData, load_trial_data
+from .metrics import DateLike, to_date
+from .snapshot_browser import (
+    FIT_GRAPHS_JS,
+    SnapshotError,
+    WatchedPage,
+    page_shows_date,
+    set_date_picker,
+)
+from .store import TrialData
 
 CHROMIUM_ENV = "RECRUITMENT_DASHBOARD_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -69,10 +74,6 @@ PDF_MARGINS_MM = {"top": 17.0, "bottom": 11.0, "left": 8.0, "right": 8.0}
 CSS_PX_PER_MM = 96 / 25.4
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-class SnapshotError(RuntimeError):
-    """The snapshot could not be made; the message says why and what to check."""
 
 
 @dataclass
@@ -182,310 +183,53 @@ def footer_template(generated: dt.datetime) -> str:
     )
 
 
-# --------------------------------------------------------------------------- server
-@contextlib.contextmanager
-def serve_app(data_dir: Path, as_of: dt.date | None = None) -> Iterator[str]:
-    """Serve ``create_app(data_dir, as_of)`` on a free loopback port; yield its URL.
-
-    A werkzeug server in a daemon thread of this process: no port to pick (port 0), no
-    child process to reap, and ``shutdown()`` stops it even when the snapshot failed.
-    """
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from .app import create_app
-
-    class QuietHandler(WSGIRequestHandler):
-        """No access log: a cron job's output should be the result line, not 30 GETs."""
-
-        def log_request(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-    app = create_app(data_dir=data_dir, as_of=as_of)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="snapshot-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-# --------------------------------------------------------------------------- browser
-#: True when the page is drawn: Dash has rendered its layout and has no callback pending,
-#: every plotly graph has its SVG, every AG Grid has rows. Returns the unmet conditions
-#: (an empty list when ready) so a timeout can say what was still missing.
-_PENDING_JS = """
-() => {
-  const pending = [];
-  if (!document.querySelector('#react-entry-point')) pending.push('Dash entry point');
-  if (document.querySelector('._dash-loading')) pending.push('Dash layout');
-  if (document.querySelector('._dash-loading-callback')) pending.push('Dash callbacks');
-  const loading = document.querySelectorAll('[data-dash-is-loading="true"]');
-  if (loading.length) pending.push(`${loading.length} component(s) loading`);
-  const graphs = [...document.querySelectorAll('.js-plotly-plot')];
-  if (!graphs.length) pending.push('plotly graphs');
-  // dcc.Graph marks a graph "pending" until Plotly.react (topojson fetch included) resolved.
-  const undrawn = graphs.filter(g => !g.querySelector('.main-svg') || !g._fullLayout
-    || g.classList.contains('dash-graph--pending'));
-  if (undrawn.length) pending.push(`${undrawn.length} plotly graph(s) not drawn`);
-  const grids = [...document.querySelectorAll('.ag-root-wrapper')];
-  if (!grids.length) pending.push('AG Grid');
-  const empty = grids.filter(g => !g.querySelector('.ag-center-cols-container .ag-row'));
-  if (empty.length) pending.push(`${empty.length} AG Grid(s) without rows`);
-  return pending;
-}
-"""
-
-#: Fonts loaded, then two animation frames so the last DOM change is painted.
-_SETTLE_JS = """
-async () => {
-  await document.fonts.ready;
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  return document.fonts.status;
-}
-"""
-
-#: Fit every plotly graph to the box the print stylesheet gives it. print.css may cap a
-#: graph's height (``max-height`` on the ``.dash-graph`` box) so the dashboard fits two
-#: A4 pages; figures carry an explicit layout height, which ``Plots.resize`` would keep, so
-#: a graph whose box differs from its figure is relaid out to the box. Resolves when all
-#: graphs have redrawn; returns how many were relaid out.
-_FIT_GRAPHS_JS = """
-async () => {
-  window.dispatchEvent(new Event('resize'));
-  if (!window.Plotly) return 0;
-  const graphs = [...document.querySelectorAll('.js-plotly-plot')];
-  let changed = 0;
-  await Promise.all(graphs.map(g => {
-    const box = (g.closest('.dash-graph') || g).getBoundingClientRect();
-    const full = g._fullLayout || {};
-    const update = {};
-    if (box.height > 0 && Math.abs(box.height - full.height) > 1) update.height = Math.round(box.height);
-    if (box.width > 0 && Math.abs(box.width - full.width) > 1) update.width = Math.round(box.width);
-    if (!Object.keys(update).length) return window.Plotly.Plots.resize(g);
-    changed += 1;
-    return window.Plotly.relayout(g, update);
-  }));
-  return changed;
-}
-"""
-
-
-class _Page:
-    """One Playwright page plus the bookkeeping of what it requested and logged."""
-
-    def __init__(self, page: Any, allowed_hosts: set[str], deadline: float):
-        self.page = page
-        self.allowed_hosts = allowed_hosts
-        self.deadline = deadline
-        self.blocked: list[str] = []
-        self.errors: list[str] = []
-        self.warnings: list[str] = []
-        self.in_flight = 0
-        self._lock = threading.Lock()
-        page.route("**/*", self._route)
-        page.on("pageerror", lambda exc: self.errors.append(f"JavaScript error: {exc}"))
-        page.on("console", self._console)
-        page.on("request", self._request_started)
-        page.on("requestfinished", self._request_done)
-        page.on("requestfailed", self._request_failed)
-        page.on("response", self._response)
-
-    # -- network
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        parts = urlsplit(url)
-        if (
-            parts.scheme in ("data", "blob", "about")
-            or (parts.hostname or "") in self.allowed_hosts
-        ):
-            route.continue_()
-            return
-        self.blocked.append(url)
-        route.abort("blockedbyclient")
-
-    def _request_started(self, request: Any) -> None:
-        with self._lock:
-            self.in_flight += 1
-
-    def _request_done(self, request: Any) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-    def _request_failed(self, request: Any) -> None:
-        with self._lock:
-            self.in_flight -= 1
-        if request.url not in self.blocked:
-            self.errors.append(f"request failed: {request.url} ({request.failure})")
-
-    def _response(self, response: Any) -> None:
-        path = urlsplit(response.url).path
-        if response.status >= 400 and path != "/favicon.ico":
-            self.errors.append(f"HTTP {response.status} for {response.url}")
-
-    def _console(self, message: Any) -> None:
-        text = message.text
-        if message.type == "error":
-            # A blocked request shows up twice: in `blocked` and as a console error.
-            if "ERR_BLOCKED_BY_CLIENT" in text or any(u in text for u in self.blocked):
-                return
-            self.errors.append(f"console error: {text}")
-        elif message.type == "warning":
-            self.warnings.append(f"console warning: {text}")
-
-    # -- waiting
-    def remaining_ms(self) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise SnapshotError(self._timeout_message())
-        return left * 1000
-
-    def check_errors(self) -> None:
-        if self.errors:
-            raise SnapshotError(
-                "The dashboard page failed:\n" + "\n".join(f"- {e}" for e in self.errors[:10])
-            )
-
-    def _timeout_message(self) -> str:
-        try:
-            pending = self.page.evaluate(_PENDING_JS)
-        except Exception:  # the page may be gone; the timeout is the news
-            pending = ["(page not reachable)"]
-        return (
-            "Timed out waiting for the dashboard to finish drawing; still waiting for: "
-            + (", ".join(pending) or "requests in flight")
-            + ". Check the server log, or raise --timeout."
-        )
-
-    def settle(self) -> None:
-        """Wait until the page is drawn and stays drawn through two painted frames."""
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        while True:
-            self.check_errors()
-            try:
-                self.page.wait_for_function(
-                    f"() => ({_PENDING_JS})().length === 0",
-                    polling="raf",
-                    timeout=self.remaining_ms(),
-                )
-                self.page.evaluate(_SETTLE_JS)
-            except PlaywrightTimeout as exc:
-                raise SnapshotError(self._timeout_message()) from exc
-            self.check_errors()
-            with self._lock:
-                idle = self.in_flight <= 0
-            if idle and not self.page.evaluate(_PENDING_JS):
-                return
-            # A callback chain was still running: wait for the in-flight request to end.
-            try:
-                self.page.wait_for_load_state("networkidle", timeout=self.remaining_ms())
-            except PlaywrightTimeout as exc:
-                raise SnapshotError(self._timeout_message()) from exc
-
-
-#: Where the page states its as-of date: the "Showing counts as of" line and the date
-#: picker; the whole text only when neither exists (a date elsewhere could be a deadline).
-_SHOWN_AS_OF_JS = """
-(iso) => {
-  const places = [...document.querySelectorAll('#as-of-text, #as-of-date input, #as-of-date')];
-  if (places.length) {
-    return places.some(el => (el.value || '') === iso || (el.textContent || '').includes(iso));
-  }
-  return document.body.innerText.includes(iso);
-}
-"""
-
-#: Date inputs to try, most specific first, when the page ignores ``?as_of=``.
-_DATE_PICKER_SELECTORS = (
-    "#as-of-date input",
-    "input#as-of-date",
-    ".as-of-picker input",
-    ".SingleDatePickerInput input",
-    "input[type=date]",
-)
-
-
-def _page_shows_date(page: Any, as_of: dt.date) -> bool:
-    """Whether the rendered page states the requested as-of date."""
-    return bool(page.evaluate(_SHOWN_AS_OF_JS, as_of.isoformat()))
-
-
-def _set_date_picker(page: Any, as_of: dt.date) -> bool:
-    """Fallback for a page without ``?as_of=``: type the date into its date picker."""
-    for selector in _DATE_PICKER_SELECTORS:
-        loc = page.locator(selector)
-        if loc.count():
-            field_ = loc.first
-            field_.fill(as_of.isoformat())
-            field_.press("Enter")
-            field_.blur()
-            return True
-    return False
-
-
 # --------------------------------------------------------------------------- main entry
-def take_snapshot(
-    out: Path | None = None,
-    *,
-    data_dir: Path | None = None,
-    as_of: DateLike | None = None,
-    url: str | None = None,
-    scale: int = 1,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    data: TrialData | None = None,
-    http_credentials: dict[str, str] | None = None,
-) -> SnapshotResult:
-    """Render the dashboard to ``out`` (``.pdf`` or ``.png``) and return what happened.
-
-    ``data`` (else ``data_dir``) supplies the header text and the default as-of date (the
-    data cut-off); with ``url`` it should be the data dir the running app serves.
-    ``http_credentials`` (``{"username": ..., "password": ...}``) are sent as basic auth
-    with every request to the page's own origin, and to no other host: the app's
-    "Download PDF" passes on the credentials its user logged in with.
-    """
-    started = time.monotonic()
-    if data is None:
-        if data_dir is None:
-            from .datadir import default_data_dir
-
-            data_dir = default_data_dir()
-        data = load_trial_data(data_dir)
-    cut = data.data_cutoff if as_of is None else to_date(as_of)
-    out = out or default_output(data.trial.nct_id, cut)
+def check_output(out: Path, scale: int) -> str:
+    """The snapshot kind ("pdf" or "png") of ``out``; :class:`SnapshotError` for a file
+    name or scale the snapshot cannot make (checked before any server or browser starts)."""
     kind = out.suffix.lower().lstrip(".")
     if kind not in ("pdf", "png"):
         raise SnapshotError(f"{out}: the snapshot file must end in .pdf or .png")
     if scale not in (1, 2):
         raise SnapshotError("--scale must be 1 or 2")
-    executable = chromium_executable()
+    return kind
 
-    with contextlib.ExitStack() as stack:
-        if url is None:
-            if data_dir is None:
-                raise SnapshotError("take_snapshot needs data_dir (or url) to serve the app")
-            try:
-                base = stack.enter_context(serve_app(Path(data_dir), cut))
-            except ImportError as exc:
-                raise SnapshotError(f"The dashboard app cannot be started: {exc}") from exc
-        else:
-            base = url
-        page_url = with_as_of(base, cut)
-        allowed = set(LOOPBACK_HOSTS) | {urlsplit(base).hostname or ""}
-        result = _render(
-            executable=executable,
-            page_url=page_url,
-            allowed_hosts=allowed,
-            data=data,
-            as_of=cut,
-            out=out,
-            kind=kind,
-            scale=scale,
-            deadline=started + timeout,
-            http_credentials=http_credentials,
-        )
+
+def take_snapshot(
+    out: Path | None = None,
+    *,
+    url: str,
+    data: TrialData,
+    as_of: DateLike | None = None,
+    scale: int = 1,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    http_credentials: dict[str, str] | None = None,
+) -> SnapshotResult:
+    """Render the dashboard at ``url`` to ``out`` (``.pdf`` or ``.png``); say what happened.
+
+    ``data`` is the data the dashboard at ``url`` serves: it supplies the header text and
+    the default as-of date (the data cut-off). ``http_credentials``
+    (``{"username": ..., "password": ...}``) are sent as basic auth with every request to
+    the page's own origin, and to no other host: the app's "Download PDF" passes on the
+    credentials its user logged in with.
+    """
+    started = time.monotonic()
+    cut = data.data_cutoff if as_of is None else to_date(as_of)
+    out = out or default_output(data.trial.nct_id, cut)
+    kind = check_output(out, scale)
+    executable = chromium_executable()
+    result = _render(
+        executable=executable,
+        page_url=with_as_of(url, cut),
+        allowed_hosts=set(LOOPBACK_HOSTS) | {urlsplit(url).hostname or ""},
+        data=data,
+        as_of=cut,
+        out=out,
+        kind=kind,
+        scale=scale,
+        deadline=started + timeout,
+        http_credentials=http_credentials,
+    )
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
@@ -536,7 +280,7 @@ def _render(
                 context = browser.new_context(
                     viewport=viewport, device_scale_factor=scale, **options
                 )
-            page = _Page(context.new_page(), allowed_hosts, deadline)
+            page = WatchedPage(context.new_page(), allowed_hosts, deadline)
             try:
                 response = page.page.goto(page_url, wait_until="load", timeout=page.remaining_ms())
             except PlaywrightError as exc:
@@ -546,8 +290,8 @@ def _render(
                 raise SnapshotError(f"{page_url} answered {status}")
             page.settle()
             as_of_method = "url"
-            if not _page_shows_date(page.page, as_of):
-                if not _set_date_picker(page.page, as_of):
+            if not page_shows_date(page.page, as_of):
+                if not set_date_picker(page.page, as_of):
                     raise SnapshotError(
                         f"The page does not show the as-of date {as_of} and has no date "
                         "picker to set it; refusing to print a snapshot of another date."
@@ -596,7 +340,7 @@ def _write_output(out: Path, body: bytes) -> None:
 _SNAPSHOT_MODE_JS = "() => { document.body.classList.add('snapshot-mode'); return true; }"
 
 
-def _enter_snapshot_mode(page: _Page) -> None:
+def _enter_snapshot_mode(page: WatchedPage) -> None:
     """Put the page in snapshot mode for the PNG, then let graphs fit and the page settle.
 
     The PNG keeps screen media (1920 px layout, figures at their screen size) but must not
@@ -612,11 +356,11 @@ def pdf_title(data: TrialData, as_of: dt.date) -> str:
     return f"{trial.acronym or trial.nct_id} ({trial.nct_id}) recruitment as of {as_of.isoformat()}"
 
 
-def _print_pdf(page: _Page, data: TrialData, as_of: dt.date) -> bytes:
+def _print_pdf(page: WatchedPage, data: TrialData, as_of: dt.date) -> bytes:
     """Print media (assets/print.css), graphs fitted to it, then A4 landscape with header."""
     pw_page = page.page
     pw_page.emulate_media(media="print")
-    pw_page.evaluate(_FIT_GRAPHS_JS)
+    pw_page.evaluate(FIT_GRAPHS_JS)
     page.settle()
     margins = {k: f"{v}mm" for k, v in PDF_MARGINS_MM.items()}
     # Readable by screen readers (WCAG 2.1 AA, PDF/UA's basics): Chromium writes the
@@ -645,11 +389,6 @@ def _count_pdf_pages(body: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?!s)", body))
 
 
-def week_summary(data: TrialData, as_of: DateLike) -> dict[str, Any]:
-    """The week-over-week numbers the snapshot is expected to show (for the CLI echo)."""
-    return week_changes(data.sites, data.enrollment, as_of)
-
-
 __all__ = [
     "CHROMIUM_ARGS",
     "CHROMIUM_ENV",
@@ -658,6 +397,6 @@ __all__ = [
     "chromium_executable",
     "default_output",
     "header_template",
-    "serve_app",
+    "check_output",
     "take_snapshot",
 ]

@@ -21,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from .datadir import DataPaths, read_dataset_meta, read_import_log, write_lock
-from .enrollment import EnrollmentError, load_enrollment
-from .geocode import GeocodeError, load_geocodes
+from .datadir import DataPaths, read_dataset_meta, write_lock
+from .enrollment.canonical import EnrollmentError, load_enrollment
+from .geocode.geocodes import GeocodeError, load_geocodes
 from .registry import RegistryError, Trial
 from .sites import SitesError, load_sites
+from .status_history import read_status_history
 from .synthetic import read_synthetic_activation, with_synthetic_activation
 from .transaction import JOURNAL_NAME, recover
 from .trial_settings import SETTINGS_FILE, SettingsError, load_trial
@@ -114,6 +115,7 @@ def _data_file_names(paths: DataPaths) -> tuple[tuple[str, ...], str]:
         paths.dataset,
         paths.import_log,
         paths.synthetic_activation,
+        paths.status_history,
     )
     names = [p.name for p in fixed] + [SETTINGS_FILE]
     return tuple(os.path.join(root, n) for n in names), os.path.join(root, paths.registry_dir.name)
@@ -166,18 +168,15 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     if strict and problems:
         raise ValueError("\n".join(problems))
     return TrialData(
-        trial, sites, geocodes, enrollment, meta, version, tuple(problems), status_events(paths)
+        trial,
+        sites,
+        geocodes,
+        enrollment,
+        meta,
+        version,
+        tuple(problems),
+        read_status_history(paths),
     )
-
-
-def status_events(paths: DataPaths) -> tuple[dict[str, Any], ...]:
-    """Registry status changes from the import log, dated by the day they were imported."""
-    events = []
-    for entry in read_import_log(paths):
-        if entry.get("kind") == "registry" and entry.get("result") == "imported":
-            for change in entry.get("status_changes") or []:
-                events.append({"date": str(entry.get("time", ""))[:10], **change})
-    return tuple(events)
 
 
 class DataStore:

@@ -26,18 +26,58 @@ from typing import Any
 
 import pandas as pd
 
+from .dates import DateLike, to_date
 from .export_about import ExportAbout
-from .exports import FORMULA_PREFIXES
-from .exports import SITES_EXPORT_COLUMNS as _APP_SITES_COLUMNS
-from .exports import escape_formula as _escape_formula
-from .metrics import DateLike, accrual_series, site_table, to_date
+from .metrics import accrual_series, site_table
 from .registry import STATUS_LABELS
 from .store import TrialData
 
-#: (column of metrics.site_table, exported header): the app's own list
-#: (:data:`dashboard.exports.SITES_EXPORT_COLUMNS`), so a file from ``export`` and one
-#: downloaded from the page have the same columns. Per-site aggregates only.
-SITES_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = tuple(_APP_SITES_COLUMNS)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+#: (column of metrics.site_table, exported header): the one list of the sites export, for
+#: the page's download and ``export --what sites`` alike. Per-site aggregates only.
+SITES_EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("site_id", "site_id"),
+    ("facility", "facility"),
+    ("city", "city"),
+    ("status", "status"),
+    ("activation_date", "activation_date"),
+    ("screened", "screened"),
+    ("screen_failed", "screen_failed"),
+    ("randomized", "randomized"),
+    ("share_of_randomized", "share_of_randomized_percent"),
+    ("target", "site_target"),
+    ("first_randomization", "first_randomization"),
+    ("last_randomization", "last_randomization"),
+    ("days_since_last_randomization", "days_since_last_randomization"),
+    ("rate_per_month_since_activation", "randomized_per_month_since_activation"),
+    ("days_activation_to_first_randomization", "days_activation_to_first_randomization"),
+    ("flag", "flag"),
+    ("geocode_precision", "geocode_precision"),
+)
+
+
+#: A formula start a spreadsheet would still see: after blanks (leading spaces and
+#: newlines are skipped by Excel and LibreOffice), in full-width form (＝ ＋ － ＠, which
+#: NFKC folds to = + - @), or after a separator a French Excel splits on (";" "," tab "|").
+_FORMULA_START = re.compile(r"^[\s\u3000]*[=+\-@＝＋－＠﹦﹢﹣]")
+_INNER_FORMULA = re.compile(r"([;,\t|\r\n][\s\u3000]*)(?=[=+\-@＝＋－＠﹦﹢﹣])")
+
+
+def escape_formula(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells; anything else is returned unchanged.
+
+    A cell starting (after blanks) with a formula character gets a leading quote; a formula
+    character right after a separator inside the text gets one too, so that a spreadsheet
+    splitting the cell on ";" still sees text.
+    """
+    if not isinstance(value, str):
+        return value
+    escaped = value
+    if escaped.startswith(FORMULA_PREFIXES) or _FORMULA_START.match(escaped):
+        escaped = "'" + escaped
+    return _INNER_FORMULA.sub(r"\1'", escaped)
+
 
 #: Columns holding whole numbers (nullable): written without a ``.0``.
 _INTEGER_COLUMNS = (
@@ -59,11 +99,6 @@ FORBIDDEN_COLUMNS = frozenset({"patient_id"})
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
-def escape_formula(value: str) -> str:
-    """Prefix ``'`` to text a spreadsheet would execute (the rule of :mod:`dashboard.exports`)."""
-    return _escape_formula(value)
-
-
 def _as_of(data: TrialData, as_of: DateLike | None) -> dt.date:
     return data.data_cutoff if as_of is None else to_date(as_of)
 
@@ -75,12 +110,19 @@ def sites_export_frame(data: TrialData, as_of: DateLike | None = None) -> pd.Dat
     date cells; the status is the human label, as on the page.
     """
     cut = _as_of(data, as_of)
-    table = site_table(data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date)
+    return sites_export_from_table(
+        site_table(data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date)
+    )
+
+
+def sites_export_from_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The export columns of a per-site table (:func:`dashboard.metrics.site_table`), typed
+    for the spreadsheet; any other column (coordinates, a patient id) is left out."""
     frame = pd.DataFrame(index=table.index)
     for column, header in SITES_EXPORT_COLUMNS:
         if column not in table.columns:
             continue
-        values = table[column]
+        values: Any = table[column]
         if column in _INTEGER_COLUMNS:
             values = pd.array([None if pd.isna(v) else int(v) for v in values], dtype="Int64")
         elif column in _ROUNDING:
@@ -102,8 +144,8 @@ def accrual_export_frame(data: TrialData, as_of: DateLike | None = None) -> pd.D
     return pd.DataFrame(
         {
             "date": [pd.Timestamp(v).date() for v in series["date"]],
-            "screened": pd.array(series["screened"].astype(int), dtype="Int64"),
-            "randomized": pd.array(series["randomized"].astype(int), dtype="Int64"),
+            "screened": pd.array(series["screened"].astype(int).tolist(), dtype="Int64"),
+            "randomized": pd.array(series["randomized"].astype(int).tolist(), dtype="Int64"),
         }
     )
 
@@ -180,7 +222,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str, about: ExportAbout | Non
 
     _check_columns(frame)
     workbook = Workbook()
-    sheet = workbook.active
+    sheet: Any = workbook.active  # a new workbook always has its one worksheet
     sheet.title = _sheet_title(sheet_name)
     header = [escape_formula(str(c)) for c in frame.columns]
     sheet.append([None] * len(header))

@@ -1,8 +1,9 @@
 """An import's files and its log entry commit together.
 
-An import replaces several files (``enrollment.csv``, then ``dataset.json``, which says the data are real and gives the cut-off) and appends to the
-import log. Each rename is atomic, but a kill between two renames used to leave the new
-enrollment with the old ``dataset.json`` (still "synthetic", old cut-off) and no log entry.
+An import replaces several files (``enrollment.csv``, then ``dataset.json``, which says
+the data are real and gives the cut-off) and appends to the import log. Each rename is
+atomic, but a kill between two renames would leave the new enrollment with the old
+``dataset.json`` (still "synthetic", old cut-off) and no log entry.
 
 :func:`commit` therefore:
 
@@ -23,6 +24,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +106,7 @@ def commit(
 
 
 def _apply(
-    paths: DataPaths, renames: list[list[str]], entry: dict[str, Any], removals: list[str] = ()
+    paths: DataPaths, renames: list[list[str]], entry: dict[str, Any], removals: Sequence[str] = ()
 ) -> None:
     root = paths.root
     for staged_name, target_name in renames:

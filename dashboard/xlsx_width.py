@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import IO
 
 _ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 _CELL_TAGS = (b"<c ", b"<c>", b"<c/", b":c ", b":c>")
@@ -22,7 +23,7 @@ def _cells(buf: bytes, start: int, end: int) -> int:
     return sum(buf.count(tag, start, end) for tag in _CELL_TAGS)
 
 
-def widest_row(part: io.BufferedIOBase | zipfile.ZipExtFile, stop_above: int) -> int:
+def widest_row(part: IO[bytes], stop_above: int) -> int:
     """Cells in the widest row of one worksheet XML stream; stops early above ``stop_above``."""
     widest = current = 0
     carry = b""

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard.datadir import (
+    SHIPPED_DATA_DIR,
+)
+from dashboard.registry import Trial
+from dashboard.store import TrialData
 
 
 def snapshot_dir(path: Path, include_log: bool = False) -> dict[str, bytes]:
@@ -73,7 +85,6 @@ class GenTrial:
 
 def write_gen_trial(root: Path, trial: GenTrial) -> Path:
     """Write ``trial`` as a data dir with plain ``csv``/``json`` (not the product's writers)."""
-    import csv
     import json
 
     from dashboard.datadir import SHIPPED_DATA_DIR
@@ -232,3 +243,229 @@ def drive_every_callback(
                     response.get_json()
                 )
     return replies
+
+
+# ----------------------------------------------------------------------------- moved builders
+#: The small trial's as-of date; its week runs from SMALL_WEEK_SINCE (excluded) to it.
+SMALL_AS_OF = dt.date(2025, 6, 15)
+
+
+SMALL_WEEK_SINCE = dt.date(2025, 6, 8)
+
+
+EVIL_FACILITY = '=HYPERLINK("http://evil.example/x","Click")'
+
+
+# Ten patients whose counts are worked out by hand below (as of 2025-06-15).
+SMALL_ENROLLMENT = """\
+patient_id,site_id,screening_date,randomization_date,status
+P01,01,2025-01-10,2025-01-20,RANDOMIZED
+P02,01,2025-02-01,2025-02-12,COMPLETED
+P03,01,2025-06-01,2025-06-10,RANDOMIZED
+P04,02,2025-03-03,,SCREEN_FAILED
+P05,02,2025-06-09,2025-06-14,RANDOMIZED
+P06,03,2025-04-01,2025-04-15,WITHDRAWN
+P07,03,2025-06-12,,SCREENING
+P08,05,2025-05-20,,SCREEN_FAILED
+P09,05,2025-06-20,2025-06-25,RANDOMIZED
+P10,03,2025-06-15,,SCREENING
+"""
+
+
+#: Hand counts as of SMALL_AS_OF. P09 (screened 06-20) is after the date and never counts.
+#: screened: P01–P08 and P10; failed: P04, P08; randomized: P01 P02 P03 P05 P06.
+SMALL_COUNTS = {"screened": 9, "screen_failed": 2, "randomized": 5}
+
+
+#: The week (06-08, 06-15]: randomized P03 P05; screened P05 P07 P10; site 02 randomizes its
+#: first patient (enrolling sites 2 → 3); site 04 is activated on 06-11.
+SMALL_WEEK = {"randomized": 2, "screened": 3, "sites_enrolling": 1, "sites_recruiting": 1}
+
+
+SMALL_ACTIVATION = {
+    "01": "2024-12-01",
+    "02": "2025-01-15",
+    "03": "2025-02-01",
+    "04": "2025-06-11",
+    "05": "2025-03-01",
+}
+
+
+def build_small_data_dir(target: Path, *, hostile_names: bool = False) -> Path:
+    """A data dir with the shipped registry and sites and a 10-patient hand-counted enrollment.
+
+    Only sites 01–05 keep an activation date (site 04 opens inside the week); the others
+    are blanked so no shipped demo date lands in the week by accident. With
+    ``hostile_names`` some registry text is replaced by spreadsheet formulas.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(SHIPPED_DATA_DIR / "registry", target / "registry")
+    geocodes = SHIPPED_DATA_DIR / "geocodes.csv"
+    if geocodes.exists():
+        shutil.copy(geocodes, target / "geocodes.csv")
+    sites = pd.read_csv(SHIPPED_DATA_DIR / "sites.csv", dtype=str, keep_default_na=False)
+    sites["activation_date"] = [SMALL_ACTIVATION.get(s, "") for s in sites["site_id"]]
+    if hostile_names:
+        sites.loc[sites["site_id"] == "01", "facility"] = EVIL_FACILITY
+        sites.loc[sites["site_id"] == "02", "facility"] = "@SUM(1+1)"
+        sites.loc[sites["site_id"] == "02", "city"] = "+33 1 58 00 00 00"
+        sites.loc[sites["site_id"] == "03", "city"] = "-Lyon\t"
+        sites.loc[sites["site_id"] == "05", "facility"] = "\tTab hospital"
+    sites.to_csv(target / "sites.csv", index=False, lineterminator="\n")
+    (target / "enrollment.csv").write_text(SMALL_ENROLLMENT, encoding="utf-8")
+    registry_file = next((target / "registry").glob("*.json")).name
+    (target / "dataset.json").write_text(
+        json.dumps(
+            {
+                "registry_file": registry_file,
+                "synthetic": False,
+                "data_cutoff": SMALL_AS_OF.isoformat(),
+                "source": "tests: hand-counted enrollment",
+            }
+        ),
+        encoding="utf-8",
+    )
+    return target
+
+
+#: Runs the CLI with os.replace wrapped: when the destination ends with argv[1], print
+#: "PAUSED <temp file>" and sleep argv[2] seconds before renaming.
+PAUSING_CLI = """
+import os, sys, time
+_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    if str(dst).endswith(sys.argv[1]):
+        print("PAUSED", src, flush=True)
+        time.sleep(float(sys.argv[2]))
+    return _replace(src, dst, *args, **kwargs)
+os.replace = replace
+from dashboard.cli import main
+main(sys.argv[3:], prog_name="recruitment-dashboard")
+"""
+
+
+HEADER = "N° patient;N° centre;Centre investigateur;Date de screening;Date de randomisation;Statut"
+
+
+def export_bytes(prefix: str, rows: int, seed: int = 0) -> bytes:
+    """A French-Excel-style export with ``rows`` valid patients (ids prefixed)."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2023, 3, 1).toordinal()
+    lines = [HEADER]
+    for i in range(rows):
+        screening = start + int(rng.integers(0, 700))
+        site = int(rng.integers(1, 47))
+        if rng.random() < 0.6:
+            rand = dt.date.fromordinal(screening + int(rng.integers(3, 30))).strftime("%d/%m/%Y")
+            status = "Randomisé"
+        else:
+            rand, status = "", "Screen failed"
+        day = dt.date.fromordinal(screening).strftime("%d/%m/%Y")
+        lines.append(f"{prefix}{i:06d};{site};Hôpital {site};{day};{rand};{status}")
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+# ----------------------------------------------------------------------------- a small trial
+def small_trial_data(data_cutoff: str | None = "2024-07-01", synthetic: bool = False) -> TrialData:
+    """Four sites, seven patients; every number the tests expect is counted by hand."""
+    trial = Trial(
+        nct_id="NCT00000001",
+        title="A small test trial",
+        acronym="TEST",
+        sponsor="Test Sponsor",
+        target=10,
+        start_date=dt.date(2024, 1, 1),
+        planned_completion_date=dt.date(2025, 6, 30),
+        last_updated=None,
+        overall_status="RECRUITING",
+        treatment_days=360,
+    )
+    sites = pd.DataFrame(
+        {
+            "site_id": ["01", "02", "03", "04"],
+            "facility": ["Hôpital A", "Hôpital B", "CHU C", "CHU D"],
+            "city": ["Paris", "Paris", "Lyon", "Lille"],
+            "country": ["France"] * 4,
+            "status": ["RECRUITING", "RECRUITING", "NOT_YET_RECRUITING", "RECRUITING"],
+            "activation_date": pd.to_datetime(["2024-01-15", "2024-02-01", None, "2024-06-01"]),
+            "target": pd.array([3, None, None, 2], dtype="Int64"),
+        }
+    )
+    geocodes = pd.DataFrame(
+        {
+            "site_id": ["01", "02", "03", "04"],
+            "lat": [48.85, 48.85, 45.75, 50.63],
+            "lon": [2.35, 2.35, 4.85, 3.06],
+            "precision": ["facility", "facility", "city", "city"],
+            "source": ["manual"] * 4,
+            "query": ["a", "b", "c", "d"],
+            "geocoded_at": ["2024-07-01T00:00:00Z"] * 4,
+        }
+    )
+    rows = [
+        ("P1", "01", "2024-02-01", "2024-02-10", "RANDOMIZED"),
+        ("P2", "01", "2024-03-01", "2024-03-15", "RANDOMIZED"),
+        ("P3", "02", "2024-04-01", None, "SCREEN_FAILED"),
+        ("P4", "02", "2024-05-01", "2024-05-20", "RANDOMIZED"),
+        ("P5", "04", "2024-06-20", "2024-06-28", "RANDOMIZED"),
+        ("P6", "04", "2024-06-25", None, "SCREENING"),
+        ("P7", "04", "2024-08-01", "2024-08-10", "RANDOMIZED"),
+    ]
+    enrollment = pd.DataFrame(
+        rows, columns=["patient_id", "site_id", "screening_date", "randomization_date", "status"]
+    )
+    for col in ("screening_date", "randomization_date"):
+        enrollment[col] = pd.to_datetime(enrollment[col])
+    meta = {"synthetic": synthetic}
+    if data_cutoff:
+        meta["data_cutoff"] = data_cutoff
+    return TrialData(trial, sites, geocodes, enrollment, meta, version="test")
+
+
+CUTOFF = "2024-05-31"
+
+
+PATIENTS = [
+    ("R-01", "8", dt.date(2024, 1, 8), dt.date(2024, 1, 22), "RANDOMIZED"),
+    ("R-02", "8", dt.date(2024, 2, 5), None, "SCREEN_FAILED"),
+    ("R-03", "12", dt.date(2024, 2, 19), dt.date(2024, 3, 4), "RANDOMIZED"),
+    ("R-04", "22", dt.date(2024, 3, 11), dt.date(2024, 3, 25), "WITHDRAWN"),
+    ("R-05", "31", dt.date(2024, 4, 15), dt.date(2024, 4, 29), "RANDOMIZED"),
+    ("R-06", "12", dt.date(2024, 5, 13), None, "SCREENING"),
+]
+
+
+FRENCH_STATUS = {
+    "RANDOMIZED": "Randomisé",
+    "SCREEN_FAILED": "Échec de sélection",
+    "WITHDRAWN": "Retiré",
+    "SCREENING": "En screening",
+}
+
+
+#: Typed by the user before the first import: site 12's date is after its first
+#: randomization (2024-03-04), a typo the page must show, not hide.
+TYPED = {"08": ("2023-11-15", "3"), "12": ("2024-03-10", ""), "20": ("2023-06-01", "2")}
+
+
+def _fr(d: dt.date | None) -> str:
+    return "" if d is None else d.strftime("%d/%m/%Y")
+
+
+def french_excel_csv() -> bytes:
+    lines = ["N° patient;Centre;Date de sélection;Date de randomisation;Statut"]
+    lines += [f"{p};{s};{_fr(a)};{_fr(b)};{FRENCH_STATUS[st]}" for p, s, a, b, st in PATIENTS]
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+def type_into_sites(data_dir: Path, typed: dict[str, tuple[str, str]]) -> bytes:
+    """Type activation dates and targets into sites.csv as a user would; its new bytes."""
+    lines = (data_dir / "sites.csv").read_text(encoding="utf-8").splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if cells[0] in typed:
+            cells[-2], cells[-1] = typed[cells[0]]
+        out.append(",".join(cells))
+    (data_dir / "sites.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    return (data_dir / "sites.csv").read_bytes()

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.gazetteer import lookup_city
+from dashboard.geocode.gazetteer import lookup_city
 
 DATA = Path(__file__).parent / "data"
 MULTI = DATA / "registry" / "NCT09000015.json"

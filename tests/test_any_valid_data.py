@@ -30,12 +30,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import layout as L
 from dashboard.app import create_app
+from dashboard.dates import as_of_range
 from dashboard.figures.accrual import accrual_figure
+from dashboard.figures.activation import activation_figure
+from dashboard.figures.bars import site_bar_figure
 from dashboard.figures.map import site_map_figure
-from dashboard.figures.sites import activation_figure, site_bar_figure
 from dashboard.metrics import STALE_CUTOFF_DAYS, accrual_series, site_table, status_counts
+from dashboard.page import ids
 from dashboard.registry import LOCATION_STATUSES
 from tests.helpers import GenPatient, GenSite, GenTrial, drive_every_callback, write_gen_trial
 
@@ -43,10 +45,10 @@ EXAMPLES = 300
 FORECAST_PATHS = 40
 START = dt.date(2023, 1, 2)
 SAME_OUTPUTS_AS_ANOTHER_TRIGGER = (
-    f"{L.SITES_XLSX}.n_clicks",
-    f"{L.ACCRUAL_XLSX}.n_clicks",
-    f"{L.STATUS_FILTER}.value",
-    f"{L.SELECTION}.data",
+    f"{ids.SITES_XLSX}.n_clicks",
+    f"{ids.ACCRUAL_XLSX}.n_clicks",
+    f"{ids.STATUS_FILTER}.value",
+    f"{ids.SELECTION}.data",
 )
 DAY = dt.timedelta(days=1)
 
@@ -117,7 +119,7 @@ def _grid_rows(layout_json: dict) -> list[dict]:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             props = node.get("props")
-            if isinstance(props, dict) and props.get("id") == L.GRID:
+            if isinstance(props, dict) and props.get("id") == ids.GRID:
                 found.append(props["rowData"])
             for value in node.values():
                 walk(value)
@@ -208,25 +210,32 @@ def test_every_view_on_any_valid_data(
     refresh = next(
         v
         for k, v in replies.items()
-        if k.startswith(f"{L.AS_OF}.value->") and f"{L.GRID}.rowData" in k
+        if k.startswith(f"{ids.AS_OF}.value->") and f"{ids.GRID}.rowData" in k
     )
     response = refresh["response"]
-    _check_rows(response[L.GRID]["rowData"], trial, as_of)
+    allowed = as_of_range(trial.start, trial.recorded_cutoff())
+    if not allowed.earliest <= as_of <= allowed.latest:
+        # Outside the documented as-of range the page refuses the date, plainly, and
+        # redraws nothing (the last view stays).
+        assert "as-of-refused" in json.dumps(response[ids.ALERTS])
+        assert ids.GRID not in response
+        return
+    _check_rows(response[ids.GRID]["rowData"], trial, as_of)
     total_screened, _, total_randomized = trial.counts(as_of)
-    bars = response[L.BARS]["figure"]["data"]
+    bars = response[ids.BARS]["figure"]["data"]
     assert sum(sum(t["x"]) for t in bars if t["type"] == "bar") == total_randomized
-    assert "as-of-value" in json.dumps(response[L.AS_OF_TEXT])
-    alerts = json.dumps(response[L.ALERTS])
+    assert "as-of-value" in json.dumps(response[ids.AS_OF_TEXT])
+    alerts = json.dumps(response[ids.ALERTS])
     cutoff = trial.recorded_cutoff()
     assert ("before the trial start" in alerts) == (as_of < trial.start)
     assert ("unknown, not zero" in alerts) == ((as_of - cutoff).days > STALE_CUTOFF_DAYS)
 
-    sites_csv = next(v for k, v in replies.items() if k.startswith(f"{L.SITES_CSV}."))
-    rows = _csv_download(sites_csv, L.SITES_DOWNLOAD)
+    sites_csv = next(v for k, v in replies.items() if k.startswith(f"{ids.SITES_CSV}."))
+    rows = _csv_download(sites_csv, ids.SITES_DOWNLOAD)
     assert len(rows) == len(trial.sites)
     assert sum(int(r["randomized"]) for r in rows) == total_randomized
-    accrual_csv = next(v for k, v in replies.items() if k.startswith(f"{L.ACCRUAL_CSV}."))
-    accrual_rows = _csv_download(accrual_csv, L.ACCRUAL_DOWNLOAD)
+    accrual_csv = next(v for k, v in replies.items() if k.startswith(f"{ids.ACCRUAL_CSV}."))
+    accrual_rows = _csv_download(accrual_csv, ids.ACCRUAL_DOWNLOAD)
     if as_of >= trial.start:
         assert int(accrual_rows[-1]["randomized"]) == total_randomized
         assert int(accrual_rows[-1]["screened"]) == total_screened

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from dashboard import layout as L
 from dashboard.app import create_app
+from dashboard.page import ids as ids_module
+from dashboard.page.components import grid as grid_module
 
 ACCEPT = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 
@@ -23,7 +24,15 @@ def client():
 def test_index_page_carries_ids_not_the_first_page(client):
     page = client.get("/").get_data(as_text=True)
     assert len(page) < 40_000  # the first page's figures were embedded twice (~130 kB)
-    for ident in (L.MAP, L.ACCRUAL, L.BARS, L.ACTIVATION, L.GRID, L.AS_OF, L.SELECTION):
+    for ident in (
+        ids_module.MAP,
+        ids_module.ACCRUAL,
+        ids_module.BARS,
+        ids_module.ACTIVATION,
+        ids_module.GRID,
+        ids_module.AS_OF,
+        ids_module.SELECTION,
+    ):
         assert f'"{ident}"' in page
     assert "hovertext" not in page and "rowData" not in page
 
@@ -51,10 +60,10 @@ def test_data_responses_are_compressed_and_never_cached(client):
 
 
 def test_the_grid_draws_every_row_up_to_a_few_hundred_sites():
-    rows = [{"site_id": f"{i:04d}"} for i in range(L.GRID_ALL_ROWS_MAX)]
-    assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is True
+    rows = [{"site_id": f"{i:04d}"} for i in range(grid_module.GRID_ALL_ROWS_MAX)]
+    assert grid_module.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is True
     rows.append({"site_id": "9999"})
-    assert L.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is False
+    assert grid_module.sites_grid(rows).dashGridOptions["suppressRowVirtualisation"] is False
 
 
 def test_the_trimmed_topojson_keeps_france_corsica_and_the_neighbours(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dashboard.asof import Deadline, as_of_warnings
+from dashboard.dates import Deadline, as_of_warnings
 
 D = dt.date
 START, CUTOFF = D(2024, 1, 1), D(2024, 6, 30)

@@ -6,17 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import layout as L
+from dashboard.page import ids, replies, view_model
+from dashboard.page.components import charts
 from dashboard.store import load_trial_data
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_load import callback_body  # noqa: E402
+from tests.http_load import callback_body
 
 AS_OF = dt.date(2025, 11, 20)
 
@@ -29,7 +27,7 @@ def _bump(path: Path) -> None:
 # ----------------------------------------------------------------------------- OutputsCache
 def test_outputs_cache_key_holds_everything_the_outputs_depend_on(shipped_data_dir):
     data = load_trial_data(shipped_data_dir)
-    key = L.OutputsCache.key
+    key = replies.OutputsCache.key
     base = key(data, AS_OF, True, ["RECRUITING"], ["02", "01"], ())
     assert base == key(data, AS_OF, True, ["RECRUITING"], ["01", "02"], ())  # order-free
     assert base != key(data, AS_OF - dt.timedelta(days=1), True, ["RECRUITING"], ["01", "02"])
@@ -43,25 +41,25 @@ def test_outputs_cache_never_serves_another_data_object(shipped_data_dir):
     first = load_trial_data(shipped_data_dir)
     second = load_trial_data(shipped_data_dir)  # same version string, another object
     assert first.version == second.version
-    cache = L.OutputsCache()
+    cache = replies.OutputsCache()
     k1 = cache.key(first, AS_OF, True, None, None)
-    cache.put(first, k1, ("a",))
-    assert cache.get(first, k1) == ("a",)
+    cache.put(first, k1, {"a": "a"})
+    assert cache.get(first, k1) == {"a": "a"}
     assert cache.get(second, cache.key(second, AS_OF, True, None, None)) is None
     assert cache.get(second, k1) is None  # even with the other object's key
 
 
 def test_outputs_cache_is_bounded_in_entries_and_bytes(shipped_data_dir):
     data = load_trial_data(shipped_data_dir)
-    cache = L.OutputsCache(size=3)
+    cache = replies.OutputsCache(size=3)
     keys = [cache.key(data, AS_OF - dt.timedelta(days=k), True, None, None) for k in range(5)]
     for k in keys:
-        cache.put(data, k, (L.encode_output("x"),))
+        cache.put(data, k, {"x": replies.encode_output("x")})
     assert len(cache) == 3
     assert cache.get(data, keys[0]) is None and cache.get(data, keys[4]) is not None
-    small = L.OutputsCache(size=10, max_bytes=2500)
+    small = replies.OutputsCache(size=10, max_bytes=2500)
     for k in keys:
-        small.put(data, k, (L.encode_output("y" * 1000),))
+        small.put(data, k, {"y": replies.encode_output("y" * 1000)})
     assert len(small) == 2  # ~1 kB each
     assert small.get(data, keys[4]) is not None
 
@@ -83,7 +81,7 @@ def served(data_dir):
     def post(as_of: str, selection: list[str] | None = None, trigger: str = "as-of-date.value"):
         body = callback_body(dep, as_of)
         for item in body["inputs"]:
-            if item["id"] == L.SELECTION:
+            if item["id"] == ids.SELECTION:
                 item["value"] = selection or []
         body["changedPropIds"] = [trigger]
         response = client.post("/_dash-update-component", json=body)
@@ -113,12 +111,12 @@ def test_no_stale_view_after_the_as_of_or_the_selection_changes(served):
     november = served("2025-11-20")
     assert json.loads(june) != json.loads(november)
     assert "2025-06-30" in june.decode() and "2025-11-20" in november.decode()
-    selected = served("2025-11-20", ["02"], trigger=f"{L.SELECTION}.data")
+    selected = served("2025-11-20", ["02"], trigger=f"{ids.SELECTION}.data")
     response = json.loads(selected)["response"]
-    assert response[L.SELECTION_TEXT]["children"] == "1 of 46 sites selected"
-    assert L.KPIS not in response  # a selection leaves the counts as they are
-    unselected = json.loads(served("2025-11-20", [], trigger=f"{L.SELECTION}.data"))
-    assert unselected["response"][L.SELECTION_TEXT]["children"] == "No selection"
+    assert response[ids.SELECTION_TEXT]["children"] == "1 of 46 sites selected"
+    assert ids.KPIS not in response  # a selection leaves the counts as they are
+    unselected = json.loads(served("2025-11-20", [], trigger=f"{ids.SELECTION}.data"))
+    assert unselected["response"][ids.SELECTION_TEXT]["children"] == "No selection"
 
 
 def test_no_stale_view_after_the_data_change(served, data_dir):
@@ -128,8 +126,8 @@ def test_no_stale_view_after_the_data_change(served, data_dir):
     _bump(data_dir / "enrollment.csv")
     after = served("2025-11-20")
     assert after != before
-    assert int(json.loads(after)["response"][L.GRID]["rowData"][1]["randomized"]) == (
-        int(json.loads(before)["response"][L.GRID]["rowData"][1]["randomized"]) + 1
+    assert int(json.loads(after)["response"][ids.GRID]["rowData"][1]["randomized"]) == (
+        int(json.loads(before)["response"][ids.GRID]["rowData"][1]["randomized"]) + 1
     )
 
 
@@ -147,20 +145,22 @@ def _same_figure(plain: dict, validated: go.Figure) -> None:
 @pytest.mark.parametrize("selected", [(), ("02", "05")])
 def test_plain_figures_are_the_validated_figures(shipped_data_dir, selected):
     data = load_trial_data(shipped_data_dir)
-    numbers = L.page_numbers(data, AS_OF)
+    numbers = view_model.page_numbers(data, AS_OF)
     highlighted = set(selected) or None
     _same_figure(
-        L.map_figure(numbers, highlighted, selected, validate=False),
-        L.map_figure(numbers, highlighted, selected),
-    )
-    _same_figure(L.accrual(numbers, data, validate=False), L.accrual(numbers, data))
-    _same_figure(
-        L.bars_figure(numbers, highlighted, selected, validate=False),
-        L.bars_figure(numbers, highlighted, selected),
+        charts.map_chart(numbers, highlighted, selected, validate=False),
+        charts.map_chart(numbers, highlighted, selected),
     )
     _same_figure(
-        L.timeline_figure(numbers, data, highlighted, selected, validate=False),
-        L.timeline_figure(numbers, data, highlighted, selected),
+        charts.accrual_chart(numbers, data, validate=False), charts.accrual_chart(numbers, data)
+    )
+    _same_figure(
+        charts.bars_chart(numbers, highlighted, selected, validate=False),
+        charts.bars_chart(numbers, highlighted, selected),
+    )
+    _same_figure(
+        charts.activation_chart(numbers, data, highlighted, selected, validate=False),
+        charts.activation_chart(numbers, data, highlighted, selected),
     )
 
 
@@ -206,7 +206,7 @@ def test_fast_records_are_pandas_records(shipped_data_dir):
     import pandas as pd
 
     from dashboard import metrics
-    from dashboard.figures.sites import activation_order
+    from dashboard.figures.activation import activation_order
     from dashboard.figures.theme import records
 
     data = load_trial_data(shipped_data_dir)

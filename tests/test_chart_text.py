@@ -7,7 +7,7 @@ import datetime as dt
 
 import pandas as pd
 
-from dashboard.chart_text import activation_summary, bars_summary, map_summary
+from dashboard.page.chart_text import activation_summary, bars_summary, map_summary
 
 AS_OF = dt.date(2025, 6, 30)
 

@@ -12,7 +12,6 @@ written temp file) to announce itself and sleep, then run the real CLI entry poi
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import os
 import shutil
@@ -22,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dashboard.datadir import (
@@ -32,44 +30,10 @@ from dashboard.datadir import (
     read_dataset_meta,
     read_import_log,
 )
-from dashboard.enrollment import import_enrollment, load_enrollment
+from dashboard.enrollment import load_enrollment
+from dashboard.imports import import_enrollment
 from dashboard.store import load_trial_data
-from tests.helpers import snapshot_dir
-
-#: Runs the CLI with os.replace wrapped: when the destination ends with argv[1], print
-#: "PAUSED <temp file>" and sleep argv[2] seconds before renaming.
-PAUSING_CLI = """
-import os, sys, time
-_replace = os.replace
-def replace(src, dst, *args, **kwargs):
-    if str(dst).endswith(sys.argv[1]):
-        print("PAUSED", src, flush=True)
-        time.sleep(float(sys.argv[2]))
-    return _replace(src, dst, *args, **kwargs)
-os.replace = replace
-from dashboard.cli import main
-main(sys.argv[3:], prog_name="recruitment-dashboard")
-"""
-
-HEADER = "N° patient;N° centre;Centre investigateur;Date de screening;Date de randomisation;Statut"
-
-
-def export_bytes(prefix: str, rows: int, seed: int = 0) -> bytes:
-    """A French-Excel-style export with ``rows`` valid patients (ids prefixed)."""
-    rng = np.random.default_rng(seed)
-    start = dt.date(2023, 3, 1).toordinal()
-    lines = [HEADER]
-    for i in range(rows):
-        screening = start + int(rng.integers(0, 700))
-        site = int(rng.integers(1, 47))
-        if rng.random() < 0.6:
-            rand = dt.date.fromordinal(screening + int(rng.integers(3, 30))).strftime("%d/%m/%Y")
-            status = "Randomisé"
-        else:
-            rand, status = "", "Screen failed"
-        day = dt.date.fromordinal(screening).strftime("%d/%m/%Y")
-        lines.append(f"{prefix}{i:06d};{site};Hôpital {site};{day};{rand};{status}")
-    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+from tests.helpers import PAUSING_CLI, export_bytes, snapshot_dir
 
 
 def cli_command() -> list[str]:

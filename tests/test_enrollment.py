@@ -20,16 +20,16 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_dataset_meta, read_import_log
 from dashboard.enrollment import (
-    MAX_LISTED_ERRORS,
     EnrollmentError,
     classify_header,
     enrollment_to_csv,
-    import_enrollment,
     load_enrollment,
     normalise_status,
     parse_canonical_csv,
 )
-from dashboard.exports_reader import Limits
+from dashboard.enrollment.checks import MAX_LISTED_ERRORS
+from dashboard.enrollment.edc_reader import Limits
+from dashboard.imports import import_enrollment
 from dashboard.metrics import counts
 from dashboard.store import load_trial_data
 from tests.helpers import snapshot_dir

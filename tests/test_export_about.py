@@ -15,7 +15,7 @@ from dashboard.cli import main
 from dashboard.export_about import COUNTING_RULES, export_about, export_filename
 from dashboard.store import load_trial_data
 from dashboard.tabular import sites_export_frame, to_xlsx_bytes
-from tests.test_tabular import SMALL_AS_OF, build_small_data_dir
+from tests.helpers import SMALL_AS_OF, build_small_data_dir
 
 NOW = dt.datetime(2025, 6, 16, 7, 0, 5, tzinfo=dt.UTC)
 

@@ -10,8 +10,13 @@ import pandas as pd
 import pytest
 
 from dashboard import metrics
-from dashboard.exports import SITES_EXPORT_COLUMNS, escape_formula, sites_table_csv
 from dashboard.store import load_trial_data
+from dashboard.tabular import (
+    SITES_EXPORT_COLUMNS,
+    escape_formula,
+    sites_export_from_table,
+    to_csv_bytes,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,6 +82,11 @@ def _table(facility: str = "CHU Test") -> pd.DataFrame:
     )
 
 
+def sites_table_csv(table: pd.DataFrame) -> str:
+    """The sites export's CSV text for a per-site table, through the product's one path."""
+    return to_csv_bytes(sites_export_from_table(table)).decode("utf-8-sig")
+
+
 def test_sites_csv_escapes_text_cells_and_keeps_numbers():
     text = sites_table_csv(_table(facility="=cmd|' /C calc'!A0"))
     rows = list(csv.reader(io.StringIO(text)))
@@ -106,14 +116,24 @@ def test_sites_csv_has_no_patient_level_column():
     assert "patient_id" not in text and "P1" not in text
 
 
-def test_download_matches_the_export_command(data_dir):
-    """The page's download (BOM + sites_table_csv) is the file `export --what sites` writes."""
-    from dashboard.tabular import sites_export_frame, to_csv_bytes
+def test_download_matches_the_export_command(data_dir, tmp_path):
+    """The bytes the page's download sends (tabular.to_csv_bytes of the sites frame) are
+    the file `export --what sites` writes, and carry the table's aggregates."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+    from dashboard.tabular import sites_export_frame
 
     data = load_trial_data(data_dir)
-    for as_of in ("2024-03-01", data.data_cutoff):
+    for as_of in ("2024-03-01", data.data_cutoff.isoformat()):
+        out = tmp_path / f"sites-{as_of}.csv"
+        args = ["export", "--what", "sites", "--as-of", as_of, "--out", str(out)]
+        result = CliRunner().invoke(main, [*args, "--data-dir", str(data_dir)])
+        assert result.exit_code == 0, result.output
+        downloaded = to_csv_bytes(sites_export_frame(data, as_of))
+        assert out.read_bytes() == downloaded
         table = metrics.site_table(
             data.sites, data.geocodes, data.enrollment, as_of, data.trial.start_date
         )
-        downloaded = ("\ufeff" + sites_table_csv(table)).encode("utf-8")
-        assert downloaded == to_csv_bytes(sites_export_frame(data, as_of))
+        rows = list(csv.DictReader(io.StringIO(downloaded.decode("utf-8-sig"))))
+        assert [int(r["randomized"]) for r in rows] == table["randomized"].astype(int).tolist()

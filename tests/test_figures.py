@@ -21,66 +21,9 @@ from dashboard.figures import (
 )
 from dashboard.figures import map as map_module
 from dashboard.figures.theme import STATUS_COLORS, graph_config
-from dashboard.registry import LOCATION_STATUSES, Trial
+from dashboard.registry import LOCATION_STATUSES
 from dashboard.store import TrialData, load_trial_data
-
-
-# ----------------------------------------------------------------------------- a small trial
-def small_trial_data(data_cutoff: str | None = "2024-07-01", synthetic: bool = False) -> TrialData:
-    """Four sites, seven patients; every number the tests expect is counted by hand."""
-    trial = Trial(
-        nct_id="NCT00000001",
-        title="A small test trial",
-        acronym="TEST",
-        sponsor="Test Sponsor",
-        target=10,
-        start_date=dt.date(2024, 1, 1),
-        planned_completion_date=dt.date(2025, 6, 30),
-        last_updated=None,
-        overall_status="RECRUITING",
-        treatment_days=360,
-    )
-    sites = pd.DataFrame(
-        {
-            "site_id": ["01", "02", "03", "04"],
-            "facility": ["Hôpital A", "Hôpital B", "CHU C", "CHU D"],
-            "city": ["Paris", "Paris", "Lyon", "Lille"],
-            "country": ["France"] * 4,
-            "status": ["RECRUITING", "RECRUITING", "NOT_YET_RECRUITING", "RECRUITING"],
-            "activation_date": pd.to_datetime(["2024-01-15", "2024-02-01", None, "2024-06-01"]),
-            "target": pd.array([3, None, None, 2], dtype="Int64"),
-        }
-    )
-    geocodes = pd.DataFrame(
-        {
-            "site_id": ["01", "02", "03", "04"],
-            "lat": [48.85, 48.85, 45.75, 50.63],
-            "lon": [2.35, 2.35, 4.85, 3.06],
-            "precision": ["facility", "facility", "city", "city"],
-            "source": ["manual"] * 4,
-            "query": ["a", "b", "c", "d"],
-            "geocoded_at": ["2024-07-01T00:00:00Z"] * 4,
-        }
-    )
-    rows = [
-        ("P1", "01", "2024-02-01", "2024-02-10", "RANDOMIZED"),
-        ("P2", "01", "2024-03-01", "2024-03-15", "RANDOMIZED"),
-        ("P3", "02", "2024-04-01", None, "SCREEN_FAILED"),
-        ("P4", "02", "2024-05-01", "2024-05-20", "RANDOMIZED"),
-        ("P5", "04", "2024-06-20", "2024-06-28", "RANDOMIZED"),
-        ("P6", "04", "2024-06-25", None, "SCREENING"),
-        ("P7", "04", "2024-08-01", "2024-08-10", "RANDOMIZED"),
-    ]
-    enrollment = pd.DataFrame(
-        rows, columns=["patient_id", "site_id", "screening_date", "randomization_date", "status"]
-    )
-    for col in ("screening_date", "randomization_date"):
-        enrollment[col] = pd.to_datetime(enrollment[col])
-    meta = {"synthetic": synthetic}
-    if data_cutoff:
-        meta["data_cutoff"] = data_cutoff
-    return TrialData(trial, sites, geocodes, enrollment, meta, version="test")
-
+from tests.helpers import small_trial_data
 
 AS_OF = dt.date(2024, 7, 1)
 

@@ -36,22 +36,23 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from dashboard import layout as L
 from dashboard.app import create_app
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_import_log
+from dashboard.page import ids as ids_module
 from dashboard.store import load_trial_data
-from tests.helpers import drive_every_callback, snapshot_dir
+from tests.helpers import (
+    CUTOFF,
+    FRENCH_STATUS,
+    PATIENTS,
+    TYPED,
+    _fr,
+    drive_every_callback,
+    french_excel_csv,
+    snapshot_dir,
+    type_into_sites,
+)
 
-CUTOFF = "2024-05-31"
-PATIENTS = [
-    ("R-01", "8", dt.date(2024, 1, 8), dt.date(2024, 1, 22), "RANDOMIZED"),
-    ("R-02", "8", dt.date(2024, 2, 5), None, "SCREEN_FAILED"),
-    ("R-03", "12", dt.date(2024, 2, 19), dt.date(2024, 3, 4), "RANDOMIZED"),
-    ("R-04", "22", dt.date(2024, 3, 11), dt.date(2024, 3, 25), "WITHDRAWN"),
-    ("R-05", "31", dt.date(2024, 4, 15), dt.date(2024, 4, 29), "RANDOMIZED"),
-    ("R-06", "12", dt.date(2024, 5, 13), None, "SCREENING"),
-]
 #: (as-of, screened, screen failed, randomized), by hand from the table above.
 HAND_COUNTS = [
     ("2022-12-01", 0, 0, 0),  # before the trial start (2023-02-02)
@@ -59,25 +60,6 @@ HAND_COUNTS = [
     (CUTOFF, 6, 1, 4),
     ("2024-09-30", 6, 1, 4),  # 122 days after the cut-off
 ]
-FRENCH_STATUS = {
-    "RANDOMIZED": "Randomisé",
-    "SCREEN_FAILED": "Échec de sélection",
-    "WITHDRAWN": "Retiré",
-    "SCREENING": "En screening",
-}
-#: Typed by the user before the first import: site 12's date is after its first
-#: randomization (2024-03-04), a typo the page must show, not hide.
-TYPED = {"08": ("2023-11-15", "3"), "12": ("2024-03-10", ""), "20": ("2023-06-01", "2")}
-
-
-def _fr(d: dt.date | None) -> str:
-    return "" if d is None else d.strftime("%d/%m/%Y")
-
-
-def french_excel_csv() -> bytes:
-    lines = ["N° patient;Centre;Date de sélection;Date de randomisation;Statut"]
-    lines += [f"{p};{s};{_fr(a)};{_fr(b)};{FRENCH_STATUS[st]}" for p, s, a, b, st in PATIENTS]
-    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
 
 
 def bom_comma_csv() -> bytes:
@@ -116,19 +98,6 @@ EXPORTS = {
 
 def run(*args: str) -> object:
     return CliRunner().invoke(main, list(args))
-
-
-def type_into_sites(data_dir: Path, typed: dict[str, tuple[str, str]]) -> bytes:
-    """Type activation dates and targets into sites.csv as a user would; its new bytes."""
-    lines = (data_dir / "sites.csv").read_text(encoding="utf-8").splitlines()
-    out = [lines[0]]
-    for line in lines[1:]:
-        cells = line.split(",")
-        if cells[0] in typed:
-            cells[-2], cells[-1] = typed[cells[0]]
-        out.append(",".join(cells))
-    (data_dir / "sites.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
-    return (data_dir / "sites.csv").read_bytes()
 
 
 def warnings_of(command: str, data_dir: Path, as_of: str, *extra: str) -> dict:
@@ -207,9 +176,9 @@ def test_first_import_then_every_view(
         refresh = next(
             v
             for k, v in replies.items()
-            if k.startswith(f"{L.AS_OF}.value->") and f"{L.GRID}.rowData" in k
+            if k.startswith(f"{ids_module.AS_OF}.value->") and f"{ids_module.GRID}.rowData" in k
         )["response"]
-        rows = {r["site_id"]: r for r in refresh[L.GRID]["rowData"]}
+        rows = {r["site_id"]: r for r in refresh[ids_module.GRID]["rowData"]}
         assert sum(r["randomized"] for r in rows.values()) == randomized
         assert sum(r["screened"] for r in rows.values()) == screened
         lagging = "registry says not yet recruiting" in rows["31"]["flag"]
@@ -218,7 +187,7 @@ def test_first_import_then_every_view(
             assert "activation date after first randomization" in rows["12"]["flag"]
         else:
             assert "activation date after" not in rows["12"]["flag"]
-        alerts = json.dumps(refresh[L.ALERTS])
+        alerts = json.dumps(refresh[ids_module.ALERTS])
         for warning in s["warnings"]:
             assert json.dumps(warning)[1:-1] in alerts  # the page says the same words
 

@@ -18,7 +18,6 @@ from click.testing import CliRunner
 from dashboard import __version__
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
-from dashboard.gazetteer import country_code, lookup_city, normalise_place_name
 from dashboard.geocode import (
     GEOCODE_COLUMNS,
     MAX_CONSECUTIVE_FAILURES,
@@ -28,6 +27,7 @@ from dashboard.geocode import (
     parse_geocodes_csv,
     run_geocode,
 )
+from dashboard.geocode.gazetteer import country_code, lookup_city, normalise_place_name
 from dashboard.sites import SITE_COLUMNS
 from tests.nominatim_server import FakeNominatim, Reply, refused_url, serve
 
@@ -180,7 +180,7 @@ def test_normalisation_of_place_names() -> None:
 
 
 def test_gazetteer_index_is_built_once() -> None:
-    from dashboard import gazetteer
+    from dashboard.geocode import gazetteer
 
     lookup_city("Lyon")
     before = gazetteer._names.cache_info()

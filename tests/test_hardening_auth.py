@@ -4,7 +4,6 @@ requests (raw bytes in Authorization, huge bodies, wrong-typed inputs) are no 50
 from __future__ import annotations
 
 import base64
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,9 +12,7 @@ import pytest
 
 from dashboard.auth_limits import CheckSlots, FailureLimiter
 from dashboard.security import Auth, hash_password
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_load import callback_body  # noqa: E402
+from tests.http_load import callback_body
 
 PASSWORD = "correct horse"
 

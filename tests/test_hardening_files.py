@@ -152,7 +152,7 @@ def _wide_xlsx(cells: int) -> bytes:
 def test_a_million_cell_row_is_refused_before_openpyxl_builds_it():
     import resource
 
-    from dashboard.exports_reader import ExportReadError, open_export
+    from dashboard.enrollment.edc_reader import ExportReadError, open_export
 
     data = _wide_xlsx(1_000_000)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import DataPaths, append_import_log, read_dataset_meta, read_import_log
 from dashboard.store import DataStore
-from tests.test_datadir import PAUSING_CLI, export_bytes
+from tests.helpers import PAUSING_CLI, export_bytes
 
 
 def _log_some(paths: DataPaths) -> None:
@@ -40,7 +40,7 @@ def test_a_torn_last_line_is_skipped_by_readers_and_cut_by_the_next_writer(data_
     append_import_log(paths, {"kind": "registry", "result": "refused", "errors": ["z"]})
     lines = paths.import_log.read_bytes().split(b"\n")
     assert lines[-1] == b"" and all(json.loads(x) for x in lines[:-1])
-    assert [e["errors"] for e in read_import_log(paths)] == [["x"], ["y"], ["z"]]
+    assert [e["messages"] for e in read_import_log(paths)] == [["x"], ["y"], ["z"]]
 
 
 def test_a_short_write_leaves_no_partial_line(data_dir: Path, monkeypatch):
@@ -76,7 +76,7 @@ def test_a_short_write_leaves_no_partial_line(data_dir: Path, monkeypatch):
     append_import_log(paths, {"kind": "registry", "result": "refused", "errors": ["v"]})
     monkeypatch.undo()
     assert calls[0] >= 3
-    assert [e["errors"] for e in read_import_log(paths)][-1] == ["v"]
+    assert [e["messages"] for e in read_import_log(paths)][-1] == ["v"]
 
 
 def test_an_import_killed_between_renames_is_finished_when_the_store_starts(

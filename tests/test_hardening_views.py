@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_load import callback_body  # noqa: E402
+from tests.http_load import callback_body
 
 
 def _bump(path: Path) -> None:
@@ -115,7 +113,7 @@ def test_a_data_dir_that_never_loaded_shows_no_path(tmp_path, data_dir):
     app = create_app(data_dir, auth=None)
     client = app.server.test_client()
     (data_dir / "sites.csv").write_text("site_id,facility\nSECRET-CELL,x\n", encoding="utf-8")
-    from dashboard.layout import serve_layout
+    from dashboard.page.layout import serve_layout
     from dashboard.store import DataStore
 
     page = str(serve_layout(DataStore(data_dir)))

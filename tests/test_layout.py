@@ -22,15 +22,17 @@ import pandas as pd
 import pytest
 from dash._utils import to_json
 
-from dashboard import layout as L
-from dashboard.callbacks import (
-    basic_credentials,
-    highlighted_sites,
-    own_base_url,
-    parse_as_of,
-    toggle,
-)
-from tests.test_figures import small_trial_data
+from dashboard import forecast as fc
+from dashboard import metrics
+from dashboard.bind_guard import own_base_url
+from dashboard.page import ids, view_model, wording
+from dashboard.page import layout as page_layout
+from dashboard.page.callbacks import highlighted_sites, parse_as_of, toggle
+from dashboard.page.components import alerts as alerts_module
+from dashboard.page.components import charts, forecast_cards, grid, kpi_cards, week_card
+from dashboard.page.components import header as header_module
+from dashboard.page.downloads import basic_credentials
+from tests.helpers import small_trial_data
 
 AS_OF = dt.date(2024, 7, 1)
 
@@ -62,7 +64,7 @@ def find(node: Any, component_id: str) -> Any:
 @pytest.fixture
 def numbers_and_data():
     data = small_trial_data()
-    return L.page_numbers(data, AS_OF), data
+    return view_model.page_numbers(data, AS_OF), data
 
 
 def _norm(text: str) -> str:
@@ -70,7 +72,7 @@ def _norm(text: str) -> str:
 
 
 def test_randomized_card(numbers_and_data):
-    cards = L.kpi_cards(*numbers_and_data)
+    cards = kpi_cards.kpi_cards(*numbers_and_data)
     assert text_of(find(cards, "kpi-randomized-value")) == "4"
     assert text_of(find(cards, "kpi-randomized-pct")) == "40.0 %"
     bar = find(cards, "kpi-randomized-progress")
@@ -81,14 +83,14 @@ def test_randomized_card(numbers_and_data):
 
 
 def test_screened_card(numbers_and_data):
-    cards = L.kpi_cards(*numbers_and_data)
+    cards = kpi_cards.kpi_cards(*numbers_and_data)
     assert text_of(find(cards, "kpi-screened-value")) == "6"
     assert text_of(find(cards, "kpi-screen-fail")) == "1 screen failures (16.7 %)"
     assert text_of(find(cards, "kpi-screened-delta")) == "+1 this week"
 
 
 def test_sites_card(numbers_and_data):
-    cards = L.kpi_cards(*numbers_and_data)
+    cards = kpi_cards.kpi_cards(*numbers_and_data)
     card = _norm(text_of(find(cards, "kpi-sites")))
     assert text_of(find(cards, "kpi-sites-value")) == "3"
     assert "/ 4" in card
@@ -99,7 +101,7 @@ def test_sites_card(numbers_and_data):
 
 
 def test_completion_and_pace_cards(numbers_and_data):
-    cards = L.kpi_cards(*numbers_and_data)
+    cards = kpi_cards.kpi_cards(*numbers_and_data)
     assert text_of(find(cards, "kpi-days-value")) == "364 days left"
     assert text_of(find(cards, "kpi-rate-value")) == "0.7/month"
     assert _norm(text_of(find(cards, "kpi-pace-completion"))) == (
@@ -113,7 +115,7 @@ def test_completion_and_pace_cards(numbers_and_data):
 
 def test_after_the_last_patient_in_date():
     data = small_trial_data(data_cutoff="2024-08-15")
-    cards = L.kpi_cards(L.page_numbers(data, dt.date(2024, 8, 15)), data)
+    cards = kpi_cards.kpi_cards(view_model.page_numbers(data, dt.date(2024, 8, 15)), data)
     # P7 randomized 2024-08-10: 5 of 10.
     assert text_of(find(cards, "kpi-randomized-value")) == "5"
     assert _norm(text_of(find(cards, "kpi-pace-lpi"))).endswith(
@@ -123,7 +125,7 @@ def test_after_the_last_patient_in_date():
 
 def test_past_planned_completion():
     data = small_trial_data(data_cutoff="2025-07-10")
-    cards = L.kpi_cards(L.page_numbers(data, dt.date(2025, 7, 10)), data)
+    cards = kpi_cards.kpi_cards(view_model.page_numbers(data, dt.date(2025, 7, 10)), data)
     assert text_of(find(cards, "kpi-days-value")) == "10 days past"
     assert "no time left" in text_of(find(cards, "kpi-pace-completion"))
 
@@ -132,7 +134,7 @@ def test_past_planned_completion():
     ("delta", "text"), [(0, "no change this week"), (1, "+1 this week"), (-2, "−2 this week")]
 )
 def test_week_delta_text(delta, text):
-    assert L.week_delta_text(delta) == text
+    assert wording.week_delta_text(delta) == text
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,7 @@ def test_week_delta_text(delta, text):
     ],
 )
 def test_sites_delta_text(delta, text):
-    assert L.sites_delta_text(delta) == text
+    assert wording.sites_delta_text(delta) == text
 
 
 @pytest.mark.parametrize(
@@ -164,12 +166,12 @@ def test_sites_delta_text(delta, text):
     ],
 )
 def test_pace_comparison(current, required, sentence, tone):
-    assert L.pace_comparison(current, required) == (sentence, tone)
+    assert wording.pace_comparison(current, required) == (sentence, tone)
 
 
 def test_header_names_the_trial_and_links_the_registry():
     data = small_trial_data()
-    head = L.header(data, AS_OF, dt.date(2025, 6, 30))
+    head = header_module.header(data, AS_OF, dt.date(2025, 6, 30))
     text = _norm(text_of(head))
     assert "TEST" in text and "A small test trial" in text
     assert "Sponsor: Test Sponsor" in text
@@ -177,23 +179,25 @@ def test_header_names_the_trial_and_links_the_registry():
     link = find(head, "nct-link")
     assert link.href == "https://clinicaltrials.gov/study/NCT00000001"
     assert find(head, "synthetic-badge") is None
-    picker = find(head, L.AS_OF)
+    picker = find(head, ids.AS_OF)
     assert picker.value == "2024-07-01" and picker.min == "2024-01-01"
     assert picker.type == "date"  # native: keyboard and screen readers, no widget
 
 
 def test_synthetic_data_is_badged_and_announced():
     data = small_trial_data(synthetic=True)
-    head = L.header(data, AS_OF, dt.date(2025, 6, 30))
+    head = header_module.header(data, AS_OF, dt.date(2025, 6, 30))
     assert text_of(find(head, "synthetic-badge")) == "DEMO · SYNTHETIC DATA"
-    alerts = L.alerts(data, (), AS_OF)
+    alerts = alerts_module.alerts(data, (), AS_OF)
     assert any(getattr(a, "id", None) == "synthetic-alert" for a in alerts)
 
 
 def test_stale_cutoff_warning_after_14_days():
     data = small_trial_data(data_cutoff="2024-06-01")
-    assert not [a for a in L.alerts(data, (), dt.date(2024, 6, 15)) if a.id == "stale-cutoff"]
-    stale = [a for a in L.alerts(data, (), AS_OF) if a.id == "stale-cutoff"]
+    assert not [
+        a for a in alerts_module.alerts(data, (), dt.date(2024, 6, 15)) if a.id == "stale-cutoff"
+    ]
+    stale = [a for a in alerts_module.alerts(data, (), AS_OF) if a.id == "stale-cutoff"]
     assert len(stale) == 1
     assert "Data cut-off 2024-06-01 is 30 days before the as-of date 2024-07-01" in text_of(
         stale[0]
@@ -203,14 +207,14 @@ def test_stale_cutoff_warning_after_14_days():
 
 def test_store_errors_are_shown():
     data = small_trial_data()
-    alerts = L.alerts(data, ("enrollment.csv: line 3, column status: unknown",), AS_OF)
+    alerts = alerts_module.alerts(data, ("enrollment.csv: line 3, column status: unknown",), AS_OF)
     shown = [a for a in alerts if a.id == "store-errors"]
     assert len(shown) == 1 and "line 3, column status" in text_of(shown[0])
 
 
 def test_grid_rows_are_aggregates_only(numbers_and_data):
     numbers, _ = numbers_and_data
-    rows = L.grid_rows(numbers.table, highlighted={"04"}, selected={"04"})
+    rows = grid.grid_rows(numbers.table, highlighted={"04"}, selected={"04"})
     assert [r["site_id"] for r in rows] == ["01", "02", "03", "04"]
     by_id = {r["site_id"]: r for r in rows}
     assert by_id["01"]["randomized"] == 2 and by_id["01"]["screened"] == 2
@@ -224,7 +228,7 @@ def test_grid_rows_are_aggregates_only(numbers_and_data):
 
 def test_page_layout_holds_no_patient_level_data():
     data = small_trial_data()
-    page = L.page(data, AS_OF)
+    page = page_layout.page(data, AS_OF)
     text = to_json(page.to_plotly_json())
     assert "patient_id" not in text
     for patient in ("P1", "P2", "P3", "P4", "P5", "P6", "P7"):
@@ -234,7 +238,7 @@ def test_page_layout_holds_no_patient_level_data():
 
 def test_numbers_cache_reuses_and_separates_versions():
     data = small_trial_data()
-    cache = L.NumbersCache(size=2)
+    cache = view_model.NumbersCache(size=2)
     first = cache.get(data, AS_OF)
     assert cache.get(data, "2024-07-01") is first
     other = small_trial_data()  # same version string, another object: not shared
@@ -243,7 +247,7 @@ def test_numbers_cache_reuses_and_separates_versions():
 
 def test_selection_helpers():
     data = small_trial_data()
-    table = L.page_numbers(data, AS_OF).table
+    table = view_model.page_numbers(data, AS_OF).table
     assert highlighted_sites(table, [], []) is None
     assert highlighted_sites(table, ["NOT_YET_RECRUITING"], None) == {"03"}
     assert highlighted_sites(table, ["RECRUITING"], ["01", "03"]) == {"01"}
@@ -256,13 +260,13 @@ def test_selection_helpers():
 def test_error_page_when_the_data_dir_never_loaded(tmp_path):
     from dashboard.store import DataStore
 
-    page = L.serve_layout(DataStore(tmp_path / "missing"))
+    page = page_layout.serve_layout(DataStore(tmp_path / "missing"))
     assert find(page, "load-error") is not None
 
 
 def test_grid_rows_hold_plain_values():
     data = small_trial_data()
-    rows = L.grid_rows(L.page_numbers(data, AS_OF).table)
+    rows = grid.grid_rows(view_model.page_numbers(data, AS_OF).table)
     for row in rows:
         for value in row.values():
             assert not isinstance(value, pd.Timestamp)
@@ -318,8 +322,8 @@ def forecast_result(**overrides: Any) -> dict[str, Any]:
 
 def _cards(result, error=None) -> tuple[str, str]:
     trial = small_trial_data().trial
-    probability = _norm(text_of(L.forecast_probability_card(result, trial, error)))
-    date = _norm(text_of(L.forecast_date_card(result, trial, error)))
+    probability = _norm(text_of(forecast_cards.forecast_probability_card(result, trial, error)))
+    date = _norm(text_of(forecast_cards.forecast_date_card(result, trial, error)))
     for text in (probability, date):
         assert "None" not in text and "nan" not in text.lower() and "inf" not in text.lower()
     return probability, date
@@ -343,19 +347,24 @@ def test_forecast_card_tones_follow_the_probability_and_the_plan():
     def value_class(card) -> str:
         return card.children.children[1].className  # CardBody: title, value, details...
 
-    assert value_class(L.forecast_probability_card(forecast_result(), trial)) == (
+    assert value_class(forecast_cards.forecast_probability_card(forecast_result(), trial)) == (
         "kpi-value text-danger"
     )
-    assert value_class(L.forecast_date_card(forecast_result(), trial)) == "kpi-value text-danger"
+    assert (
+        value_class(forecast_cards.forecast_date_card(forecast_result(), trial))
+        == "kpi-value text-danger"
+    )
     on_time = forecast_result(probability_by={"2025-06-30": 0.91}, median_target_date="2025-05-02")
     probability, date = _cards(on_time)
     assert "91 %" in probability
     assert "≈2 months before planned completion" in date
-    assert value_class(L.forecast_date_card(on_time, trial)) == "kpi-value text-success"
-    assert L.probability_tone(0.91) == "success"
-    assert L.probability_tone(0.6) == "warning"
-    assert L.probability_tone(0.3718) == "danger"
-    assert L.probability_tone(None) is None
+    assert (
+        value_class(forecast_cards.forecast_date_card(on_time, trial)) == "kpi-value text-success"
+    )
+    assert wording.probability_tone(0.91) == "success"
+    assert wording.probability_tone(0.6) == "warning"
+    assert wording.probability_tone(0.3718) == "danger"
+    assert wording.probability_tone(None) is None
 
 
 def test_forecast_cards_when_the_target_is_reached():
@@ -374,7 +383,7 @@ def test_forecast_cards_when_the_target_is_reached():
     probability, date = _cards(reached)
     assert probability == "P(10 by 2025-06-30) 100 % Target reached on 2025-03-02"
     assert date == "Expected date for 10 (80 % interval) Reached Target reached on 2025-03-02"
-    assert L.chart_forecast(reached) is None  # nothing left to forecast on the chart
+    assert charts.chart_forecast(reached) is None  # nothing left to forecast on the chart
     assert "−" not in probability + date and "days" not in probability + date
 
 
@@ -418,7 +427,7 @@ def test_forecast_cards_show_the_reason_when_there_is_no_forecast():
         linear={"predicted_target_date": None, "reason": "no randomization by as_of"},
     )
     trial = small_trial_data().trial
-    card = L.forecast_probability_card(none, trial)
+    card = forecast_cards.forecast_probability_card(none, trial)
     reason = find(card, "kpi-forecast-probability-reason")
     assert "text-body-secondary" in reason.className  # muted
     probability, date = _cards(none)
@@ -427,7 +436,7 @@ def test_forecast_cards_show_the_reason_when_there_is_no_forecast():
         "Expected date for 10 (80 % interval) — no site open by as_of: rates cannot be "
         "estimated linear trend: no date (no randomization by as_of)"
     )
-    assert L.chart_forecast(none) is None
+    assert charts.chart_forecast(none) is None
 
 
 def test_forecast_dates_beyond_the_horizon_are_words_not_none():
@@ -460,34 +469,37 @@ def test_forecast_cards_when_the_forecast_failed():
     ],
 )
 def test_probability_text(p, text):
-    assert L.probability_text(p) == text
+    assert wording.probability_text(p) == text
 
 
 def test_additional_sites_wording():
-    assert L.additional_sites_text(1, "x") == (
+    assert wording.additional_sites_text(1, "x") == (
         "≈1 more site (opening after a lag) would be needed for 80 %",
         False,
     )
-    assert L.additional_sites_text(61, "x", 90) == (
+    assert wording.additional_sites_text(61, "x", 90) == (
         "≈61 more sites (opening after a 90-day lag) would be needed for 80 %",
         False,
     )
-    assert L.additional_sites_text(0, "already on track") == (
+    assert wording.additional_sites_text(0, "already on track") == (
         "no additional site needed for 80 %",
         False,
     )
-    assert L.additional_sites_text(None, "more than 500 sites") == ("more than 500 sites", True)
-    assert L.additional_sites_text(None, None) == (None, False)
+    assert wording.additional_sites_text(None, "more than 500 sites") == (
+        "more than 500 sites",
+        True,
+    )
+    assert wording.additional_sites_text(None, None) == (None, False)
 
 
 def test_chart_forecast_passes_the_bands_and_the_linear_date():
-    chart = L.chart_forecast(forecast_result())
+    chart = charts.chart_forecast(forecast_result())
     assert chart["dates"] == ["2024-07-01", "2024-07-08"] and chart["hi95"] == [4, 6]
     assert chart["linear_date"] == "2025-09-14"
 
 
 def test_method_note_names_the_model_and_simulations():
-    assert L.forecast_method_text(forecast_result()) == (
+    assert wording.forecast_method_text(forecast_result()) == (
         "Forecast: Poisson–gamma (Anisimov & Fedorov), 10,000 simulations, parameter "
         "uncertainty included, 3 open + 1 planned sites. Linear trend: weighted least "
         "squares of the cumulative count (accrualPlot)."
@@ -500,24 +512,24 @@ def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data)
     assert numbers.forecast_error is None
     assert result["as_of"] == "2024-07-01" and result["randomized"] == 4
     assert result["poisson_gamma"]["paths"] == 10_000
-    cards = L.kpi_cards(numbers, data)
+    cards = kpi_cards.kpi_cards(numbers, data)
     assert find(cards, "kpi-forecast-probability") is not None
     assert find(cards, "kpi-forecast-date") is not None
-    names = [t.name for t in L.accrual(numbers, data).data]
+    names = [t.name for t in charts.accrual_chart(numbers, data).data]
     assert "Forecast 80 % interval" in names and "Forecast 95 % interval" in names
 
 
 def test_forecast_runs_once_per_version_and_as_of(monkeypatch):
     calls = []
-    real = L.fc.forecast
+    real = fc.forecast
 
     def counting(*args, **kwargs):
         calls.append(args[3])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(L.fc, "forecast", counting)
+    monkeypatch.setattr(fc, "forecast", counting)
     data = small_trial_data()
-    cache = L.NumbersCache()
+    cache = view_model.NumbersCache()
     cache.get(data, AS_OF)
     cache.get(data, "2024-07-01")
     cache.get(data, dt.date(2024, 6, 1))
@@ -528,18 +540,18 @@ def test_a_failing_forecast_leaves_the_counts(monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(L.fc, "forecast", broken)
+    monkeypatch.setattr(fc, "forecast", broken)
     data = small_trial_data()
-    numbers = L.page_numbers(data, AS_OF)
+    numbers = view_model.page_numbers(data, AS_OF)
     assert numbers.forecast is None and numbers.forecast_error == "ValueError: boom"
-    cards = L.kpi_cards(numbers, data)
+    cards = kpi_cards.kpi_cards(numbers, data)
     assert text_of(find(cards, "kpi-randomized-value")) == "4"
     assert "Forecast unavailable" in text_of(find(cards, "kpi-forecast-date"))
-    assert not [t for t in L.accrual(numbers, data).data if t.fill == "toself"]
+    assert not [t for t in charts.accrual_chart(numbers, data).data if t.fill == "toself"]
 
 
 # ----------------------------------------------------------------------------- this week
-def week(**overrides: Any) -> dict[str, Any]:
+def week(**overrides: Any) -> metrics.WeekChanges:
     """A hand-built ``metrics.week_changes`` result for the week (2024-06-24, 2024-07-01]."""
     base = {
         "since": "2024-06-24",
@@ -573,11 +585,27 @@ def week(**overrides: Any) -> dict[str, Any]:
         ],
     }
     base.update(overrides)
-    return base
+    return metrics.WeekChanges(
+        since=dt.date.fromisoformat(base["since"]),
+        randomized=base["randomized"],
+        screened=base["screened"],
+        screen_failed=base["screen_failed"],
+        sites_enrolling=base["sites_enrolling"],
+        sites_recruiting=base["sites_recruiting"],
+        sites_randomizing_in_week=tuple(
+            metrics.WeekSite(**s) for s in base["sites_randomizing_in_week"]
+        ),
+        sites_activated_in_week=tuple(
+            metrics.WeekSite(**s) for s in base["sites_activated_in_week"]
+        ),
+        status_changes_in_week=tuple(
+            metrics.StatusChange.from_event(e) for e in base["status_changes_in_week"]
+        ),
+    )
 
 
 def test_week_card_lists_counts_and_sites():
-    card = L.week_card(week(), AS_OF)
+    card = week_card.week_card(week(), AS_OF)
     text = _norm(text_of(card))
     assert text.startswith("This week · 2024-06-25 – 2024-07-01 ")
     assert _norm(text_of(find(card, "kpi-week-stats"))) == (
@@ -595,7 +623,9 @@ def test_week_card_lists_counts_and_sites():
 
 
 def test_week_card_plural_and_zero_counts():
-    card = L.week_card(week(randomized=0, screened=2, sites_enrolling=0, sites_recruiting=2), AS_OF)
+    card = week_card.week_card(
+        week(randomized=0, screened=2, sites_enrolling=0, sites_recruiting=2), AS_OF
+    )
     assert _norm(text_of(find(card, "kpi-week-stats"))) == (
         "0 randomized +2 screened 0 sites enrolling +2 sites activated"
     )
@@ -612,13 +642,14 @@ def test_week_card_without_change():
         sites_activated_in_week=[],
         status_changes_in_week=[],
     )
-    card = L.week_card(quiet, AS_OF)
+    card = week_card.week_card(quiet, AS_OF)
     assert _norm(text_of(card)) == "This week · 2024-06-25 – 2024-07-01 No change this week"
 
 
 def test_week_card_shortens_long_lists():
     many = [
         {
+            "date": "2024-06-27",
             "site_id": f"{i:02d}",
             "facility": f"CH {i}",
             "city": "X",
@@ -627,7 +658,7 @@ def test_week_card_shortens_long_lists():
         }
         for i in range(1, 13)
     ]
-    card = L.week_card(week(status_changes_in_week=many), AS_OF)
+    card = week_card.week_card(week(status_changes_in_week=many), AS_OF)
     changes = _norm(text_of(find(card, "kpi-week-status-changes")))
     assert "CH 8, X" in changes and "CH 9, X" not in changes
     assert changes.endswith("… and 4 more (see the sites table)")
@@ -635,7 +666,7 @@ def test_week_card_shortens_long_lists():
 
 def test_week_card_of_the_small_trial(numbers_and_data):
     """Hand count (module docstring): P5 at site 04 is the week's one randomization."""
-    cards = L.kpi_cards(*numbers_and_data)
+    cards = kpi_cards.kpi_cards(*numbers_and_data)
     card = find(cards, "kpi-week")
     assert _norm(text_of(find(card, "kpi-week-stats"))) == (
         "+1 randomized +1 screened +1 site enrolling 0 sites activated"
@@ -658,7 +689,7 @@ def test_week_lists_registry_status_changes_from_the_store():
         "to": "RECRUITING",
     }
     data = replace(small_trial_data(), status_events=(event,))
-    card = find(L.kpi_cards(L.page_numbers(data, AS_OF), data), "kpi-week")
+    card = find(kpi_cards.kpi_cards(view_model.page_numbers(data, AS_OF), data), "kpi-week")
     assert _norm(text_of(find(card, "kpi-week-status-changes"))) == (
         "Registry status changed CHU C, Lyon: Not yet recruiting → Recruiting"
     )
@@ -674,7 +705,7 @@ def test_week_lists_registry_status_changes_from_the_store():
     ],
 )
 def test_months_apart_text(later, text):
-    assert L.months_apart_text(later, dt.date(2025, 6, 30), "planned completion") == text
+    assert wording.months_apart_text(later, dt.date(2025, 6, 30), "planned completion") == text
 
 
 # ----------------------------------------------------------------------------- snapshot download
@@ -736,17 +767,17 @@ def test_basic_credentials_are_passed_on_only_for_basic_auth():
 
 
 def test_page_has_the_download_controls():
-    page = L.page(small_trial_data(), AS_OF)
+    page = page_layout.page(small_trial_data(), AS_OF)
     for control in (
-        L.PDF_BUTTON,
-        L.PNG_BUTTON,
-        L.SNAPSHOT_DOWNLOAD,
-        L.SITES_CSV,
-        L.SITES_XLSX,
-        L.SITES_DOWNLOAD,
-        L.ACCRUAL_CSV,
-        L.ACCRUAL_XLSX,
-        L.ACCRUAL_DOWNLOAD,
+        ids.PDF_BUTTON,
+        ids.PNG_BUTTON,
+        ids.SNAPSHOT_DOWNLOAD,
+        ids.SITES_CSV,
+        ids.SITES_XLSX,
+        ids.SITES_DOWNLOAD,
+        ids.ACCRUAL_CSV,
+        ids.ACCRUAL_XLSX,
+        ids.ACCRUAL_DOWNLOAD,
     ):
         assert find(page, control) is not None, control
-    assert getattr(find(page, L.PDF_BUTTON), "aria-label") == "Download PDF"
+    assert getattr(find(page, ids.PDF_BUTTON), "aria-label") == "Download PDF"

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_load.py"
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_load", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests import http_load as bench
 
 
 @pytest.mark.slow
 def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data_dir: Path):
-    bench = load_bench()
     with bench.gunicorn(data_dir) as server:  # README's production command
         result = bench.run_load(server.url, clients=5, requests_per_client=4, time_limit=240)
     assert result["errors"] == 0, result["error_samples"]
@@ -30,7 +18,6 @@ def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data
 
 
 def test_callback_body_is_what_the_renderer_sends():
-    bench = load_bench()
     dep = {
         "output": "..a.children...b.figure..",
         "inputs": [{"id": "as-of-date", "property": "value"}, {"id": "f", "property": "value"}],

@@ -144,12 +144,12 @@ def test_pace_target_reached_needs_nothing(trial, enrollment):
 
 def test_week_changes(sites, enrollment):
     w = metrics.week_changes(sites, enrollment, "2023-06-15")
-    assert w["since"] == "2023-06-08"
-    assert w["randomized"] == 1  # P4 on 06-15
-    assert w["screened"] == 2  # P5 06-10, P6 06-12
-    assert w["screen_failed"] == 1  # P6
-    assert w["sites_enrolling"] == 0  # 01 and 02 already enrolling on 06-08
-    assert [s["site_id"] for s in w["sites_randomizing_in_week"]] == ["02"]
+    assert w.since == dt.date(2023, 6, 8)
+    assert w.randomized == 1  # P4 on 06-15
+    assert w.screened == 2  # P5 06-10, P6 06-12
+    assert w.screen_failed == 1  # P6
+    assert w.sites_enrolling == 0  # 01 and 02 already enrolling on 06-08
+    assert [s.site_id for s in w.sites_randomizing_in_week] == ["02"]
 
 
 def test_status_counts(sites):
@@ -158,16 +158,23 @@ def test_status_counts(sites):
 
 def test_summary_shape(trial, sites, enrollment):
     s = metrics.summary(trial, sites, None, enrollment, "2023-06-30", synthetic=False)
-    assert s["randomized"] == 3
-    assert s["percent_of_target"] == 30.0
-    assert s["sites"] == {
+    assert s.randomized == 3
+    assert s.percent_of_target == 30.0
+    assert s.sites == metrics.SiteCounts(
+        total=4, by_status={"RECRUITING": 3, "NOT_YET_RECRUITING": 1}, enrolling=2
+    )
+    assert [p.site_id for p in s.per_site] == ["01", "02", "03", "04"]
+    assert s.per_site[1].first_randomization == dt.date(2023, 5, 20)
+    assert s.per_site[3].first_randomization is None
+    # The JSON the summary command prints: dates as ISO strings, the same keys.
+    as_json = s.to_json()
+    assert as_json["sites"] == {
         "total": 4,
         "by_status": {"RECRUITING": 3, "NOT_YET_RECRUITING": 1},
         "enrolling": 2,
     }
-    assert [p["site_id"] for p in s["per_site"]] == ["01", "02", "03", "04"]
-    assert s["per_site"][1]["first_randomization"] == "2023-05-20"
-    assert s["per_site"][3]["first_randomization"] is None
+    assert as_json["per_site"][1]["first_randomization"] == "2023-05-20"
+    assert as_json["per_site"][3]["first_randomization"] is None
 
 
 def test_week_lists_status_changes_in_the_week(sites, enrollment):
@@ -191,4 +198,4 @@ def test_week_lists_status_changes_in_the_week(sites, enrollment):
     ]
     w = metrics.week_changes(sites, enrollment, "2023-06-15", events)
     # (2023-06-08, 2023-06-15]: the 06-09 change is in, the 06-08 one is the week before.
-    assert [e["site_id"] for e in w["status_changes_in_week"]] == ["04"]
+    assert [e.site_id for e in w.status_changes_in_week] == ["04"]

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.layout import alerts
+from dashboard.page.components.alerts import alerts
 from dashboard.store import load_trial_data
 
 DATA = Path(__file__).parent / "data"

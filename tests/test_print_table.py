@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
-from dashboard.print_table import PRINT_ROWS_MAX, print_table, select_rows, selection_note
+from dashboard.page.components.print_table import (
+    PRINT_ROWS_MAX,
+    print_table,
+    select_rows,
+    selection_note,
+)
 
 NONE = "Recruiting, none randomized"
 STALE = "None in last 90 days"

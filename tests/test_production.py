@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_load import load_bench
+from tests import http_load
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,13 +36,13 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def test_readme_command_has_threads():
-    args = load_bench().readme_gunicorn_args()
+    args = http_load.readme_gunicorn_args()
     assert "--threads" in args and int(args[args.index("--threads") + 1]) >= 4
 
 
 @pytest.mark.slow
 def test_gunicorn_on_all_interfaces_without_auth_refuses_to_serve(data_dir: Path):
-    bench = load_bench()
+    bench = http_load
     port = bench.free_port()
     cmd = [
         sys.executable,
@@ -95,7 +95,7 @@ def test_preloaded_app_still_refuses_requests_on_a_public_address(data_dir: Path
     public = _public_address()
     if public is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
-    bench = load_bench()
+    bench = http_load
     with bench.gunicorn(data_dir, bind="0.0.0.0", extra=("--preload",)) as server:
         port = server.url.rsplit(":", 1)[1]
         with urllib.request.urlopen(server.url + "/", timeout=30) as resp:
@@ -112,7 +112,7 @@ def test_preloaded_app_still_refuses_requests_on_a_public_address(data_dir: Path
 def test_readme_command_survives_four_simultaneous_snapshots(data_dir: Path):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs Debian chromium")
-    bench = load_bench()
+    bench = http_load
     with bench.gunicorn(data_dir) as server:
         with urllib.request.urlopen(server.url + "/_dash-dependencies", timeout=60) as resp:
             dep = next(d for d in json.load(resp) if "download-snapshot.data" in d["output"])

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
+from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths, read_import_log
+from dashboard.imports import import_registry
 from dashboard.registry import LOCATION_STATUSES, RegistryError, load_registry, parse_study
-from dashboard.sites import build_sites, import_registry, load_sites, normalise_site_id
+from dashboard.sites import build_sites, load_sites, normalise_site_id
 from tests.conftest import REGISTRY_RECORD
 from tests.helpers import snapshot_dir
 
@@ -40,8 +41,20 @@ def test_shipped_registry_matches_the_shared_record():
     assert trial.start_date == dt.date(2023, 2, 2)
     assert trial.planned_completion_date == dt.date(2026, 2, 28)
     assert trial.last_updated == dt.date(2025, 11, 20)
-    assert trial.last_patient_in_date == dt.date(2025, 3, 5)  # 2026-02-28 − 360 days
+    # The record states no treatment duration: the last-patient-in date comes from the data
+    # dir's trial.toml (test_shipped_trial_settings_give_last_patient_in).
+    assert trial.last_patient_in_date is None
     assert trial.sponsor == "Assistance Publique - Hôpitaux de Paris"
+
+
+def test_shipped_trial_settings_give_last_patient_in():
+    from dashboard.datadir import DataPaths
+    from dashboard.trial_settings import load_trial
+
+    trial = load_trial(DataPaths(SHIPPED_JSON.parents[1]))
+    assert trial.treatment_days == 360
+    assert trial.last_patient_in_date == dt.date(2025, 3, 5)  # 2026-02-28 − 360 days
+    assert trial.display_name == "SCLERITA"
 
 
 def test_statuses_exact():
@@ -227,6 +240,62 @@ def test_status_changes_are_logged(data_dir: Path, tmp_path: Path):
         ("01", "RECRUITING", "SUSPENDED"),
         ("40", "NOT_YET_RECRUITING", "RECRUITING"),
     ]
+
+
+def test_status_changes_go_to_their_own_file_and_the_store_reads_them(
+    data_dir: Path, tmp_path: Path
+):
+    """The weekly card's status events come from status-history.jsonl, not the audit log;
+    a data dir whose changes are only in the log keeps them (read from there, then
+    written into the file by the next registry import)."""
+    from dashboard.status_history import read_status_history
+    from dashboard.store import load_trial_data
+
+    paths = DataPaths(data_dir)
+    old = {
+        "time": "2025-06-02T08:00:00Z",
+        "kind": "registry",
+        "result": "imported",
+        "status_changes": [
+            {"site_id": "07", "facility": "F", "city": "C", "from": "RECRUITING", "to": "SUSPENDED"}
+        ],
+    }
+    with open(paths.import_log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(old) + "\n")
+    assert not paths.status_history.exists()
+    derived = [(e["date"], e["site_id"], e["to"]) for e in read_status_history(paths)]
+    assert ("2025-06-02", "07", "SUSPENDED") in derived
+    study = json.loads(SHIPPED_JSON.read_text(encoding="utf-8"))
+    study["protocolSection"]["contactsLocationsModule"]["locations"][0]["status"] = "SUSPENDED"
+    path = tmp_path / "update.json"
+    path.write_text(json.dumps(study), encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["registry", "import", str(path), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in paths.status_history.read_text().splitlines()]
+    assert [(e["site_id"], e["from"], e["to"]) for e in lines][-1] == (
+        "01",
+        "RECRUITING",
+        "SUSPENDED",
+    )
+    assert ("2025-06-02", "07", "SUSPENDED") in [(e["date"], e["site_id"], e["to"]) for e in lines]
+    # The audit log no longer feeds the card: an entry added there now is not read.
+    with open(paths.import_log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**old, "time": "2025-06-09T08:00:00Z"}) + "\n")
+    events = load_trial_data(data_dir).status_events
+    assert [e["date"] for e in events].count("2025-06-09") == 0
+    assert events == tuple(lines)
+
+
+def test_a_refused_registry_file_is_logged_in_the_one_entry_shape(data_dir: Path, tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    result = CliRunner().invoke(main, ["registry", "import", str(bad), "--data-dir", str(data_dir)])
+    assert result.exit_code != 0
+    last = read_import_log(DataPaths(data_dir))[-1]
+    assert last["result"] == "refused" and last["errors"] == 1
+    assert last["reasons"] == ["bad_registry"] and len(last["messages"]) == 1
 
 
 def test_geocodes_follow_their_site_when_ids_shift(data_dir: Path, tmp_path: Path):

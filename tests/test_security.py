@@ -39,7 +39,6 @@ from dashboard.security import (
     htpasswd_entry,
     install_security,
     load_auth,
-    main,
     security_installed,
 )
 from dashboard.snapshot import CHROMIUM_ARGS as SNAPSHOT_CHROMIUM_ARGS
@@ -392,12 +391,15 @@ def test_htpasswd_entry_refuses_bad_user_names(username: str) -> None:
         htpasswd_entry(username, "pw")
 
 
-def test_command_line_helper_prints_an_entry(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": "pw-carol")
-    assert main(["carol"]) == 0
-    line = capsys.readouterr().out.strip()
+def test_the_passwd_command_prints_an_entry() -> None:
+    """The one password command: prompts twice, prints only the htpasswd line on stdout."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    result = CliRunner().invoke(main, ["passwd", "carol"], input="pw-carol\npw-carol\n")
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip().splitlines()[-1]
     loaded = load_auth(env={ENV_AUTH: line})
     assert loaded is not None and loaded.verify("carol", "pw-carol")
 

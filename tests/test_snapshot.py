@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR
 from dashboard.metrics import week_changes
+from dashboard.serving import serve_app, snapshot_data_dir
 from dashboard.snapshot import (
     CHROMIUM_ARGS,
     CHROMIUM_ENV,
@@ -34,7 +35,7 @@ from dashboard.snapshot import (
     take_snapshot,
 )
 from dashboard.store import load_trial_data
-from tests.test_tabular import (
+from tests.helpers import (
     SMALL_AS_OF,
     SMALL_COUNTS,
     SMALL_WEEK,
@@ -144,7 +145,7 @@ def demo_pdf(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 def small_pdf(small_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SnapshotResult:
     """The hand-counted trial through the Python API, so the result's details are seen."""
     out = tmp_path_factory.mktemp("out") / "small.pdf"
-    return take_snapshot(out, data_dir=small_dir, as_of=SMALL_AS_OF)
+    return snapshot_data_dir(out, data_dir=small_dir, as_of=SMALL_AS_OF)
 
 
 @pytest.fixture(scope="module")
@@ -240,9 +241,9 @@ def test_small_pdf_week_deltas_equal_hand_counts(
 ) -> None:
     data = load_trial_data(small_dir)
     week = week_changes(data.sites, data.enrollment, SMALL_AS_OF)
-    assert week["since"] == SMALL_WEEK_SINCE.isoformat()
+    assert week.since == SMALL_WEEK_SINCE
     for key, value in SMALL_WEEK.items():
-        assert week[key] == value, key  # metrics agree with the hand count first
+        assert getattr(week, key) == value, key  # metrics agree with the hand count first
     text = pdf_text(small_pdf.path)
     # KPI cards: randomized +2, screened +3; the sites card counts sites whose first
     # randomization fell in the week, and says so.
@@ -302,7 +303,8 @@ def test_requests_off_the_machine_are_blocked_and_reported(tmp_path: Path) -> No
 
     from playwright.sync_api import sync_playwright
 
-    from dashboard.snapshot import LOOPBACK_HOSTS, _Page
+    from dashboard.snapshot import LOOPBACK_HOSTS
+    from dashboard.snapshot_browser import WatchedPage
 
     (tmp_path / "index.html").write_text(
         '<img src="https://tile.example.org/x.png"><link rel="stylesheet" '
@@ -324,7 +326,7 @@ def test_requests_off_the_machine_are_blocked_and_reported(tmp_path: Path) -> No
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
             try:
-                page = _Page(browser.new_page(), set(LOOPBACK_HOSTS), time.monotonic() + 30)
+                page = WatchedPage(browser.new_page(), set(LOOPBACK_HOSTS), time.monotonic() + 30)
                 page.page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
                 page.page.wait_for_load_state("load")
                 assert sorted(page.blocked) == [
@@ -527,7 +529,7 @@ def test_png_view_shows_every_site_row_and_no_control(demo_dir: Path) -> None:
     from dashboard import snapshot as snap
 
     sites = load_trial_data(demo_dir).sites
-    with snap.serve_app(demo_dir) as url, sync_playwright() as pw:
+    with serve_app(demo_dir) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
-from dashboard.datadir import SHIPPED_DATA_DIR
 from dashboard.store import load_trial_data
 from dashboard.tabular import (
     accrual_export_frame,
@@ -23,30 +20,14 @@ from dashboard.tabular import (
     to_csv_bytes,
     to_xlsx_bytes,
 )
+from tests.helpers import (
+    EVIL_FACILITY,
+    SMALL_AS_OF,
+    SMALL_COUNTS,
+    SMALL_WEEK_SINCE,
+    build_small_data_dir,
+)
 
-#: The small trial's as-of date; its week runs from SMALL_WEEK_SINCE (excluded) to it.
-SMALL_AS_OF = dt.date(2025, 6, 15)
-SMALL_WEEK_SINCE = dt.date(2025, 6, 8)
-EVIL_FACILITY = '=HYPERLINK("http://evil.example/x","Click")'
-
-# Ten patients whose counts are worked out by hand below (as of 2025-06-15).
-SMALL_ENROLLMENT = """\
-patient_id,site_id,screening_date,randomization_date,status
-P01,01,2025-01-10,2025-01-20,RANDOMIZED
-P02,01,2025-02-01,2025-02-12,COMPLETED
-P03,01,2025-06-01,2025-06-10,RANDOMIZED
-P04,02,2025-03-03,,SCREEN_FAILED
-P05,02,2025-06-09,2025-06-14,RANDOMIZED
-P06,03,2025-04-01,2025-04-15,WITHDRAWN
-P07,03,2025-06-12,,SCREENING
-P08,05,2025-05-20,,SCREEN_FAILED
-P09,05,2025-06-20,2025-06-25,RANDOMIZED
-P10,03,2025-06-15,,SCREENING
-"""
-
-#: Hand counts as of SMALL_AS_OF. P09 (screened 06-20) is after the date and never counts.
-#: screened: P01–P08 and P10; failed: P04, P08; randomized: P01 P02 P03 P05 P06.
-SMALL_COUNTS = {"screened": 9, "screen_failed": 2, "randomized": 5}
 #: site_id -> (screened, screen_failed, randomized)
 SMALL_BY_SITE = {
     "01": (3, 0, 3),
@@ -55,56 +36,8 @@ SMALL_BY_SITE = {
     "04": (0, 0, 0),
     "05": (1, 1, 0),
 }
-#: The week (06-08, 06-15]: randomized P03 P05; screened P05 P07 P10; site 02 randomizes its
-#: first patient (enrolling sites 2 → 3); site 04 is activated on 06-11.
-SMALL_WEEK = {"randomized": 2, "screened": 3, "sites_enrolling": 1, "sites_recruiting": 1}
 #: Cumulative (screened, randomized) at the end of the previous week, 2025-06-08.
 SMALL_AT_WEEK_START = (6, 3)
-
-SMALL_ACTIVATION = {
-    "01": "2024-12-01",
-    "02": "2025-01-15",
-    "03": "2025-02-01",
-    "04": "2025-06-11",
-    "05": "2025-03-01",
-}
-
-
-def build_small_data_dir(target: Path, *, hostile_names: bool = False) -> Path:
-    """A data dir with the shipped registry and sites and a 10-patient hand-counted enrollment.
-
-    Only sites 01–05 keep an activation date (site 04 opens inside the week); the others
-    are blanked so no shipped demo date lands in the week by accident. With
-    ``hostile_names`` some registry text is replaced by spreadsheet formulas.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(SHIPPED_DATA_DIR / "registry", target / "registry")
-    geocodes = SHIPPED_DATA_DIR / "geocodes.csv"
-    if geocodes.exists():
-        shutil.copy(geocodes, target / "geocodes.csv")
-    sites = pd.read_csv(SHIPPED_DATA_DIR / "sites.csv", dtype=str, keep_default_na=False)
-    sites["activation_date"] = [SMALL_ACTIVATION.get(s, "") for s in sites["site_id"]]
-    if hostile_names:
-        sites.loc[sites["site_id"] == "01", "facility"] = EVIL_FACILITY
-        sites.loc[sites["site_id"] == "02", "facility"] = "@SUM(1+1)"
-        sites.loc[sites["site_id"] == "02", "city"] = "+33 1 58 00 00 00"
-        sites.loc[sites["site_id"] == "03", "city"] = "-Lyon\t"
-        sites.loc[sites["site_id"] == "05", "facility"] = "\tTab hospital"
-    sites.to_csv(target / "sites.csv", index=False, lineterminator="\n")
-    (target / "enrollment.csv").write_text(SMALL_ENROLLMENT, encoding="utf-8")
-    registry_file = next((target / "registry").glob("*.json")).name
-    (target / "dataset.json").write_text(
-        json.dumps(
-            {
-                "registry_file": registry_file,
-                "synthetic": False,
-                "data_cutoff": SMALL_AS_OF.isoformat(),
-                "source": "tests: hand-counted enrollment",
-            }
-        ),
-        encoding="utf-8",
-    )
-    return target
 
 
 @pytest.fixture

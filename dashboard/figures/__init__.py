@@ -5,16 +5,16 @@ the tests all draw the same figures from the same :mod:`dashboard.metrics` outpu
 """
 
 from .accrual import accrual_figure
+from .activation import activation_figure, activation_order
+from .bars import site_bar_figure, site_label
 from .map import site_map_figure, spread_colocated
-from .sites import activation_figure, activation_order, site_bar_figure, site_label
-from .theme import STATUS_COLORS, empty_figure, graph_config
+from .theme import STATUS_COLORS, graph_config
 
 __all__ = [
     "STATUS_COLORS",
     "accrual_figure",
     "activation_figure",
     "activation_order",
-    "empty_figure",
     "graph_config",
     "site_bar_figure",
     "site_label",

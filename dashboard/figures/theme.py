@@ -158,23 +158,6 @@ def plain_template(name: str) -> dict[str, Any]:
     return pio.templates[name].to_plotly_json()
 
 
-def empty_figure(message: str) -> go.Figure:
-    """A white figure that says why there is nothing to draw (never a default grey plot)."""
-    fig = go.Figure(layout=base_layout())
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.add_annotation(
-        text=message,
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        font={"size": 14, "color": MUTED_COLOR},
-    )
-    return fig
-
-
 #: Modebar buttons that make no sense on these figures (no selection tools, no cloud).
 _REMOVED_BUTTONS = ["lasso2d", "select2d", "autoScale2d", "toggleSpikelines"]
 

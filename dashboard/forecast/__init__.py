@@ -32,11 +32,12 @@ Conventions (the same as :mod:`dashboard.metrics`):
 The entry point is :func:`forecast` (the ``forecast`` CLI command and the dashboard call it);
 the lower-level functions are public so that tests can check them against closed forms.
 
-Round two (issue 18): the mean rate's uncertainty is always drawn, with the protocol's plan
-as a weak prior (:mod:`.trend`); site rates may slow down (a trend averaged with the
-constant model, :mod:`.trend`); "sites needed" is a decision table over activation lags
+The mean rate's uncertainty is always drawn, with the protocol's plan as a weak prior
+(:mod:`.trend`); site rates may slow down (a trend averaged with the constant model,
+:mod:`.trend`); "sites needed" is a decision table over activation lags
 (:mod:`.sites_needed`). Modules: :mod:`.linear`, :mod:`.sites`, :mod:`.gamma_fit`,
-:mod:`.simulation`, :mod:`.trend`, :mod:`.sites_needed`, :mod:`.core`, :mod:`.text`.
+:mod:`.simulation`, :mod:`.trend`, :mod:`.sites_needed`, :mod:`.core`. The terminal text of
+a forecast is :func:`dashboard.report_text.format_forecast`.
 """
 
 from .common import (
@@ -62,7 +63,6 @@ from .linear import LinearForecast, linear_forecast, linear_points, weighted_slo
 from .simulation import RateDraws, decay_integral, draw_site_rates
 from .sites import SitePlan, classify_sites
 from .sites_needed import Deadline, sites_needed_table
-from .text import format_forecast, prior_text, sites_needed_lines, trend_text
 from .trend import PlanPrior, TrendPosterior, draw_path_parameters, fit_trend, plan_prior
 
 __all__ = [
@@ -92,10 +92,6 @@ __all__ = [
     "draw_site_rates",
     "fit_gamma_rates",
     "forecast",
-    "format_forecast",
-    "prior_text",
-    "sites_needed_lines",
-    "trend_text",
     "linear_forecast",
     "linear_points",
     "negbin_hessian",

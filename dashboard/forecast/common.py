@@ -12,9 +12,6 @@ import pandas as pd
 #: sites show no over-dispersion (the Poisson limit); the lower one keeps α + k_i > 0 sane.
 ALPHA_MIN = 1e-4
 ALPHA_MAX = 1e4
-#: Bounds of ln β (β is a rate per day, so ln β spans ln α − ln(mean rate per day)).
-LOG_BETA_MIN = -40.0
-LOG_BETA_MAX = 50.0
 DEFAULT_PATHS = 10_000
 DEFAULT_SEED = 4789850
 #: Probability the "additional sites needed" figure aims for, and how far it searches.

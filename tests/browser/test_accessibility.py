@@ -3,7 +3,7 @@
 axe-core (bundled by axe-playwright-python, injected into the test browser only) runs on
 the dashboard at 1366 and 1920 px: on the hand-made data of tests/browser/conftest.py, on
 the shipped demo, and after importing a real-style export (French Excel CSV without
-activation dates, tests/test_first_day.py). No critical or serious violation may remain;
+activation dates, tests/helpers.py). No critical or serious violation may remain;
 a moderate one only if the README's "Accessibility" section justifies it (tests/browser/
 a11y.py: JUSTIFIED).
 
@@ -29,8 +29,8 @@ from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR
 from tests.browser.a11y import SHOW_GRID, assert_accessible
 from tests.browser.conftest import open_page
-from tests.test_first_day import CUTOFF as FIRST_DAY_CUTOFF
-from tests.test_first_day import french_excel_csv
+from tests.helpers import CUTOFF as FIRST_DAY_CUTOFF
+from tests.helpers import french_excel_csv
 
 pytestmark = pytest.mark.browser
 

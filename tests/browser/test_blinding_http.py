@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
-from dashboard.enrollment import EnrollmentError, import_enrollment
+from dashboard.enrollment import EnrollmentError
+from dashboard.imports import import_enrollment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

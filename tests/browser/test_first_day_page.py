@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR
 from tests.browser.conftest import open_page
-from tests.test_first_day import CUTOFF, TYPED, french_excel_csv, type_into_sites
+from tests.helpers import CUTOFF, TYPED, french_excel_csv, type_into_sites
 
 pytestmark = pytest.mark.browser
 

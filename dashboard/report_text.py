@@ -1,10 +1,68 @@
-"""A few readable lines of the ``forecast --json`` object (the CLI's text output)."""
+"""Plain text for the terminal: the ``summary`` and ``forecast`` commands' readable output,
+and the forecast's trend and prior sentences the page repeats."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from .common import MAX_FORECAST_DAYS, TARGET_PROBABILITY
+from .forecast.common import MAX_FORECAST_DAYS, TARGET_PROBABILITY
+from .metrics import Summary
+from .registry import STATUS_LABELS
+
+
+def _fmt_date(value: str | None) -> str:
+    return value or "—"
+
+
+def format_summary(s: Summary) -> str:
+    """A readable table of the summary; says SYNTHETIC when it is."""
+    t = s.trial
+    lines = []
+    if s.synthetic:
+        lines.append("*** SYNTHETIC DEMO DATA — not trial results ***")
+    lines.append(f"{t.nct_id}  {t.acronym or ''}  {t.title}")
+    lines.append(
+        f"As of {s.as_of.isoformat()} (data cut-off {_fmt_date(_iso(s.data_cutoff))}); "
+        f"start {t.start_date.isoformat()}, planned completion "
+        f"{t.planned_completion_date.isoformat()}"
+    )
+    for warning in s.warnings:
+        lines.append(f"Warning: {warning}")
+    pct = s.percent_of_target
+    lines.append(
+        f"Randomized {s.randomized} / {t.target}"
+        + (f" ({pct:.1f} %)" if pct is not None else "")
+        + f"   Screened {s.screened}   Screen failures {s.screen_failed}"
+        + (f" ({s.screen_fail_percent:.1f} %)" if s.screen_fail_percent is not None else "")
+    )
+    by_status = ", ".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in s.sites.by_status.items())
+    lines.append(f"Sites {s.sites.total}: {by_status}; {s.sites.enrolling} have randomized ≥ 1")
+    req = s.pace.required_rate_per_month
+    lines.append(
+        f"Rate last 90 days {s.pace.current_rate_per_month:.2f}/month; "
+        + (
+            f"required to reach target by completion {req:.2f}/month"
+            if req is not None
+            else "no time left before planned completion"
+        )
+    )
+    lines.append("")
+    header = f"{'Site':<4} {'Facility':<34} {'City':<22} {'Status':<20} {'Scr':>4} {'Rand':>4}  {'First':<10}  {'Last':<10}"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for row in s.per_site:
+        lines.append(
+            f"{row.site_id:<4} {row.facility[:34]:<34} {row.city[:22]:<22} "
+            f"{STATUS_LABELS.get(row.status, row.status):<20} {row.screened:>4} {row.randomized:>4}  "
+            f"{_fmt_date(_iso(row.first_randomization)):<10}  "
+            f"{_fmt_date(_iso(row.last_randomization)):<10}"
+        )
+    return "\n".join(lines)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _pct(p: float | None) -> str:

@@ -22,10 +22,9 @@ from typing import Any
 import pandas as pd
 from dash import html
 
-from .registry import STATUS_LABELS
+from ...registry import STATUS_LABELS
+from ..ids import PRINT_TABLE
 
-#: Component id of the print table's container (refreshed with the as-of date).
-PRINT_TABLE = "print-sites"
 #: Up to this many sites every row is printed (one A4 landscape page holds 48 compact
 #: rows and the page footer); beyond, flagged and top sites only.
 PRINT_ROWS_MAX = 48

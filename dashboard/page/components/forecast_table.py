@@ -3,8 +3,8 @@
 Why: a sponsor deciding whether to open sites needs more than one number — how much opening
 k more sites would help, depending on how long they take to open. The heat table shows
 P(target by the deadline) per activation lag (rows) and number of extra sites (columns),
-with the smallest number reaching 80 % per lag. Kept apart from :mod:`dashboard.layout`,
-which only calls :func:`forecast_details`.
+with the smallest number reaching 80 % per lag. Kept apart from the KPI cards, which
+only call :func:`forecast_details`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from dash import html
 
-from . import forecast as fc
+from ... import forecast as fc
+from ...report_text import prior_text, trend_text
 
 #: Columns shown on the page (a subset of the JSON's k values, to stay small).
 PAGE_K = (0, 1, 2, 5, 10, 20, 50)
@@ -93,9 +94,9 @@ def forecast_details(result: dict[str, Any] | None) -> list[Any]:
     pg = (result or {}).get("poisson_gamma") or {}
     out: list[Any] = []
     if pg.get("trend"):
-        out.append(html.Div(fc.trend_text(pg["trend"]), id="forecast-trend"))
+        out.append(html.Div(trend_text(pg["trend"]), id="forecast-trend"))
     if pg.get("prior"):
-        out.append(html.Div(fc.prior_text(pg["prior"]), id="forecast-prior"))
+        out.append(html.Div(prior_text(pg["prior"]), id="forecast-prior"))
     table = sites_needed_table(pg.get("sites_needed"))
     if table is not None:
         out.append(table)

@@ -15,10 +15,11 @@ inside the package, so the lookup works without internet.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+
+from ..text import fold_accents
 
 #: Smallest place kept in the index; 500 inhabitants keeps every French hospital town.
 MIN_CITY_POPULATION = 500
@@ -53,9 +54,7 @@ def normalise_place_name(name: str) -> str:
     Case, accents, ligatures (œ → oe), hyphens, apostrophes and the Saint/St/St-/St.
     abbreviations are ignored, so that a registry's hand-typed spelling finds the place.
     """
-    text = name.translate(_LIGATURES)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = fold_accents(name.translate(_LIGATURES)).casefold()
     tokens = re.sub(r"[^0-9a-z]+", " ", text).split()
     return " ".join(_TOKEN_SYNONYMS.get(token, token) for token in tokens)
 

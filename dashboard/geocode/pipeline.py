@@ -12,7 +12,7 @@ Where a point comes from, in order of trust:
 * ``nominatim`` rows are facility answers of a Nominatim server (geopy), kept as a cache:
   a site whose row was made for the same query is not asked again unless ``--refresh``.
 * ``gazetteer`` rows are the city's point from the offline gazetteer
-  (:mod:`dashboard.gazetteer`), used offline and whenever Nominatim cannot be trusted.
+  (:mod:`dashboard.geocode.gazetteer`), used offline and whenever Nominatim cannot be trusted.
 
 Registry facility names mislead geocoders ("Hôpitaux de Barbois" is Brabois in
 Vandœuvre-lès-Nancy, "Robert Debré Hospital" of this trial is in Reims, not Paris), so a
@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import math
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,109 +37,21 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from . import __version__
-from .datadir import DataPaths, atomic_write_text, utc_now_iso, write_lock
+from ..datadir import DataPaths, utc_now_iso, write_lock
+from ..registry_points import registry_places
+from ..sites import load_sites
 from .gazetteer import Place, country_code, lookup_city
-from .registry_points import registry_places
-from .sites import load_sites
-
-GEOCODE_COLUMNS = ["site_id", "lat", "lon", "precision", "source", "query", "geocoded_at"]
-PRECISIONS = ("facility", "city")
-SOURCES = ("nominatim", "gazetteer", "manual", "registry")
+from .geocodes import GeocodeError, load_geocodes, write_geocodes
+from .nominatim import (
+    PUBLIC_NOMINATIM_HOST,
+    PUBLIC_NOMINATIM_MIN_DELAY,
+    OnlineSession,
+    ServiceFailure,
+    nominatim_client,
+)
 
 #: A facility answer farther than this from its city's point is taken to be another place.
 MAX_FACILITY_DISTANCE_KM = 25.0
-#: Failed requests in a row after which the run stops asking the service.
-MAX_CONSECUTIVE_FAILURES = 3
-#: Identifies us to Nominatim, as its usage policy requires.
-USER_AGENT = f"recruitment-dashboard/{__version__}"
-PUBLIC_NOMINATIM_HOST = "nominatim.openstreetmap.org"
-#: The public server's usage policy: at most one request per second.
-PUBLIC_NOMINATIM_MIN_DELAY = 1.0
-
-#: Nominatim classes of a place rather than a building: such an answer is a city point.
-_PLACE_CLASSES = {"place", "boundary"}
-
-
-class GeocodeError(ValueError):
-    """geocodes.csv cannot be used, or the geocode command cannot run as asked."""
-
-
-# --------------------------------------------------------------------------- the file
-def parse_geocodes_csv(text: str, source: str) -> pd.DataFrame:
-    """Read geocodes.csv strictly, naming the line and column of every problem.
-
-    Site ids stay strings ("01"); lat/lon are floats (a blank stays NaN, for ``validate``
-    to report); precision and source must be known words, because the map and the
-    geocoder act on them (a manual row is protected, a city point is drawn as such).
-    """
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise GeocodeError(f"{source}: not a readable CSV file ({exc})") from exc
-    missing = [c for c in GEOCODE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise GeocodeError(f"{source}: missing column(s) {', '.join(missing)}")
-    frame = frame[GEOCODE_COLUMNS].copy()
-    for col in GEOCODE_COLUMNS:
-        frame[col] = frame[col].astype(str).str.strip()
-    errors: list[str] = []
-    coords: dict[str, list[float]] = {"lat": [], "lon": []}
-    limits = {"lat": 90.0, "lon": 180.0}
-    for i, row in frame.iterrows():
-        line = int(i) + 2
-        if not row["site_id"]:
-            errors.append(f"{source}: line {line}, column site_id: blank")
-        for col in ("lat", "lon"):
-            raw = row[col]
-            try:
-                value = float(raw) if raw else math.nan
-            except ValueError:
-                errors.append(f"{source}: line {line}, column {col}: {raw!r} is not a number")
-                value = math.nan
-            if not math.isnan(value) and not abs(value) <= limits[col]:
-                errors.append(f"{source}: line {line}, column {col}: {raw} is out of range")
-                value = math.nan
-            coords[col].append(value)
-        for col, allowed in (("precision", PRECISIONS), ("source", SOURCES)):
-            if row[col].lower() not in allowed:
-                errors.append(
-                    f"{source}: line {line}, column {col}: {row[col]!r} is not one of "
-                    f"{', '.join(allowed)}"
-                )
-    duplicated = frame.loc[frame["site_id"].duplicated() & (frame["site_id"] != ""), "site_id"]
-    if len(duplicated):
-        errors.append(f"{source}: duplicate site_id {', '.join(duplicated)}")
-    if errors:
-        raise GeocodeError("\n".join(errors))
-    frame["lat"] = pd.Series(coords["lat"], index=frame.index, dtype="float64")
-    frame["lon"] = pd.Series(coords["lon"], index=frame.index, dtype="float64")
-    frame["precision"] = frame["precision"].str.lower()
-    frame["source"] = frame["source"].str.lower()
-    return frame.reset_index(drop=True)
-
-
-def load_geocodes(paths: DataPaths) -> pd.DataFrame:
-    """geocodes.csv of a data dir; an empty table when the dir has none yet."""
-    if not paths.geocodes.exists():
-        return pd.DataFrame(
-            {c: pd.Series(dtype="float64" if c in ("lat", "lon") else str) for c in GEOCODE_COLUMNS}
-        )
-    return parse_geocodes_csv(paths.geocodes.read_text(encoding="utf-8-sig"), str(paths.geocodes))
-
-
-def _format_coordinate(value: float) -> str:
-    return "" if value is None or math.isnan(value) else repr(round(float(value), 6))
-
-
-def geocodes_to_csv(rows: list[dict[str, Any]]) -> str:
-    """The CSV text of ``rows`` (coordinates to 6 decimals, about 0.1 m)."""
-    frame = pd.DataFrame(rows, columns=GEOCODE_COLUMNS)
-    frame["lat"] = [_format_coordinate(v) for v in frame["lat"]]
-    frame["lon"] = [_format_coordinate(v) for v in frame["lon"]]
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- geometry
@@ -198,148 +108,6 @@ def _row(
         "query": site.query,
         "geocoded_at": when,
     }
-
-
-# --------------------------------------------------------------------------- Nominatim
-def nominatim_client(nominatim_url: str, timeout: float) -> Any:
-    """A geopy Nominatim client for ``nominatim_url`` that never retries on its own.
-
-    Scheme, host, port and path prefix come from the URL, so a self-hosted server or a
-    test server on http://127.0.0.1:PORT works as well as the public one. geopy's
-    urllib adapter is used because it sends exactly one HTTP request per call (the
-    requests adapter would retry timeouts and refused connections behind our back).
-    """
-    from geopy.adapters import URLLibAdapter
-    from geopy.geocoders import Nominatim
-
-    parts = urlsplit(nominatim_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise GeocodeError(
-            f"--nominatim-url {nominatim_url!r}: expected http(s)://host[:port][/path]"
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith("/search"):
-        path = path[: -len("/search")]
-    return Nominatim(
-        domain=parts.netloc + path,
-        scheme=parts.scheme,
-        user_agent=USER_AGENT,
-        timeout=timeout,
-        adapter_factory=lambda proxies, ssl_context: URLLibAdapter(
-            proxies=proxies, ssl_context=ssl_context
-        ),
-    )
-
-
-class _Throttle:
-    """At most one request per ``min_delay`` seconds, measured start to start."""
-
-    def __init__(self, min_delay: float):
-        self.min_delay = min_delay
-        self._last: float | None = None
-
-    def wait(self) -> None:
-        if self._last is not None:
-            remaining = self._last + self.min_delay - time.monotonic()
-            if remaining > 0:
-                time.sleep(remaining)
-        self._last = time.monotonic()
-
-
-def _describe_failure(exc: Exception, timeout: float) -> str:
-    from geopy import exc as gexc
-
-    cause = exc.__cause__
-    status = getattr(cause, "status_code", None)
-    if isinstance(exc, gexc.GeocoderRateLimited):
-        return "HTTP 429 Too Many Requests (rate limited)"
-    if isinstance(exc, gexc.GeocoderTimedOut) and status is None:
-        return f"no answer within {timeout:g} s"
-    if status is not None:
-        return f"HTTP {status}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _stops_at_once(exc: Exception) -> bool:
-    """429, 402 and 403 mean the server wants no more requests from us: stop now."""
-    from geopy import exc as gexc
-
-    return isinstance(
-        exc,
-        gexc.GeocoderQuotaExceeded
-        | gexc.GeocoderInsufficientPrivileges
-        | gexc.GeocoderAuthenticationFailure,
-    )
-
-
-@dataclass
-class _Answer:
-    lat: float
-    lon: float
-    is_place: bool
-    display_name: str
-
-
-class _ServiceFailure(Exception):
-    """A request that got no usable answer from the service (its text says why)."""
-
-
-class _OnlineSession:
-    """One run's conversation with Nominatim: throttled, bounded, failures counted."""
-
-    def __init__(self, client: Any, min_delay: float, timeout: float):
-        self.client = client
-        self.throttle = _Throttle(min_delay)
-        self.timeout = timeout
-        self.consecutive_failures = 0
-        #: Why the session stopped sending requests; None while it still asks.
-        self.stop_reason: str | None = None
-
-    @property
-    def stopped(self) -> bool:
-        return self.stop_reason is not None
-
-    def ask(
-        self, query: str | dict[str, str], countrycode: str | None, **kwargs: Any
-    ) -> _Answer | None:
-        """One throttled request: the answer, or None when Nominatim found nothing.
-
-        Raises :class:`_ServiceFailure` when the service failed; after too many failures in
-        a row, or a request to stop (429/403), :attr:`stop_reason` is set and nothing more
-        is sent.
-        """
-        from geopy import exc as gexc
-
-        if self.stopped:
-            raise _ServiceFailure("not queried, Nominatim stopped answering")
-        self.throttle.wait()
-        try:
-            location = self.client.geocode(
-                query,
-                exactly_one=True,
-                timeout=self.timeout,
-                country_codes=countrycode.lower() if countrycode else None,
-                **kwargs,
-            )
-        except (gexc.GeopyError, OSError, ValueError, TypeError, KeyError) as exc:
-            # ValueError & co.: a malformed answer is a fault of the service, not a crash.
-            self.consecutive_failures += 1
-            if _stops_at_once(exc):
-                self.stop_reason = "the server refuses further requests"
-            elif self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-                self.stop_reason = f"{self.consecutive_failures} failures in a row"
-            raise _ServiceFailure(
-                f"Nominatim failed: {_describe_failure(exc, self.timeout)}"
-            ) from exc
-        self.consecutive_failures = 0
-        if location is None:
-            return None
-        raw = location.raw if isinstance(location.raw, dict) else {}
-        place_class = raw.get("category") or raw.get("class")
-        lat, lon = float(location.latitude), float(location.longitude)
-        if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-            raise _ServiceFailure(f"Nominatim gave an impossible point ({lat}, {lon})")
-        return _Answer(lat, lon, place_class in _PLACE_CLASSES, str(location.address or ""))
 
 
 @contextlib.contextmanager
@@ -411,7 +179,8 @@ def run_geocode(
         sites = load_sites(paths)
         existing = load_geocodes(paths)
         old_rows: dict[str, dict[str, Any]] = {
-            str(r["site_id"]): dict(r) for r in existing.to_dict(orient="records")
+            str(r["site_id"]): {str(k): v for k, v in r.items()}
+            for r in existing.to_dict(orient="records")
         }
         hints = registry_places(paths, sites)
         tally = _Tally()
@@ -420,10 +189,17 @@ def run_geocode(
         now = utc_now_iso()
 
         for record in sites.to_dict(orient="records"):
-            site = SiteQuery(*(str(record[c]) for c in ("site_id", "facility", "city", "country")))
+            site = SiteQuery(
+                str(record["site_id"]),
+                str(record["facility"]),
+                str(record["city"]),
+                str(record["country"]),
+            )
             hint = hints.get(site.site_id)
             if hint is not None:
-                point = (hint.lat, hint.lon) if hint.has_point else None
+                point = None
+                if hint.has_point and hint.lat is not None and hint.lon is not None:
+                    point = (hint.lat, hint.lon)
                 site = dataclasses.replace(site, state=hint.state, point=point)
             old = old_rows.get(site.site_id)
             if old is not None and old["source"] == "manual":
@@ -439,7 +215,8 @@ def run_geocode(
             # A registry point now in the record beats an older gazetteer guess.
             stale = site.point is not None and old is not None and old["source"] == "gazetteer"
             if (
-                same_query
+                old is not None
+                and same_query
                 and not stale
                 and _has_point(old)
                 and _reuse(old, offline=offline, refresh=refresh)
@@ -469,7 +246,7 @@ def run_geocode(
                 "delete or renumber them by hand."
             )
         ordered = [rows[str(s)] for s in sites["site_id"] if str(s) in rows] + orphans
-        atomic_write_text(paths.geocodes, geocodes_to_csv(ordered))
+        write_geocodes(paths, ordered)
 
     return _summary(ordered, tally, offline)
 
@@ -531,7 +308,7 @@ def _query_sites(
                 with tqdm.external_write_mode(file=sys.stderr):
                     echo(message)
 
-        session = _OnlineSession(client, min_delay, timeout)
+        session = OnlineSession(client, min_delay, timeout)
         skipped: list[str] = []
         for site in to_query:
             if session.stopped:
@@ -551,7 +328,7 @@ def _query_sites(
 
 def _query_site(
     site: SiteQuery,
-    session: _OnlineSession,
+    session: OnlineSession,
     old: dict[str, Any] | None,
     rows: dict[str, dict[str, Any]],
     tally: _Tally,
@@ -574,7 +351,7 @@ def _query_site(
             if town is not None:
                 city = Place(site.city, code or "", town.lat, town.lon, 0, 0)
                 city_source = "nominatim"
-    except _ServiceFailure as failure:
+    except ServiceFailure as failure:
         tally.failed += 1
         _fallback(site, old, str(failure), rows, tally, warn, now, city, city_source)
         return
@@ -652,21 +429,3 @@ def _summary(rows: list[dict[str, Any]], tally: _Tally, offline: bool) -> str:
     if tally.no_point:
         parts.append(f"{tally.no_point} without a point")
     return "; ".join(parts)
-
-
-__all__ = [
-    "GEOCODE_COLUMNS",
-    "MAX_CONSECUTIVE_FAILURES",
-    "MAX_FACILITY_DISTANCE_KM",
-    "PRECISIONS",
-    "SOURCES",
-    "USER_AGENT",
-    "GeocodeError",
-    "SiteQuery",
-    "geocodes_to_csv",
-    "haversine_km",
-    "load_geocodes",
-    "nominatim_client",
-    "parse_geocodes_csv",
-    "run_geocode",
-]

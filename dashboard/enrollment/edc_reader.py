@@ -1,12 +1,11 @@
-"""Reading an EDC/IWRS export (CSV or XLSX) into a grid of text cells, safely.
+"""Reading the EDC/IWRS file (CSV or XLSX) into a grid of text cells, safely.
 
-Why a module of its own: the enrollment rules (which columns, which values) are one
-concern; getting text cells out of whatever a site or a sponsor tool produced — UTF-8 or
-Windows-1252, ``;`` or ``,`` or tab, an Excel workbook, a hostile zip — is another, and
-both are easier to test apart. Everything here is about *bytes → cells*; nothing here
-knows what a patient is.
+The enrollment rules (which columns, which values) live in :mod:`.checks`; here is only
+getting text cells out of whatever a site or a sponsor tool produced — UTF-8 or
+Windows-1252, ``;`` or ``,`` or tab, an Excel workbook, a hostile zip. Everything here is
+about *bytes → cells*; nothing here knows what a patient is.
 
-Choices (documented because the issue left them open):
+Rules:
 
 - Encoding: UTF-8 (with or without BOM) is tried strictly first; anything that is not
   valid UTF-8 is read as Windows-1252, which is what French Excel writes for "CSV
@@ -395,7 +394,7 @@ def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
     _check_zip(data, name, limits)
     import zipfile
 
-    from .xlsx_width import widest_sheet_row
+    from ..xlsx_width import widest_sheet_row
 
     try:
         widest = widest_sheet_row(data, limits.max_columns)

@@ -1,7 +1,8 @@
-"""Per-site figures: randomized per site (bars), and activation → first patient (timeline).
+"""Site activation → first randomization: one row per site, from activation to its first
+patient (or to the as-of date while it waits).
 
-Both take :func:`dashboard.metrics.site_table` as it is, and put the site id in
-``customdata`` so a click selects the site across the page.
+Takes :func:`dashboard.metrics.site_table` as it is and puts the site id in ``customdata``
+so a click selects the site across the page.
 """
 
 from __future__ import annotations
@@ -13,153 +14,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..registry import LOCATION_STATUSES
 from . import theme
-
-ROW_PX = 18
-LABEL_CHARS = 40
-
-
-def site_label(site_id: str, facility: str, city: str) -> str:
-    """Unique, short y-axis label: "26 · CHU Montpellier - St Eloi…, Montpellier"."""
-    city_part = "" if city.lower() in facility.lower() else f", {city}"
-    room = LABEL_CHARS - len(city_part)
-    name = facility if len(facility) <= room else facility[: room - 1].rstrip() + "…"
-    return f"{site_id} · {name}{city_part}"
-
-
-def figure_height(n_sites: int) -> int:
-    """Height that gives every site a readable row."""
-    return max(260, ROW_PX * n_sites + 120)
-
-
-def _labels(table: pd.DataFrame) -> list[str]:
-    return [
-        site_label(str(r.site_id), str(r.facility), str(r.city))
-        for r in table[["site_id", "facility", "city"]].itertuples(index=False)
-    ]
-
-
-def _opacity(site_ids: list[str], highlighted: set[str] | None) -> list[float]:
-    return [
-        theme.DIMMED_OPACITY if highlighted is not None and s not in highlighted else 1.0
-        for s in site_ids
-    ]
-
-
-def _hover(r: Mapping[str, Any]) -> str:
-    lines = [
-        f"<b>{r['facility']}</b>",
-        f"{r['city']} · site {r['site_id']}",
-        f"Status: {theme.status_label(str(r['status']))}",
-        f"Randomized: {int(r['randomized'])} · Screened: {int(r['screened'])}",
-    ]
-    target = r.get("target")
-    if target is not None and not pd.isna(target):
-        lines.append(f"Site target: {int(target)}")
-    return "<br>".join(lines)
-
-
-def site_bar_figure(
-    table: pd.DataFrame,
-    *,
-    highlighted: Collection[str] | None = None,
-    selected: Collection[str] = (),
-    validate: bool = True,
-) -> go.Figure | dict[str, Any]:
-    """Randomized per site, largest first, coloured by status; site targets as ticks.
-
-    ``table``: :func:`dashboard.metrics.site_table` (site_id, facility, city, status,
-    randomized, screened, target). One bar trace per status present (legend), then a
-    "Site target" marker trace when any site has a target. ``customdata`` is the site id.
-    """
-    highlighted_set = None if highlighted is None else {str(s) for s in highlighted}
-    selected_set = {str(s) for s in selected}
-    ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
-    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
-    records = theme.records(ordered)
-    data: list[dict[str, Any]] = []
-    present = {r["status"] for r in records}
-    statuses = [s for s in LOCATION_STATUSES if s in present]
-    statuses += sorted(present - set(statuses))
-    for status in statuses:
-        part = [r for r in records if r["status"] == status]
-        ids = [r["site_id"] for r in part]
-        data.append(
-            {
-                "type": "bar",
-                "orientation": "h",
-                "x": [int(r["randomized"]) for r in part],
-                "y": [r["label"] for r in part],
-                "customdata": ids,
-                "name": theme.status_label(status),
-                "marker": {
-                    "color": theme.status_color(status),
-                    "opacity": _opacity(ids, highlighted_set),
-                    "line": {
-                        "color": theme.SELECTED_OUTLINE,
-                        "width": [2 if s in selected_set else 0 for s in ids],
-                    },
-                },
-                "text": [int(r["randomized"]) for r in part],
-                "textposition": "outside",
-                "cliponaxis": False,
-                "textfont": {"size": 11, "color": theme.TEXT_COLOR},
-                "hovertext": [_hover(r) for r in part],
-                "hoverinfo": "text",
-            }
-        )
-    with_target = [
-        r for r in records if r.get("target") is not None and not pd.isna(r.get("target"))
-    ]
-    if with_target:
-        data.append(
-            {
-                "type": "scatter",
-                "x": [int(r["target"]) for r in with_target],
-                "y": [r["label"] for r in with_target],
-                "mode": "markers",
-                "marker": {
-                    "symbol": "line-ns",
-                    "size": 15,
-                    "line": {"width": 3, "color": theme.TARGET_COLOR},
-                    "color": theme.TARGET_COLOR,
-                },
-                "customdata": [r["site_id"] for r in with_target],
-                "name": "Site target",
-                "hovertemplate": "%{y}<br>Site target: %{x}<extra></extra>",
-            }
-        )
-    max_x = max(
-        [1] + [int(r["randomized"]) for r in records] + [int(r["target"]) for r in with_target]
-    )
-    layout = theme.base_layout(
-        height=figure_height(len(records)),
-        margin={"l": 8, "r": 24, "t": 8, "b": 8},
-        barmode="overlay",
-        bargap=0.28,
-        showlegend=True,
-        legend={"orientation": "h", "x": 0, "y": -0.005, "xanchor": "left", "yanchor": "top"},
-        clickmode="event",
-        dragmode=False,
-        xaxis=theme.axis_style(
-            range=[0, max_x * 1.1 + 0.6],
-            dtick=1 if max_x <= 12 else None,
-            side="top",
-            fixedrange=True,
-        ),
-        yaxis=theme.axis_style(
-            type="category",
-            categoryorder="array",
-            categoryarray=[r["label"] for r in records],
-            range=[len(records) - 0.5, -0.6],
-            showgrid=False,
-            ticks="",
-            tickfont={"size": 11, "color": theme.TEXT_COLOR},
-            fixedrange=True,
-        ),
-    )
-    return theme.make_figure(data, layout, validate=validate)
+from .bars import figure_height, site_labels, site_opacities
 
 
 def activation_order(table: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
@@ -248,7 +104,7 @@ def activation_figure(
     cut = pd.Timestamp(as_of).date()
     start = pd.Timestamp(trial_start).date()
     ordered = activation_order(table, cut)
-    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=_labels(ordered))
+    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=site_labels(ordered))
     records = theme.records(ordered)
     by_stage = {
         stage: [r for r in records if r["stage"] == stage]
@@ -304,7 +160,7 @@ def activation_figure(
                     "size": 9,
                     "color": theme.MARKER_OUTLINE,
                     "line": {"width": 2},
-                    "opacity": _opacity(ids, highlighted_set),
+                    "opacity": site_opacities(ids, highlighted_set),
                 },
                 "customdata": ids,
                 "name": "Activation",
@@ -325,7 +181,7 @@ def activation_figure(
                     "symbol": "circle",
                     "size": 10,
                     "color": theme.RANDOMIZED_COLOR,
-                    "opacity": _opacity(ids, highlighted_set),
+                    "opacity": site_opacities(ids, highlighted_set),
                     "line": {
                         "width": [2.5 if s in selected_set else 0 for s in ids],
                         "color": theme.SELECTED_OUTLINE,
@@ -358,7 +214,7 @@ def activation_figure(
                         "width": [3.5 if s in selected_set else 2 for s in ids],
                         "color": theme.REQUIRED_COLOR,
                     },
-                    "opacity": _opacity(ids, highlighted_set),
+                    "opacity": site_opacities(ids, highlighted_set),
                 },
                 "text": [f"waiting {int(r['days_open'])} d" for r in rows],
                 "textposition": "middle right",
@@ -388,7 +244,7 @@ def activation_figure(
                         "width": [3.5 if s in selected_set else 2 for s in ids],
                         "color": theme.status_color("NOT_YET_RECRUITING"),
                     },
-                    "opacity": _opacity(ids, highlighted_set),
+                    "opacity": site_opacities(ids, highlighted_set),
                 },
                 "text": [
                     f"not activated — {theme.status_label(str(r['status'])).lower()}" for r in rows

@@ -4,7 +4,7 @@ A chart read only by hovering is closed to anyone who cannot see it. Each figure
 page (accrual, map, randomized per site, activation) is described by a summary sentence
 that a screen reader announces with the figure's name, and its numbers are reachable as
 a plain table behind a "Show data" toggle. Both come from the same
-:class:`~dashboard.layout.PageNumbers` as the chart: per-site aggregates only, never a
+:class:`~dashboard.page.view_model.PageNumbers` as the chart: per-site aggregates only, never a
 patient-level row. :func:`register` refreshes them when the as-of date changes.
 """
 
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from dash import Input, Output, State, html, no_update
 
-from . import dates
+from .. import dates
+from ..registry import STATUS_LABELS
 from .accessibility import described_figure
-from .registry import STATUS_LABELS
 
 if TYPE_CHECKING:
     import dash
 
-    from .layout import NumbersCache, PageNumbers
-    from .store import DataStore, TrialData
+    from ..store import DataStore, TrialData
+    from .view_model import NumbersCache, PageNumbers
 
 #: The four charts: (figure name read by screen readers, id of its summary, id of its table).
 CHARTS: dict[str, tuple[str, str, str]] = {
@@ -61,8 +61,8 @@ def accrual_summary(numbers: PageNumbers, target: int, planned_completion: dt.da
     forecast median 2026-10-26 (80 % 2026-07-21 – 2027-03-04)." """
     s = numbers.summary
     parts = [
-        f"Accrual: {s['randomized']} of {target} randomized as of {numbers.as_of.isoformat()} "
-        f"({s['screened']} screened)",
+        f"Accrual: {s.randomized} of {target} randomized as of {numbers.as_of.isoformat()} "
+        f"({s.screened} screened)",
         f"plan {target} by {planned_completion.isoformat()}",
     ]
     forecast = numbers.forecast
