@@ -9,7 +9,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import html
 
-from ...asof import as_of_warnings
+from ...dates import as_of_warnings
 from ...store import TrialData
 from ..view_model import PageNumbers
 
