@@ -91,18 +91,19 @@ def progress_bar(ident: str, percent: float | None, label: str) -> html.Div:
     """Bootstrap's progress bar drawn by hand with a name: ``role="progressbar"`` needs an
     accessible name (``aria-progressbar-name``), which dbc.Progress cannot carry."""
     value = max(0.0, min(percent or 0.0, 100.0))
+    aria: dict[str, Any] = {
+        "aria-label": label,
+        "aria-valuenow": f"{value:g}",
+        "aria-valuemin": "0",
+        "aria-valuemax": "100",
+    }
     return html.Div(
         html.Div(
             id=ident,
             className="progress-bar bg-primary",
             style={"width": f"{value:g}%"},
             role="progressbar",
-            **{
-                "aria-label": label,
-                "aria-valuenow": f"{value:g}",
-                "aria-valuemin": "0",
-                "aria-valuemax": "100",
-            },
+            **aria,
         ),
         className="progress kpi-progress",
     )
@@ -110,7 +111,8 @@ def progress_bar(ident: str, percent: float | None, label: str) -> html.Div:
 
 def described_figure(graph: Any, name: str, summary_id: str, summary: Any = "") -> html.Div:
     """A chart as a named ``figure`` described by a short text summary, which screen
-    readers announce with the name (the chart's data: :func:`dashboard.chart_text.data_table`)."""
+    readers announce with the name (the chart's data: :func:`dashboard.page.chart_text.data_tables`)."""
+    aria: dict[str, Any] = {"aria-label": name, "aria-describedby": summary_id}
     return html.Div(
         [
             graph,
@@ -118,5 +120,5 @@ def described_figure(graph: Any, name: str, summary_id: str, summary: Any = "") 
         ],
         role="figure",
         className="described-figure",
-        **{"aria-label": name, "aria-describedby": summary_id},
+        **aria,
     )

@@ -11,7 +11,7 @@ patient-level row. :func:`register` refreshes them when the as-of date changes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -41,6 +41,11 @@ CHARTS: dict[str, tuple[str, str, str]] = {
 
 
 # ----------------------------------------------------------------------------- wording
+def _rows(frame: pd.DataFrame) -> Iterator[Any]:
+    """The frame's rows as named tuples (their fields are the table's columns)."""
+    return iter(frame.itertuples())
+
+
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
@@ -93,7 +98,7 @@ def map_summary(table: pd.DataFrame) -> str:
         return "Map: no site in the registry record."
     cities = table["city"].fillna("").astype(str).str.strip()
     statuses = table["status"].value_counts()
-    status_text = ", ".join(f"{k} {STATUS_LABELS.get(s, s)}" for s, k in statuses.items())
+    status_text = ", ".join(f"{k} {STATUS_LABELS.get(str(s), str(s))}" for s, k in statuses.items())
     randomizing = int((table["randomized"] > 0).sum())
     text = (
         f"Map: {_plural(n, 'site')} in {_plural(cities[cities != ''].nunique(), 'city', 'cities')}"
@@ -115,7 +120,7 @@ def bars_summary(table: pd.DataFrame, top: int = 3) -> str:
     if len(randomizing):
         leaders = randomizing.sort_values(["randomized", "site_id"], ascending=[False, True])
         most = ", ".join(
-            f"{_site_label(r)} ({int(r.randomized)})" for r in leaders.head(top).itertuples()
+            f"{_site_label(r)} ({int(r.randomized)})" for r in _rows(leaders.head(top))
         )
         text += f"; most: {most}"
     return text + "."
@@ -195,7 +200,7 @@ def accrual_rows(accrual: pd.DataFrame) -> list[list[Any]]:
         return []
     frame = accrual.assign(date=pd.to_datetime(accrual["date"]))
     last = frame.groupby(frame["date"].dt.to_period("M")).tail(1)
-    return [[r.date, int(r.screened), int(r.randomized)] for r in last.itertuples()]
+    return [[r.date, int(r.screened), int(r.randomized)] for r in _rows(last)]
 
 
 def data_tables(numbers: PageNumbers) -> dict[str, html.Table]:
@@ -208,7 +213,7 @@ def data_tables(numbers: PageNumbers) -> dict[str, html.Table]:
             ["Site", "Facility", "City", "Status", "Randomized", "On the map"],
             [
                 [r.site_id, r.facility, r.city, st, int(r.randomized), "yes" if loc else "no"]
-                for r, st, loc in zip(table.itertuples(), status, located, strict=True)
+                for r, st, loc in zip(_rows(table), status, located, strict=True)
             ],
         ),
         "accrual": _table(
@@ -228,7 +233,7 @@ def data_tables(numbers: PageNumbers) -> dict[str, html.Table]:
                     r.share_of_randomized,
                     None if pd.isna(r.target) else int(r.target),
                 ]
-                for r, st in zip(table.itertuples(), status, strict=True)
+                for r, st in zip(_rows(table), status, strict=True)
             ],
         ),
         "activation": _table(
@@ -244,7 +249,7 @@ def data_tables(numbers: PageNumbers) -> dict[str, html.Table]:
                     if pd.isna(r.days_activation_to_first_randomization)
                     else int(r.days_activation_to_first_randomization),
                 ]
-                for r in table.itertuples()
+                for r in _rows(table)
             ],
         ),
     }
