@@ -15,7 +15,7 @@ from dashboard.compression import enable_compression
 app = dash.Dash(__name__, serve_locally=True)
 app.layout = html.Div(
     [
-        dcc.DatePickerSingle(id="as-of-date", date="2025-11-20"),
+        dcc.Input(id="as-of-date", type="date", value="2025-11-20"),
         html.Div(id="echo"),
         dcc.Graph(
             id="site-map",
@@ -25,7 +25,7 @@ app.layout = html.Div(
 )
 
 
-@app.callback(Output("echo", "children"), Input("as-of-date", "date"))
+@app.callback(Output("echo", "children"), Input("as-of-date", "value"))
 def echo(as_of: str) -> str:
     return as_of
 

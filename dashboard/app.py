@@ -23,6 +23,7 @@ from .data_page import PATH as DATA_PAGE_PATH
 from .data_page import install_data_page
 from .health import data_health
 from .page import callbacks
+from .page.accessibility import INDEX_STRING
 from .page.layout import serve_layout
 from .page.view_model import NumbersCache
 from .pending_uploads import PendingUploads, default_upload_dir
@@ -103,6 +104,7 @@ def create_app(
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    app.index_string = INDEX_STRING  # lang="en", skip link, one contentinfo landmark
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")

@@ -171,7 +171,9 @@ def write_gen_trial(root: Path, trial: GenTrial) -> Path:
 
 # ----------------------------------------------------------------------------- the page over HTTP
 #: Values the renderer would send for each kind of input/state property.
-def _prop_value(prop: str, as_of: str, site_id: str) -> Any:
+def _prop_value(prop: str, as_of: str, site_id: str, ident: str = "") -> Any:
+    if ident == "as-of-date" and prop == "value":  # the native date field's ISO value
+        return as_of
     return {
         "date": as_of,
         "search": f"?as_of={as_of}",
@@ -180,6 +182,7 @@ def _prop_value(prop: str, as_of: str, site_id: str) -> Any:
         "n_clicks": 1,
         "clickData": {"points": [{"customdata": site_id}]},
         "cellClicked": {"rowId": site_id},
+        "eventData": {"data": site_id, "timestamp": 1},  # Enter on the site's grid row
     }.get(prop)
 
 
@@ -211,7 +214,7 @@ def drive_every_callback(
             {
                 "id": i["id"],
                 "property": i["property"],
-                "value": _prop_value(i["property"], as_of, site_id),
+                "value": _prop_value(i["property"], as_of, site_id, i["id"]),
             }
             for i in dep["inputs"]
         ]
@@ -219,7 +222,7 @@ def drive_every_callback(
             {
                 "id": s["id"],
                 "property": s["property"],
-                "value": _prop_value(s["property"], as_of, site_id),
+                "value": _prop_value(s["property"], as_of, site_id, s["id"]),
             }
             for s in dep["state"]
         ]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-AS_OF_INPUT = ("as-of-date", "date")
+AS_OF_INPUT = ("as-of-date", "value")
 MAP_OUTPUT = "site-map.figure"
 
 
@@ -173,15 +173,15 @@ def callback_body(dep: dict[str, Any], as_of: str) -> dict[str, Any]:
     for part in dep["output"].strip(".").split("..."):
         ident, prop = part.rsplit(".", 1)
         outputs.append({"id": ident, "property": prop})
-    defaults = {"date": as_of, "value": [], "data": []}
-    inputs = [
-        {"id": i["id"], "property": i["property"], "value": defaults.get(i["property"])}
-        for i in dep["inputs"]
-    ]
-    state = [
-        {"id": s["id"], "property": s["property"], "value": defaults.get(s["property"])}
-        for s in dep["state"]
-    ]
+    defaults = {"value": [], "data": []}
+
+    def value(item: dict[str, Any]) -> Any:
+        if (item["id"], item["property"]) == AS_OF_INPUT:
+            return as_of
+        return defaults.get(item["property"])
+
+    inputs = [{"id": i["id"], "property": i["property"], "value": value(i)} for i in dep["inputs"]]
+    state = [{"id": s["id"], "property": s["property"], "value": value(s)} for s in dep["state"]]
     multi = dep["output"].startswith("..")
     return {
         "output": dep["output"],

@@ -210,7 +210,7 @@ def test_every_view_on_any_valid_data(
     refresh = next(
         v
         for k, v in replies.items()
-        if k.startswith(f"{ids.AS_OF}.date->") and f"{ids.GRID}.rowData" in k
+        if k.startswith(f"{ids.AS_OF}.value->") and f"{ids.GRID}.rowData" in k
     )
     response = refresh["response"]
     allowed = as_of_range(trial.start, trial.recorded_cutoff())

@@ -78,7 +78,7 @@ def served(data_dir):
         if "site-map.figure" in d["output"] and any(i["id"] == "as-of-date" for i in d["inputs"])
     )
 
-    def post(as_of: str, selection: list[str] | None = None, trigger: str = "as-of-date.date"):
+    def post(as_of: str, selection: list[str] | None = None, trigger: str = "as-of-date.value"):
         body = callback_body(dep, as_of)
         for item in body["inputs"]:
             if item["id"] == ids.SELECTION:

@@ -176,7 +176,7 @@ def test_first_import_then_every_view(
         refresh = next(
             v
             for k, v in replies.items()
-            if k.startswith(f"{ids_module.AS_OF}.date->") and f"{ids_module.GRID}.rowData" in k
+            if k.startswith(f"{ids_module.AS_OF}.value->") and f"{ids_module.GRID}.rowData" in k
         )["response"]
         rows = {r["site_id"]: r for r in refresh[ids_module.GRID]["rowData"]}
         assert sum(r["randomized"] for r in rows.values()) == randomized

@@ -211,7 +211,7 @@ def test_as_of_in_the_url_far_away_reaches_the_refusal_not_the_cutoff(app_client
         ],
         "inputs": [
             {"id": "url", "property": "search", "value": "?as_of=2300-01-01"},
-            {"id": "as-of-date", "property": "date", "value": "2025-11-20"},
+            {"id": "as-of-date", "property": "value", "value": "2025-11-20"},
         ],
         "state": [],
         "changedPropIds": ["url.search"],
@@ -220,6 +220,6 @@ def test_as_of_in_the_url_far_away_reaches_the_refusal_not_the_cutoff(app_client
     assert reply.status_code == 200
     # The picker gets the asked date (then refused by the main view with the range),
     # never silently the cut-off.
-    assert reply.get_json()["response"]["as-of-date"]["date"] == "2300-01-01"
+    assert reply.get_json()["response"]["as-of-date"]["value"] == "2300-01-01"
     refused, _ = _post(client, _dep(client, "site-map.figure"), "2300-01-01")
     assert b"As-of date 2300-01-01 refused" in refused.get_data()

@@ -75,7 +75,9 @@ def test_randomized_card(numbers_and_data):
     cards = kpi_cards.kpi_cards(*numbers_and_data)
     assert text_of(find(cards, "kpi-randomized-value")) == "4"
     assert text_of(find(cards, "kpi-randomized-pct")) == "40.0 %"
-    assert find(cards, "kpi-randomized-progress").value == 40.0
+    bar = find(cards, "kpi-randomized-progress")
+    assert getattr(bar, "aria-valuenow") == "40" and bar.role == "progressbar"
+    assert getattr(bar, "aria-label") == "Randomized: 40.0 % of the target of 10"
     assert "/ 10" in text_of(find(cards, "kpi-randomized"))
     assert text_of(find(cards, "kpi-randomized-delta")) == "+1 this week"
 
@@ -178,7 +180,8 @@ def test_header_names_the_trial_and_links_the_registry():
     assert link.href == "https://clinicaltrials.gov/study/NCT00000001"
     assert find(head, "synthetic-badge") is None
     picker = find(head, ids.AS_OF)
-    assert picker.date == "2024-07-01" and picker.min_date_allowed == "2024-01-01"
+    assert picker.value == "2024-07-01" and picker.min == "2024-01-01"
+    assert picker.type == "date"  # native: keyboard and screen readers, no widget
 
 
 def test_synthetic_data_is_badged_and_announced():

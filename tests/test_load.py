@@ -20,7 +20,7 @@ def test_gunicorn_two_workers_answer_concurrent_as_of_changes_without_error(data
 def test_callback_body_is_what_the_renderer_sends():
     dep = {
         "output": "..a.children...b.figure..",
-        "inputs": [{"id": "as-of-date", "property": "date"}, {"id": "f", "property": "value"}],
+        "inputs": [{"id": "as-of-date", "property": "value"}, {"id": "f", "property": "value"}],
         "state": [{"id": "s", "property": "data"}],
     }
     body = bench.callback_body(dep, "2024-01-31")
@@ -29,4 +29,4 @@ def test_callback_body_is_what_the_renderer_sends():
         {"id": "b", "property": "figure"},
     ]
     assert body["inputs"][0]["value"] == "2024-01-31"
-    assert body["changedPropIds"] == ["as-of-date.date"]
+    assert body["changedPropIds"] == ["as-of-date.value"]

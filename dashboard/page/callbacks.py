@@ -24,7 +24,7 @@ from .. import dates
 from ..compression import declare_body_key
 from ..dates import AsOfRefused, as_of_range
 from ..store import DataStore, TrialData
-from . import ids
+from . import chart_text, ids
 from .components.alerts import alerts
 from .components.charts import accrual_chart, activation_chart, bars_chart, map_chart
 from .components.grid import grid_rows
@@ -178,8 +178,8 @@ def register(
         return dates.resolve_as_of(value, default_as_of or data.data_cutoff, allowed)
 
     @app.callback(
-        output={"search": Output(ids.URL, "search"), "date": Output(ids.AS_OF, "date")},
-        inputs={"search": Input(ids.URL, "search"), "date": Input(ids.AS_OF, "date")},
+        output={"search": Output(ids.URL, "search"), "date": Output(ids.AS_OF, "value")},
+        inputs={"search": Input(ids.URL, "search"), "date": Input(ids.AS_OF, "value")},
     )
     def sync_url_and_as_of(search: str | None, date: str | None) -> dict[str, Any]:
         """?as_of=YYYY-MM-DD in the URL sets the picker; the picker keeps the URL bookmarkable."""
@@ -207,6 +207,7 @@ def register(
             "bars_click": Input(ids.BARS, "clickData"),
             "activation_click": Input(ids.ACTIVATION, "clickData"),
             "cell_clicked": Input(ids.GRID, "cellClicked"),
+            "cell_key": Input(ids.GRID, "eventData"),
             "clear": Input(ids.CLEAR_SELECTION, "n_clicks"),
             "selection": State(ids.SELECTION, "data"),
         },
@@ -217,10 +218,13 @@ def register(
         bars_click: Any,
         activation_click: Any,
         cell_clicked: Any,
+        cell_key: Any,
         clear: Any,
         selection: Any,
     ) -> dict[str, Any]:
-        """A click on a marker, bar, activation row or table row toggles that site."""
+        """A click on a marker, bar, activation row or table row toggles that site, and so
+        does Enter or Space on a row of the table (its ``eventData``: the site id, set by
+        assets/grid_keyboard.js)."""
         trigger = ctx.triggered_id
         unchanged = {
             "selection": no_update,
@@ -234,6 +238,10 @@ def register(
         if trigger == ids.CLEAR_SELECTION:
             return {"selection": [], "statuses": [], **reset_clicks}
         if trigger == ids.GRID:
+            if f"{ids.GRID}.eventData" in ctx.triggered_prop_ids:
+                cell_clicked = (
+                    {"rowId": cell_key.get("data")} if isinstance(cell_key, dict) else None
+                )
             site_id = cell_clicked.get("rowId") if isinstance(cell_clicked, dict) else None
             site_id = site_id if isinstance(site_id, str) else None
             return {**unchanged, "selection": toggle(selection, site_id)}
@@ -246,7 +254,7 @@ def register(
     @app.callback(
         output=REFRESH,
         inputs={
-            "date": Input(ids.AS_OF, "date"),
+            "date": Input(ids.AS_OF, "value"),
             "statuses": Input(ids.STATUS_FILTER, "value"),
             "selection": Input(ids.SELECTION, "data"),
         },
@@ -265,7 +273,7 @@ def register(
             as_of = resolve_as_of(date)
         except AsOfRefused as exc:
             return {**dict.fromkeys(REFRESH, no_update), "alerts": refusal_alert(exc)}
-        same_date = f"{ids.AS_OF}.date" not in ctx.triggered_prop_ids
+        same_date = f"{ids.AS_OF}.value" not in ctx.triggered_prop_ids
         errors = store.errors
         key = replies.key(data, as_of, not same_date, statuses, selection, errors)
         hit = replies.get(data, key)
@@ -278,6 +286,8 @@ def register(
         # compressed form is kept too, so a view seen again is not compressed again.
         declare_body_key(f"refresh:{id(replies)}:{hit.serial}")
         return hit
+
+    chart_text.register(app, store, ids.AS_OF, ids.AS_OF_TEXT, numbers_cache, lambda: default_as_of)
 
     app.clientside_callback(
         """
@@ -305,7 +315,7 @@ def register(
         Output(ids.SITES_DOWNLOAD, "data"),
         Input(ids.SITES_CSV, "n_clicks"),
         Input(ids.SITES_XLSX, "n_clicks"),
-        State(ids.AS_OF, "date"),
+        State(ids.AS_OF, "value"),
         prevent_initial_call=True,
     )
     def export_sites(_csv: Any, _xlsx: Any, date: str | None) -> Any:
@@ -316,7 +326,7 @@ def register(
         Output(ids.ACCRUAL_DOWNLOAD, "data"),
         Input(ids.ACCRUAL_CSV, "n_clicks"),
         Input(ids.ACCRUAL_XLSX, "n_clicks"),
-        State(ids.AS_OF, "date"),
+        State(ids.AS_OF, "value"),
         prevent_initial_call=True,
     )
     def export_accrual(_csv: Any, _xlsx: Any, date: str | None) -> Any:
@@ -331,7 +341,7 @@ def register(
         inputs={
             "pdf": Input(ids.PDF_BUTTON, "n_clicks"),
             "png": Input(ids.PNG_BUTTON, "n_clicks"),
-            "date": State(ids.AS_OF, "date"),
+            "date": State(ids.AS_OF, "value"),
         },
         prevent_initial_call=True,
         running=[

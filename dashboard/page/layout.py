@@ -17,6 +17,8 @@ from ..figures.bars import figure_height
 from ..figures.map import map_subtitle
 from ..store import LOAD_ERRORS, DataStore, TrialData
 from ..viewer_warnings import viewer_messages
+from .accessibility import MAIN_ID
+from .chart_text import described_chart
 from .components.alerts import alerts
 from .components.charts import (
     ACCRUAL_HEIGHT,
@@ -69,7 +71,14 @@ def page(
     map_panel = panel(
         "Sites on the map",
         [
-            graph(MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT),
+            *described_chart(
+                "map",
+                graph(
+                    MAP, site_map, "site-map", topojson_url_for(topojson_url, site_map), MAP_HEIGHT
+                ),
+                numbers,
+                data,
+            ),
             html.Div(
                 "Colour: registry status · marker area: randomized patients · hollow: none "
                 "randomized yet. Sites sharing a location are spread slightly around it "
@@ -82,14 +91,17 @@ def page(
     )
     accrual_panel = panel(
         "Accrual over time",
-        [
+        described_chart(
+            "accrual",
             graph(
                 ACCRUAL,
                 accrual_chart(numbers, data, validate=False),
                 "accrual",
                 height=ACCRUAL_HEIGHT,
-            )
-        ],
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Cumulative screened and randomized against the plan; "
         "forecast median with 80 % and 95 % intervals",
         tools=export_menu("accrual", ACCRUAL_CSV, ACCRUAL_XLSX, ACCRUAL_DOWNLOAD),
@@ -98,28 +110,34 @@ def page(
     n_sites = len(numbers.table)
     bars_panel = panel(
         "Randomized per site",
-        [
+        described_chart(
+            "bars",
             graph(
                 BARS,
                 bars_chart(numbers, validate=False),
                 "randomized-per-site",
                 height=figure_height(n_sites),
-            )
-        ],
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Sorted by randomized count; colour: registry status"
         + ("; tick: site target" if numbers.table["target"].notna().any() else ""),
         panel_id="panel-bars",
     )
     activation_panel = panel(
         "Site activation → first randomization",
-        [
+        described_chart(
+            "activation",
             graph(
                 ACTIVATION,
                 activation_chart(numbers, data, validate=False),
                 "site-activation",
                 height=figure_height(n_sites),
-            )
-        ],
+            ),
+            numbers,
+            data,
+        ),
         subtitle="Sites not yet activated first, then sites still waiting for their first patient",
         panel_id="panel-activation",
     )
@@ -172,6 +190,8 @@ def page(
                 ],
                 fluid=True,
                 className="page-body",
+                tag="main",
+                id=MAIN_ID,
             ),
         ],
         className="page",
@@ -193,6 +213,8 @@ def error_page(message: str) -> html.Div:
             ),
         ],
         className="page-body",
+        tag="main",
+        id=MAIN_ID,
     )
 
 

@@ -105,13 +105,15 @@ CLICK = {"points": [{"customdata": "32", "curveNumber": 0, "pointNumber": 0}]}
 #: a cleared value all run the code that would carry patient data.
 VALUES: dict[tuple[str, str], list] = {
     ("url", "search"): ["?as_of=2024-06-30", "?as_of=2023-06-01", ""],
-    ("as-of-date", "date"): ["2024-06-30", "2023-06-01", "2026-02-28"],
+    ("as-of-date", "value"): ["2024-06-30", "2023-06-01", "2026-02-28"],
+    ("as-of-text", "children"): [["Counts as of ", "2024-06-30"]],
     ("status-filter", "value"): [[], ["RECRUITING"], ["NOT_YET_RECRUITING"]],
     ("selected-sites", "data"): [[], ["32"], ["32", "42"]],
     ("site-map", "clickData"): [CLICK, None],
     ("site-bars", "clickData"): [CLICK, None],
     ("site-activation", "clickData"): [CLICK, None],
     ("sites-grid", "cellClicked"): [{"rowId": "42", "colId": "facility", "rowIndex": 3}],
+    ("sites-grid", "eventData"): [{"data": "42", "timestamp": 1}],
     ("clear-selection", "n_clicks"): [1],
     ("export-sites-csv", "n_clicks"): [1],
     ("export-sites-xlsx", "n_clicks"): [1],

@@ -152,7 +152,12 @@ def sites_grid(rows: list[dict[str, Any]]) -> dag.AgGrid:
             "suppressRowVirtualisation": len(rows) <= GRID_ALL_ROWS_MAX,
             "suppressColumnVirtualisation": True,
             "animateRows": False,
-            "suppressCellFocus": True,
+            # Cells take the keyboard focus: arrows move, Enter or Space on a row or cell
+            # selects the site (assets/grid_keyboard.js); Tab goes row by row, then out of
+            # the grid (not through its 600 cells), Shift+Tab back.
+            "suppressCellFocus": False,
+            "tabToNextCell": {"function": "false"},
+            "tabToNextHeader": {"function": "false"},
             "tooltipShowDelay": 300,
         },
         style={"height": "560px", "width": "100%"},

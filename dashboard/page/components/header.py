@@ -1,4 +1,4 @@
-"""The page header: trial title and facts, the as-of picker, the status filter, the
+"""The page header: trial title and facts, the as-of date field, the status checkboxes, the
 selection and the snapshot download buttons."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from ...registry import STATUS_LABELS
 from ...store import TrialData
+from ..accessibility import as_of_input, status_filter
 from ..ids import (
     AS_OF,
     AS_OF_TEXT,
@@ -77,35 +78,12 @@ def header(
             html.Div(
                 [
                     dbc.Label("As of", html_for=AS_OF, className="control-label"),
-                    dcc.DatePickerSingle(
-                        id=AS_OF,
-                        date=as_of.isoformat(),
-                        min_date_allowed=trial.start_date.isoformat(),
-                        max_date_allowed=max_date.isoformat(),
-                        initial_visible_month=as_of.isoformat(),
-                        display_format="YYYY-MM-DD",
-                        first_day_of_week=1,
-                        clearable=False,
-                        className="as-of-picker",
-                    ),
+                    as_of_input(AS_OF, as_of, trial.start_date, max_date),
                 ],
                 className="control",
             ),
             html.Div(
-                [
-                    dbc.Label(
-                        "Select by status", html_for=STATUS_FILTER, className="control-label"
-                    ),
-                    dcc.Dropdown(
-                        id=STATUS_FILTER,
-                        options=status_choices or [],
-                        value=[],
-                        multi=True,
-                        placeholder="All statuses",
-                        className="status-filter",
-                        clearable=True,
-                    ),
-                ],
+                status_filter(STATUS_FILTER, status_choices or [], "Select by status"),
                 className="control control-status",
             ),
             html.Div(

@@ -13,6 +13,7 @@ from dash import html
 
 from ...registry import STATUS_LABELS
 from ...store import TrialData
+from ..accessibility import progress_bar
 from ..view_model import PageNumbers
 from ..wording import (
     completion_text,
@@ -47,11 +48,10 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
             ),
         ],
         [
-            dbc.Progress(
-                value=min(pct or 0, 100),
-                className="kpi-progress",
-                color="primary",
-                id="kpi-randomized-progress",
+            progress_bar(
+                "kpi-randomized-progress",
+                pct,
+                f"Randomized: {pct or 0:.1f} % of the target of {trial.target}",
             ),
             delta(numbers.week.randomized, "kpi-randomized"),
         ],
