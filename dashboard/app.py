@@ -100,11 +100,11 @@ def create_app(
         title="Recruitment dashboard",
         update_title=None,  # type: ignore[arg-type]  # None is documented (no "Updating..." title); the stub says str
         assets_ignore=r"data-page\.js",  # the Data page's script
-        index_string=dash.dash._default_index.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}"),
         compress=False,  # compression set up by enable_compression (static bodies cached)
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    app.index_string = INDEX_STRING  # lang="en", skip link, one contentinfo landmark
+    # lang="en", skip link, one contentinfo landmark; the tabs to the Data page after the skip link
+    app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}")
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")

@@ -16,6 +16,7 @@ import dash
 import flask
 
 from ..enrollment.edc_reader import Limits
+from ..page.accessibility import INDEX_STRING
 from ..pending_uploads import PendingUploads
 from ..roles import current_person
 from ..store import DataStore
@@ -48,11 +49,12 @@ def install_data_page(
         title="Data — Recruitment dashboard",
         update_title=None,  # type: ignore[arg-type]  # None is documented; the stub says str
         compress=False,
+        index_string=INDEX_STRING,  # lang, skip link: the dashboard's accessible index page
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     dash._get_app.APP = main_app  # the dashboard stays the process's default app
 
-    def serve() -> dash.html.Div:
+    def serve() -> dash.html.Main:
         return page(store, current_person())
 
     app.layout = serve

@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from .. import metrics
 from ..import_preview import ImportPreview
+from ..page.accessibility import MAIN_ID
 from ..roles import Person
 from ..sites import SitesError, load_sites
 from ..store import LOAD_ERRORS, DataStore
@@ -291,7 +292,7 @@ def refusal_view(name: str, messages: list[str]) -> html.Div:
     )
 
 
-def page(store: DataStore, person: Person) -> html.Div:
+def page(store: DataStore, person: Person) -> html.Main:
     """The whole Data page for ``person``."""
     hidden = {"display": "none"}
     upload_note = (
@@ -300,7 +301,8 @@ def page(store: DataStore, person: Person) -> html.Div:
         if person.editor
         else "Only editors can import exports."
     )
-    return html.Div(
+    # The page is one main landmark (the skip link of the shared index page lands on it).
+    return html.Main(
         [
             nav("data"),
             html.H1("Data", className="page-title"),
@@ -346,4 +348,5 @@ def page(store: DataStore, person: Person) -> html.Div:
             dcc.Store(id=ids.DATA_VERSION, data=0),
         ],
         className="container-fluid data-page py-3",
+        id=MAIN_ID,
     )

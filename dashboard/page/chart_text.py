@@ -73,21 +73,22 @@ def accrual_summary(numbers: PageNumbers, target: int, planned_completion: dt.da
     forecast = numbers.forecast
     if forecast is None:
         parts.append("no forecast")
-    elif forecast.get("remaining", 1) <= 0:
-        reached = forecast.get("target_reached_date")
-        parts.append(f"target reached on {reached}" if reached else "target reached")
+    elif forecast.remaining <= 0:
+        reached = forecast.target_reached_date
+        parts.append(f"target reached on {reached.isoformat()}" if reached else "target reached")
     else:
-        pg = forecast.get("poisson_gamma") or {}
-        median = pg.get("median_target_date")
-        if median:
-            text = f"forecast median {median}"
-            low, high = (list(pg.get("interval_80") or []) + [None, None])[:2]
+        pg = forecast.poisson_gamma
+        if pg.median_target_date is not None:
+            text = f"forecast median {pg.median_target_date.isoformat()}"
+            low, high = pg.interval_80
             if low or high:
-                text += f" (80 % {low or 'before'} – {high or 'beyond the horizon'})"
+                text += (
+                    f" (80 % {low.isoformat() if low else 'before'} – "
+                    f"{high.isoformat() if high else 'beyond the horizon'})"
+                )
             parts.append(text)
         else:
-            reason = pg.get("reason")
-            parts.append("no forecast date" + (f": {reason}" if reason else ""))
+            parts.append("no forecast date" + (f": {pg.reason}" if pg.reason else ""))
     return "; ".join(parts) + "."
 
 
