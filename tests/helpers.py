@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,3 +470,27 @@ def type_into_sites(data_dir: Path, typed: dict[str, tuple[str, str]]) -> bytes:
         out.append(",".join(cells))
     (data_dir / "sites.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
     return (data_dir / "sites.csv").read_bytes()
+
+
+def serve_data_dir(root: Path) -> Iterator[str]:
+    """Serve ``create_app(root, auth=None)`` on a free loopback port in a thread of this
+    process; yield its URL (a generator for the browser tests' fixtures)."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from dashboard.app import create_app
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    app = create_app(root, auth=None)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

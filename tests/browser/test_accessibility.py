@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,31 +29,11 @@ from dashboard.datadir import SHIPPED_DATA_DIR
 from tests.browser.a11y import SHOW_GRID, assert_accessible
 from tests.browser.conftest import open_page
 from tests.helpers import CUTOFF as FIRST_DAY_CUTOFF
-from tests.helpers import french_excel_csv
+from tests.helpers import french_excel_csv, serve_data_dir
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = (1366, 1920)
-
-
-def _serve(root: Path) -> Iterator[str]:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from dashboard.app import create_app
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs) -> None:
-            pass
-
-    app = create_app(root, auth=None)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def _copy_of_shipped(root: Path) -> Path:
@@ -66,7 +45,7 @@ def _copy_of_shipped(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(_copy_of_shipped(tmp_path_factory.mktemp("a11y-demo") / "data"))
+    yield from serve_data_dir(_copy_of_shipped(tmp_path_factory.mktemp("a11y-demo") / "data"))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +60,7 @@ def real_export_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["import-enrollment", str(export), "--data-dir", str(root), "--cutoff", FIRST_DAY_CUTOFF],
     )
     assert result.exit_code == 0, result.output
-    yield from _serve(root)
+    yield from serve_data_dir(root)
 
 
 # ----------------------------------------------------------------------------- axe-core

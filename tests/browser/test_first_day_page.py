@@ -10,7 +10,6 @@ tests/test_first_day.py. (The snapshot of the same data: tests/test_first_day.py
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from dashboard.cli import main
 from dashboard.datadir import SHIPPED_DATA_DIR
 from tests.browser.conftest import open_page
-from tests.helpers import CUTOFF, TYPED, french_excel_csv, type_into_sites
+from tests.helpers import CUTOFF, TYPED, french_excel_csv, serve_data_dir, type_into_sites
 
 pytestmark = pytest.mark.browser
 
@@ -39,26 +38,6 @@ def _first_day_dir(root: Path, typed: dict) -> Path:
     return root
 
 
-def _serve(root: Path) -> Iterator[str]:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from dashboard.app import create_app
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs) -> None:
-            pass
-
-    app = create_app(root, auth=None)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def no_dates_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _first_day_dir(tmp_path_factory.mktemp("no-dates") / "data", {})
@@ -66,12 +45,12 @@ def no_dates_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def no_dates_url(no_dates_dir: Path) -> Iterator[str]:
-    yield from _serve(no_dates_dir)
+    yield from serve_data_dir(no_dates_dir)
 
 
 @pytest.fixture(scope="module")
 def partial_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(_first_day_dir(tmp_path_factory.mktemp("partial") / "data", TYPED))
+    yield from serve_data_dir(_first_day_dir(tmp_path_factory.mktemp("partial") / "data", TYPED))
 
 
 def _text(page, selector: str) -> str:

@@ -6,7 +6,6 @@ of its own export); the expected numbers are counted by hand from the export.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import main
+from tests.helpers import serve_data_dir
 
 from .conftest import open_page
 
@@ -46,9 +46,6 @@ PROBE = """() => {
 
 @pytest.fixture(scope="module")
 def multinational_url(tmp_path_factory) -> Iterator[str]:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from dashboard.app import create_app
 
     data_dir = tmp_path_factory.mktemp("orkids") / "data"
     runner = CliRunner()
@@ -61,19 +58,7 @@ def multinational_url(tmp_path_factory) -> Iterator[str]:
         result = runner.invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
 
-    class QuietHandler(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs) -> None:
-            pass
-
-    app = create_app(data_dir, auth=None)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    yield from serve_data_dir(data_dir)
 
 
 def test_multinational_page_draws_every_site_inside_its_own_map(browser_context, multinational_url):
