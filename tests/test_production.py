@@ -145,4 +145,6 @@ def test_readme_command_survives_four_simultaneous_snapshots(data_dir: Path):
         else:  # one Chromium per worker: a request queued too long is told to retry
             assert "try again" in response["snapshot-status"]["children"], response
     print(f"{pdfs} of 4 simultaneous snapshot requests got their PDF")
-    assert pdfs >= 2  # each of README's two workers makes one while serving the other's page
+    # A worker makes one and lets one wait (its other threads serve Chromium's page), so
+    # however the four requests fall on README's two workers, at least two get their PDF.
+    assert pdfs >= 2

@@ -30,8 +30,13 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SNAPSHOT_TIMEOUT_S = 90.0
 #: One Chromium at a time per server process: a second click waits this long, then is told
 #: to retry (a hospital VM has few cores; ten Chromiums at once help nobody). Long enough for
-#: a few queued snapshots on a loaded two-core machine (each takes 12-40 s there).
+#: a queued snapshot on a loaded two-core machine (each takes 12-40 s there).
 SNAPSHOT_QUEUE_WAIT_S = 180.0
+#: Requests that may wait for the snapshot slot in one process. A waiting request holds a
+#: server thread; were every thread of a worker parked here, the page Chromium opens could
+#: be queued behind them in that same worker and the snapshot being made would time out
+#: (README's gunicorn has 4 threads a worker: one makes, one waits, two serve the page).
+SNAPSHOT_MAX_WAITING = 1
 
 
 def table_download(data: TrialData, what: str, kind: str, as_of: dt.date) -> dict[str, Any]:
@@ -66,6 +71,7 @@ class SnapshotDownloads:
     def __init__(self, requests_pathname_prefix: str) -> None:
         self.prefix = requests_pathname_prefix
         self._slot = threading.Semaphore(1)
+        self._waiting = threading.BoundedSemaphore(SNAPSHOT_MAX_WAITING + 1)
 
     def make(self, data: TrialData, kind: str, as_of: dt.date) -> tuple[Any, str]:
         """(download, status line): the file to send, or None and why it was not made.
@@ -89,8 +95,17 @@ class SnapshotDownloads:
         except ValueError as exc:
             return None, f"{kind.upper()} not made: {exc}"
         credentials = basic_credentials(flask.request.authorization)
-        if not self._slot.acquire(timeout=SNAPSHOT_QUEUE_WAIT_S):
-            return None, "Another snapshot is being made; try again in a minute."
+        busy = f"{kind.upper()} not made: another snapshot is being made; try again in a minute."
+        if not self._waiting.acquire(blocking=False):
+            return None, busy  # the one making and the one waiting are enough
+        try:
+            got_slot = self._slot.acquire(timeout=SNAPSHOT_QUEUE_WAIT_S)
+        except BaseException:
+            self._waiting.release()
+            raise
+        if not got_slot:
+            self._waiting.release()
+            return None, busy
         try:
             with tempfile.TemporaryDirectory(prefix="snapshot-") as tmp:
                 out = Path(tmp) / filename
@@ -111,5 +126,6 @@ class SnapshotDownloads:
             return None, f"{kind.upper()} not made: {type(exc).__name__}: {exc}"
         finally:
             self._slot.release()
+            self._waiting.release()
         media = "application/pdf" if kind == "pdf" else "image/png"
         return dcc.send_bytes(body, filename, type=media), ""
