@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from .common import ALPHA_MAX, ALPHA_MIN
+from .gamma_grid import fit_profile_grid
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,6 @@ def negbin_log_likelihood(
     )
 
 
-def _negloglik_grad(theta: np.ndarray, k: np.ndarray, tau: np.ndarray) -> tuple[float, np.ndarray]:
-    u, v = float(theta[0]), float(theta[1])
-    a, b = math.exp(u), math.exp(v)
-    ll = negbin_log_likelihood(u, v, k, tau)
-    d_a = np.sum(-np.log1p(tau / b) + special.digamma(a + k) - special.digamma(a))
-    d_b = np.sum(a / b - (a + k) / (b + tau))
-    return -ll, -np.array([a * d_a, b * d_b])
-
-
 def negbin_hessian(log_alpha: float, log_beta: float, k: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Analytic Hessian of the NEGATIVE log-likelihood in (ln α, ln β).
 
@@ -94,79 +86,80 @@ def negbin_hessian(log_alpha: float, log_beta: float, k: np.ndarray, tau: np.nda
     return -np.array([[l_uu, ab_l_ab], [ab_l_ab, l_vv]], dtype=float)
 
 
+def _checked_counts(k: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Which sites carry information (τ > 0); ValueError when the rates cannot be estimated."""
+    keep = tau > 0
+    if np.any(k[~keep] > 0):
+        raise ValueError("a site with τ = 0 cannot have randomized patients")
+    if not keep.any():
+        raise ValueError("no site has been open for a day: rates cannot be estimated")
+    if k[keep].sum() == 0:
+        raise ValueError("no randomization at the open sites: rates cannot be estimated")
+    return keep
+
+
 def fit_gamma_rates(
     k: Sequence[float] | np.ndarray, tau: Sequence[float] | np.ndarray, alpha_max: float = ALPHA_MAX
 ) -> GammaFit:
     """Maximum likelihood of the negative-binomial marginal of the site counts.
 
-    Optimised in (ln α, ln β) by scipy's trust-region Newton ("trust-exact") with the
-    analytic gradient and Hessian, from two starting shapes (L-BFGS-B gives the same maxima
-    but costs ~50× more per fit here). The likelihood has a long flat ridge towards the
-    Poisson limit, so α is bounded by ``alpha_max``: the profile maximum at the bound is
-    compared with the interior one and ``at_bound`` says when it wins (no over-dispersion).
-    Sites with τ = 0 carry no information and are ignored. Raises ValueError when the data
-    cannot identify the rates (no site with τ > 0, or no randomization at all).
+    Optimised on the profile likelihood in ln α (β profiled out), by the bracketed Newton
+    of :mod:`.gamma_grid` with the analytic slope and curvature. The likelihood has a long
+    flat ridge towards the Poisson limit, so α is bounded by ``alpha_max``: the profile
+    maximum at the bound is compared with the interior one and ``at_bound`` says when it
+    wins (no over-dispersion). Sites with τ = 0 carry no information and are ignored.
+    Raises ValueError when the data cannot identify the rates (no site with τ > 0, or no
+    randomization at all).
     """
     k, tau = _check_data(np.asarray(k), np.asarray(tau))
-    keep = tau > 0
-    if np.any(k[~keep] > 0):
-        raise ValueError("a site with τ = 0 cannot have randomized patients")
-    k, tau = k[keep], tau[keep]
-    if len(k) == 0:
-        raise ValueError("no site has been open for a day: rates cannot be estimated")
-    if k.sum() == 0:
-        raise ValueError("no randomization at the open sites: rates cannot be estimated")
-    u_max = math.log(alpha_max)
-    u_min = math.log(ALPHA_MIN)
-    mean_rate = k.sum() / tau.sum()
-    best_u, best_v, best_ll, converged = u_max, 0.0, -math.inf, False
-    for a0 in (0.5, 5.0):
-        # Newton with a trust region (analytic gradient and Hessian): a handful of steps,
-        # safe where the Hessian is indefinite; a step beyond the α bounds is clamped below.
-        x0 = np.array([math.log(a0), math.log(a0 / mean_rate)])
-        res = optimize.minimize(
-            _negloglik_grad,
-            x0,
-            args=(k, tau),
-            jac=True,
-            hess=lambda x, k, tau: negbin_hessian(x[0], x[1], k, tau),
-            method="trust-exact",
-            options={"gtol": 1e-9, "maxiter": 200},
+    return fit_gamma_grid(k, tau[None, :], alpha_max)[0]
+
+
+def fit_gamma_grid(
+    k: np.ndarray, exposure: np.ndarray, alpha_max: float = ALPHA_MAX
+) -> list[GammaFit]:
+    """:func:`fit_gamma_rates` for each row of ``exposure`` (G × n) with the same counts.
+
+    Why: the trend grid fits the same counts against ~13 exposure vectors; solving them
+    together is one vectorised Newton instead of 13 searches. A site's exposure is 0 on
+    every row or on none (E_i(γ) > 0 exactly when τ_i > 0).
+    """
+    k = np.asarray(k, dtype=float)
+    exposure = np.atleast_2d(np.asarray(exposure, dtype=float))
+    if exposure.shape[1] != k.shape[0] or k.ndim != 1:
+        raise ValueError("k and tau must be 1-d arrays of the same length")
+    if np.any(k < 0) or np.any(exposure < 0):
+        raise ValueError("k and tau must be ≥ 0")
+    keep = _checked_counts(k, exposure[0])
+    k, exposure = k[keep], exposure[:, keep]
+    u_max, u_min = math.log(alpha_max), math.log(ALPHA_MIN)
+    us, vs, lls, conv = fit_profile_grid(k, exposure, alpha_max)
+    fits: list[GammaFit] = []
+    for row, (u, v, ll, ok) in enumerate(zip(us, vs, lls, conv, strict=True)):
+        u, v = float(u), float(v)
+        at_bound = u >= u_max - 1e-6 or u <= u_min + 1e-6
+        cov = None
+        note = None
+        if at_bound:
+            note = f"gamma shape α at its bound {math.exp(u):g}" + (
+                " (no over-dispersion between sites)" if u >= u_max - 1e-6 else ""
+            )
+        else:
+            cov = covariance_from_hessian(negbin_hessian(u, v, k, exposure[row]))
+            if cov is None:
+                note = "Hessian of the likelihood not positive definite at the maximum"
+        fits.append(
+            GammaFit(
+                alpha=math.exp(u),
+                beta=math.exp(v),
+                cov=cov,
+                at_bound=at_bound,
+                log_likelihood=float(ll),
+                converged=bool(ok),
+                note=note,
+            )
         )
-        u = float(res.x[0])
-        if not (u_min <= u <= u_max) or not np.all(np.isfinite(res.x)):
-            continue
-        if -res.fun > best_ll:
-            best_u, best_v, best_ll = u, float(res.x[1]), -float(res.fun)
-            converged = bool(res.success)
-    u, v, ll = best_u, best_v, best_ll
-    # At the bounds: the ridge towards the Poisson limit is so flat that the search may stop
-    # short of α = alpha_max or run past it; compare with the profile maxima at the bounds.
-    for u_b in (u_max, u_min):
-        v_b = math.log(_beta_given_alpha(math.exp(u_b), k, tau))
-        ll_b = negbin_log_likelihood(u_b, v_b, k, tau)
-        if ll_b >= ll - 1e-9 and (u_b == u_max or ll_b > ll):
-            u, v, ll, converged = u_b, v_b, ll_b, True
-    at_bound = u >= u_max - 1e-6 or u <= u_min + 1e-6
-    cov = None
-    note = None
-    if at_bound:
-        note = f"gamma shape α at its bound {math.exp(u):g}" + (
-            " (no over-dispersion between sites)" if u >= u_max - 1e-6 else ""
-        )
-    else:
-        cov = covariance_from_hessian(negbin_hessian(u, v, k, tau))
-        if cov is None:
-            note = "Hessian of the likelihood not positive definite at the maximum"
-    return GammaFit(
-        alpha=math.exp(u),
-        beta=math.exp(v),
-        cov=cov,
-        at_bound=at_bound,
-        log_likelihood=ll,
-        converged=converged,
-        note=note,
-    )
+    return fits
 
 
 def covariance_from_hessian(hess: np.ndarray) -> np.ndarray | None:
@@ -182,19 +175,3 @@ def covariance_from_hessian(hess: np.ndarray) -> np.ndarray | None:
         return None
     cov = np.linalg.inv(hess)
     return (cov + cov.T) / 2
-
-
-def _beta_given_alpha(alpha: float, k: np.ndarray, tau: np.ndarray) -> float:
-    """Profile MLE of β for a fixed α: root of Σ[α/β − (α+k)/(β+τ)] = 0 (unique, bracketed)."""
-
-    def score(log_b: float) -> float:
-        b = math.exp(log_b)
-        return float(np.sum(alpha / b - (alpha + k) / (b + tau)) * b)
-
-    guess = math.log(alpha * tau.sum() / k.sum())
-    lo, hi = guess - 5.0, guess + 5.0
-    while score(lo) < 0:
-        lo -= 5.0
-    while score(hi) > 0:
-        hi += 5.0
-    return math.exp(optimize.brentq(score, lo, hi, xtol=1e-13, rtol=1e-13))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .common import ALPHA_MAX, ALPHA_MIN
-from .gamma_fit import GammaFit, fit_gamma_rates
+from .gamma_fit import GammaFit, fit_gamma_grid
 from .simulation import decay_integral
 
 #: Grid of the rate trend γ, per year (positive: slowing). 0 must be on it.
@@ -139,21 +139,9 @@ def fit_trend(
     grid_year = TREND_GRID_PER_YEAR if with_trend else np.array([0.0])
     prior = trend_prior_weights(grid_year)
     gammas = grid_year / YEAR_DAYS
-    fits: list[GammaFit] = []
-    logpost = np.full(len(gammas), -np.inf)
-    base = fit_gamma_rates(k, tau)
-    for j, g in enumerate(gammas):
-        if g == 0.0:
-            fit = base
-        else:
-            try:
-                fit = fit_gamma_rates(k, decay_integral(g, tau))
-            except ValueError:
-                fits.append(base)
-                continue
-        ll = fit.log_likelihood - g * since_open
-        fits.append(fit)
-        logpost[j] = ll + math.log(prior[j])
+    # One vectorised fit over the whole grid (E_i(0) = τ_i: the constant model's row).
+    fits: list[GammaFit] = fit_gamma_grid(k, decay_integral(gammas[:, None], tau[None, :]))
+    logpost = np.array([f.log_likelihood for f in fits]) - gammas * since_open + np.log(prior)
     w = np.exp(logpost - logpost.max())
     return TrendPosterior(gammas, w / w.sum(), fits)
 
