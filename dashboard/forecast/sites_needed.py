@@ -67,6 +67,15 @@ def sites_needed_table(
     gamma = draws.trend[:p, 0]
     a, b = np.asarray(alpha)[:p], np.asarray(beta)[:p]
     tables: list[SitesNeededDeadline] = []
+    # The summed rates of k new sites depend on k only (not on the lag or the deadline):
+    # each Gamma quantile (the costly part) is computed once per k and reused.
+    extras: dict[int, np.ndarray] = {}
+
+    def extra(k: int) -> np.ndarray:
+        if k not in extras:
+            extras[k] = special.gammaincinv(k * a, uniform) / b if k > 0 else np.zeros(p)
+        return extras[k]
+
     for deadline in deadlines:
         days = (deadline.day - as_of).days
         rows: list[SitesNeededRow] = []
@@ -84,10 +93,15 @@ def sites_needed_table(
             def prob(k: int, base: np.ndarray = base, expo: np.ndarray = expo) -> float:
                 if remaining <= 0:
                     return 1.0
-                extra = special.gammaincinv(k * a, uniform) / b if k > 0 else 0.0
-                return float(np.mean(special.gammainc(remaining, base + extra * expo)))
+                return float(np.mean(special.gammainc(remaining, base + extra(k) * expo)))
 
-            exact = {k: prob(k) for k in TABLE_K}
+            if remaining <= 0:
+                exact = {k: 1.0 for k in TABLE_K}
+            else:
+                # The table's columns in one call: (k, path) rows, one mean per row.
+                lam = base[None, :] + np.stack([extra(k) for k in TABLE_K]) * expo[None, :]
+                means = special.gammainc(remaining, lam).mean(axis=1)
+                exact = {k: float(m) for k, m in zip(TABLE_K, means, strict=True)}
             probs = {str(k): round(p_k, 4) for k, p_k in exact.items()}
             smallest: int | None
             above = [k for k in TABLE_K if exact[k] >= TARGET_PROBABILITY]
