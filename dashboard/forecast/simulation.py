@@ -178,8 +178,9 @@ def draw_site_rates(
     is λ_i·e^{−γ τ_i}. Sites opening later have k = τ = 0 (the prior) and ``start`` > 0
     days. ``alpha``/``beta``/``gamma`` are scalars or one value per path. Paths are drawn
     per distinct γ and in chunks of ``CHUNK_PATHS``, so no (paths × sites) array is ever
-    materialised whole; the gamma variates of a chunk come from one vectorised call, then
-    are summed per opening time (sites sorted by start, summed by slices).
+    materialised whole; the gamma variates of a chunk come from one vectorised call (one per
+    distinct (opening time, τ): sites sharing both are summed exactly in one variate), then
+    are summed per opening time.
     """
     k = np.asarray(k, dtype=float)
     tau = np.asarray(tau, dtype=float)
@@ -193,19 +194,24 @@ def draw_site_rates(
     if len(offsets) == 0 or offsets[0] > 0:
         offsets = np.concatenate([[0.0], offsets])
         group = group + 1
-    order = np.argsort(group, kind="stable")
-    k_s, tau_s, group_s = k[order], tau[order], group[order]
+    # Sites of one opening group with the same days open share β_p + E(τ) on every path,
+    # and a sum of Gamma(a_i, 1) is Gamma(Σ a_i, 1): one variate per (group, τ) instead of
+    # one per site (exact in law; 2,000 sites have a few hundred distinct τ).
+    keys, inverse, m = np.unique(
+        np.stack([group.astype(float), tau]), axis=1, return_inverse=True, return_counts=True
+    )
+    k_sum = np.bincount(np.ravel(inverse), weights=k, minlength=keys.shape[1])
+    group_s, tau_s = keys[0].astype(np.intp), keys[1]
     present, first = np.unique(group_s, return_index=True)
     group_rates = np.zeros((paths, len(offsets)))
-    n_sites = len(k_s)
-    if n_sites:
+    if len(k):
         for g in np.unique(gamma_p):
             rows = np.flatnonzero(gamma_p == g)
             exposure = decay_integral(g, tau_s)
             today = np.exp(-g * tau_s)
             for lo in range(0, len(rows), CHUNK_PATHS):
                 idx = rows[lo : lo + CHUNK_PATHS]
-                draws = rng.standard_gamma(alpha_p[idx, None] + k_s[None, :])
+                draws = rng.standard_gamma(alpha_p[idx, None] * m[None, :] + k_sum[None, :])
                 draws /= beta_p[idx, None] + exposure[None, :]
                 if g != 0.0:
                     draws *= today[None, :]
