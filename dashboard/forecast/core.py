@@ -27,6 +27,8 @@ from .common import (
     _reached_date,
 )
 from .linear import linear_forecast
+from .precision import PAGE_PILOT_PATHS, paths_for_error
+from .precision import median_error_days as median_error_days_of
 from .result import (
     ChartPaths,
     DateInterval,
@@ -41,7 +43,13 @@ from .result import (
 from .simulation import RateDraws, _count_quantiles, _quantile_days, draw_site_rates
 from .sites import SitePlan, classify_sites
 from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
-from .trend import PRIOR_PSEUDO_PATIENTS, draw_path_parameters, fit_trend, plan_prior
+from .trend import (
+    PRIOR_PSEUDO_PATIENTS,
+    PathParameters,
+    draw_path_parameters,
+    fit_trend,
+    plan_prior,
+)
 
 
 def _by_dates(trial: Trial, by: DateLike | Iterable[DateLike] | None) -> list[dt.date]:
@@ -68,6 +76,8 @@ def forecast(
     lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
     ramp_days: int = DEFAULT_RAMP_DAYS,
     prior_patients: float = PRIOR_PSEUDO_PATIENTS,
+    median_error_days: float | None = None,
+    side_paths: int | None = None,
 ) -> Forecast:
     """Both forecasts for one as-of date (``to_json()`` is the ``forecast --json`` object).
 
@@ -76,6 +86,11 @@ def forecast(
     and 80 %/95 % bands of the cumulative randomized count (capped at the target: recruitment
     stops there). Same inputs and seed ⇒ same output; adding a ``by`` date changes nothing
     else (each use of randomness has its own stream).
+
+    ``median_error_days`` (the page): start from :data:`.precision.PAGE_PILOT_PATHS` paths
+    and simulate more (at most ``paths``) only when the Monte Carlo error of the median
+    date is above it; the result is then that of ``paths=<the number used>``.
+    ``side_paths`` caps the paths of the sites-needed table and the chart bands.
     """
     cut = to_date(as_of)
     goal = trial.target if target is None else int(target)
@@ -131,6 +146,8 @@ def forecast(
         tuple(int(x) for x in lags),
         int(ramp_days),
         float(prior_patients),
+        median_error_days,
+        side_paths,
     )
     return Forecast(
         as_of=cut,
@@ -184,12 +201,18 @@ def _poisson_gamma(
     lags: tuple[int, ...],
     ramp_days: int,
     prior_patients: float,
+    median_error_days: float | None = None,
+    side_paths: int | None = None,
 ) -> PoissonGammaForecast:
     remaining = max(goal - total, 0)
-    streams = {
-        name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
-        for i, name in enumerate(("params", "rates", "times", "chart", "sites"))
-    }
+
+    def new_streams() -> dict[str, np.random.Generator]:
+        return {
+            name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+            for i, name in enumerate(("params", "rates", "times", "chart", "sites"))
+        }
+
+    streams = new_streams()
 
     def by_rng(day: dt.date) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(10, day.toordinal())))
@@ -229,22 +252,35 @@ def _poisson_gamma(
             )
         completion_days = (trial.planned_completion_date - cut).days
         prior = plan_prior(goal, completion_days, plan.tau, plan.planned_offsets, prior_patients)
-        params = draw_path_parameters(
-            posterior, float(plan.k.sum()), prior, paths, streams["params"], parameter_uncertainty
-        )
         k_all = np.concatenate([plan.k, np.zeros(len(plan.planned_ids))])
         tau_all = np.concatenate([plan.tau, np.zeros(len(plan.planned_ids))])
         start_all = np.concatenate([np.zeros(len(plan.open_ids)), plan.planned_offsets])
-        draws = draw_site_rates(
-            params.alpha,
-            params.beta,
-            k_all,
-            tau_all,
-            start_all,
-            paths,
-            streams["rates"],
-            gamma=params.gamma if np.any(params.gamma) else None,
-        )
+
+        def simulate(n: int) -> tuple[PathParameters, RateDraws]:
+            drawn = draw_path_parameters(
+                posterior, float(plan.k.sum()), prior, n, streams["params"], parameter_uncertainty
+            )
+            return drawn, draw_site_rates(
+                drawn.alpha,
+                drawn.beta,
+                k_all,
+                tau_all,
+                start_all,
+                n,
+                streams["rates"],
+                gamma=drawn.gamma if np.any(drawn.gamma) else None,
+            )
+
+        used = paths if median_error_days is None else min(paths, PAGE_PILOT_PATHS)
+        params, draws = simulate(used)
+        if median_error_days is not None and used < paths and total < goal:
+            # The page: more paths only when the median date is not yet precise enough.
+            error = median_error_days_of(draws.arrival_times(remaining, new_streams()["times"]))
+            more = paths_for_error(used, error, median_error_days, paths)
+            if more > used:
+                streams = new_streams()
+                used = more
+                params, draws = simulate(used)
         change = posterior.change_per_year()
         fitted = {
             "alpha": _float(fit.alpha),
@@ -252,7 +288,7 @@ def _poisson_gamma(
             "alpha_at_bound": fit.at_bound,
             "mean_rate_per_site_per_month": _float(fit.mean_rate * MONTH_DAYS),
             "parameter_uncertainty": params.drawn,
-            "paths": paths,
+            "paths": used,
             "seed": seed,
             "prior": None
             if prior is None or not params.drawn
@@ -287,6 +323,7 @@ def _poisson_gamma(
         interval_80 = interval_95 = (reached, reached)
     elif draws is not None:
         t_days = draws.arrival_times(remaining, streams["times"])
+        fitted["median_mc_error_days"] = _float(median_error_days_of(t_days))
         q = {p: _quantile_days(t_days, p) for p in QUANTILES}
         as_dates = {p: _days_to_date(cut, q[p]) for p in QUANTILES}
         median = as_dates[0.5]
@@ -354,6 +391,7 @@ def _poisson_gamma(
             lags,
             ramp_days,
             streams["sites"],
+            max_paths=side_paths,
         )
         rows = table.deadlines[0].rows
         if rows:
@@ -386,7 +424,7 @@ def _poisson_gamma(
         probability_never=never,
         probability_beyond_horizon=beyond,
         sites_needed=table,
-        chart=_chart(trial, draws, t_days, cut, total, goal, streams["chart"]),
+        chart=_chart(trial, draws, t_days, cut, total, goal, streams["chart"], side_paths),
         additional_sites_lag_days=needed_lag,
         **fitted,
     )
@@ -409,12 +447,13 @@ def _chart(
     total: int,
     goal: int,
     rng: np.random.Generator,
+    max_paths: int | None = None,
 ) -> ChartPaths:
     """Weekly median and 80 %/95 % bands of the cumulative randomized count from as_of.
 
     The horizon is the later of the 97.5 % date and the planned completion, capped at
     5 years; counts are capped at the target since recruitment stops there. Drawn from the
-    first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap).
+    first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap), or ``max_paths``.
     """
     if draws is None or total >= goal:
         return ChartPaths((cut,), (total,), (total,), (total,), (total,), (total,))
@@ -425,13 +464,14 @@ def _chart(
         end = max(end, int(math.ceil(q975))) if math.isfinite(q975) else CHART_HORIZON_CAP_DAYS
     end = min(max(end, CHART_STEP_DAYS), CHART_HORIZON_CAP_DAYS)
     grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
+    most = CHART_MAX_PATHS if max_paths is None else min(CHART_MAX_PATHS, max_paths)
     cap = goal - total
     if cap <= len(grid):
         # Few patients to go: draw each path's arrivals (exact, coherent along the path).
-        further = draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, CHART_MAX_PATHS)
+        further = draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, most)
     else:
         # Many to go: one Poisson count per grid point is cheaper than every arrival.
-        lam = draws.cumulative_intensity(grid)[:CHART_MAX_PATHS]
+        lam = draws.cumulative_intensity(grid)[:most]
         further = np.minimum(rng.poisson(lam), cap)
     counts = total + further
     qs = _count_quantiles(counts, (0.5, 0.1, 0.9, 0.025, 0.975))

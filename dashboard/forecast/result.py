@@ -202,6 +202,8 @@ class PoissonGammaForecast:
     chart: ChartPaths = ChartPaths()
     #: The activation lag of the headline "additional sites" figure (when there is one).
     additional_sites_lag_days: int | None = None
+    #: Monte Carlo standard error of the median target date, in days (``paths`` paths).
+    median_mc_error_days: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -235,6 +237,8 @@ class PoissonGammaForecast:
         }
         if self.additional_sites_lag_days is not None:
             out["additional_sites_lag_days"] = self.additional_sites_lag_days
+        if self.median_mc_error_days is not None:
+            out["median_mc_error_days"] = self.median_mc_error_days
         return out
 
 

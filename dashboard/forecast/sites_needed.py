@@ -59,9 +59,11 @@ def sites_needed_table(
     lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
     ramp_days: int = DEFAULT_RAMP_DAYS,
     rng: np.random.Generator | None = None,
+    max_paths: int | None = None,
 ) -> SitesNeeded:
-    """The decision table: per deadline, per lag, P(target by deadline) for TABLE_K."""
-    p = min(draws.paths, TABLE_MAX_PATHS)
+    """The decision table: per deadline, per lag, P(target by deadline) for TABLE_K,
+    from the first TABLE_MAX_PATHS paths (or ``max_paths``, when fewer)."""
+    p = min(draws.paths, TABLE_MAX_PATHS, max_paths or TABLE_MAX_PATHS)
     rng = rng or np.random.default_rng(0)
     uniform = rng.uniform(1e-12, 1.0 - 1e-12, size=p)
     gamma = draws.trend[:p, 0]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import metrics
 from ..dates import to_date
+from ..forecast.precision import PAGE_MEDIAN_ERROR_DAYS, PAGE_SIDE_PATHS
 from ..forecast.result import Forecast
 from ..forecast_from_cutoff import forecast_as_of
 from ..store import TrialData
@@ -46,14 +47,26 @@ class PageNumbers:
 def run_forecast(
     data: TrialData, as_of: dt.date, paths: int | None = None
 ) -> tuple[Forecast | None, str | None]:
-    """:func:`dashboard.forecast.forecast` with its defaults (10,000 paths, fixed seed),
+    """:func:`dashboard.forecast.forecast` with its fixed seed,
     made from the data cut-off when ``as_of`` is after it
     (:func:`dashboard.forecast_from_cutoff.forecast_as_of`; its ``warnings`` say so).
+
+    By default the page's forecast is sized to its headline: 1,000 paths, more (up to the
+    CLI's 10,000) only while the Monte Carlo error of the median date is over one day, and
+    its sites-needed table and chart bands from 1,000 paths (:mod:`dashboard.forecast.precision`;
+    the cards say so). ``paths`` fixes the number of paths instead (tests).
 
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
-    options: dict[str, Any] = {} if paths is None else {"paths": paths}
+    options: dict[str, Any] = (
+        {
+            "median_error_days": PAGE_MEDIAN_ERROR_DAYS,
+            "side_paths": PAGE_SIDE_PATHS,
+        }
+        if paths is None
+        else {"paths": paths}
+    )
     try:
         result = forecast_as_of(
             data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options
