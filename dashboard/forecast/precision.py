@@ -36,8 +36,9 @@ def median_error_days(t_days: np.ndarray) -> float:
     lo = max(int(math.floor(n / 2 - half)), 0)
     hi = min(int(math.ceil(n / 2 + half)), n - 1)
     part = np.partition(t_days, (lo, hi))
-    spread = float(part[hi] - part[lo])
-    return spread / 2 if math.isfinite(spread) else math.inf
+    if not math.isfinite(float(part[hi])):
+        return math.inf
+    return float(part[hi] - part[lo]) / 2
 
 
 def paths_for_error(paths: int, error: float, wanted: float, most: int) -> int:

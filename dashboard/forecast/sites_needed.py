@@ -7,9 +7,9 @@ sites, P(target by the deadline) is the mean over the simulated paths of
 P(Poisson(Λ_p + G_{k,p}·c_p) ≥ n): Λ_p the path's intensity of the existing sites by the
 deadline, G_{k,p} ~ Gamma(k·α_p, β_p) the summed rates of k new sites drawn from the path's
 fitted law, c_p = ∫_0^{D−L} ramp(s)·e^{−γ_p s} ds their exposure (linear ramp-up over
-``ramp_days``, then the path's trend). G_{k,p} is the Gamma quantile of one uniform per path
-(common random numbers), so P is monotone in k and the smallest k for 80 % is found by
-bisection.
+``ramp_days``, then the path's trend). G_{k,p} is increasing in k path by path (gamma
+increments and bridges, :class:`NewSiteRates`), so P is monotone in k and the smallest k
+for 80 % is found by bisection.
 """
 
 from __future__ import annotations
@@ -49,6 +49,80 @@ def _ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
     return out
 
 
+class PoissonTail:
+    """P(Poisson(λ) ≥ n) = P(n, λ) for one n and many λ, by cubic Hermite interpolation.
+
+    Why: the table evaluates the regularized incomplete gamma ~10⁵ times per forecast
+    (~0.2 µs each). Its derivative in λ is the Poisson pmf at n − 1, so a Hermite cubic on
+    2,048 nodes over λ ∈ [n − 12√n − 10, n + 12√n + 10] is exact to ~1e-9 (error ≤
+    h⁴·max|∂⁴P|/384); outside that range P is computed directly (where it is 0 or 1 to
+    ~1e-15 anyway).
+    """
+
+    NODES = 2048
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        spread = 12.0 * np.sqrt(n) + 10.0
+        self.lo, self.hi = max(n - spread, 0.0), n + spread
+        self.x = np.linspace(self.lo, self.hi, self.NODES)
+        self.h = self.x[1] - self.x[0]
+        self.f = special.gammainc(n, self.x)
+        self.d = self._pmf(self.x) * self.h
+
+    def _pmf(self, lam: np.ndarray) -> np.ndarray:
+        """dP(n, λ)/dλ = λ^{n−1}e^{−λ}/Γ(n) (the Poisson pmf at n − 1)."""
+        return np.exp(special.xlogy(self.n - 1, lam) - lam - special.gammaln(self.n))
+
+    def __call__(self, lam: np.ndarray) -> np.ndarray:
+        lam = np.asarray(lam, dtype=float)
+        pos = np.clip((lam - self.lo) / self.h, 0.0, self.NODES - 1.0)
+        i = np.minimum(pos.astype(np.intp), self.NODES - 2)
+        t = pos - i
+        t2, t3 = t * t, t * t * t
+        out = (
+            (2 * t3 - 3 * t2 + 1) * self.f[i]
+            + (t3 - 2 * t2 + t) * self.d[i]
+            + (-2 * t3 + 3 * t2) * self.f[i + 1]
+            + (t3 - t2) * self.d[i + 1]
+        )
+        outside = (lam < self.lo) | (lam > self.hi)
+        if outside.any():
+            out[outside] = special.gammainc(self.n, lam[outside])
+        return out
+
+
+class NewSiteRates:
+    """Summed rates G_k of k new sites on each path, for whichever k are asked, coherent in k.
+
+    G_k ~ Gamma(k·α_p, β_p) on path p, and G is increasing in k path by path (so P(target)
+    is monotone in k and the bisection is sound): going up, G_k = G_j + Gamma((k − j)α_p)/β_p
+    (independent increments); between two known j < k < l, the gamma bridge
+    G_k = G_j + (G_l − G_j)·Beta((k − j)α_p, (l − k)α_p) (a Gamma split by a Beta is two
+    independent Gammas). Exact in law, a few variates per path per k instead of a Gamma
+    quantile (~0.5 µs each).
+    """
+
+    def __init__(self, alpha: np.ndarray, beta: np.ndarray, rng: np.random.Generator) -> None:
+        self.a, self.b, self.rng = alpha, beta, rng
+        self.known: dict[int, np.ndarray] = {0: np.zeros(len(alpha))}
+
+    def __call__(self, k: int) -> np.ndarray:
+        if k in self.known:
+            return self.known[k]
+        below = max(j for j in self.known if j < k)
+        above = [j for j in self.known if j > k]
+        if not above:
+            step = self.rng.standard_gamma((k - below) * self.a) / self.b
+            value = self.known[below] + step
+        else:
+            top = min(above)
+            w = self.rng.beta((k - below) * self.a, (top - k) * self.a)
+            value = self.known[below] + (self.known[top] - self.known[below]) * w
+        self.known[k] = value
+        return value
+
+
 def sites_needed_table(
     draws: RateDraws,
     alpha: np.ndarray,
@@ -65,18 +139,15 @@ def sites_needed_table(
     from the first TABLE_MAX_PATHS paths (or ``max_paths``, when fewer)."""
     p = min(draws.paths, TABLE_MAX_PATHS, max_paths or TABLE_MAX_PATHS)
     rng = rng or np.random.default_rng(0)
-    uniform = rng.uniform(1e-12, 1.0 - 1e-12, size=p)
     gamma = draws.trend[:p, 0]
     a, b = np.asarray(alpha)[:p], np.asarray(beta)[:p]
     tables: list[SitesNeededDeadline] = []
     # The summed rates of k new sites depend on k only (not on the lag or the deadline):
-    # each Gamma quantile (the costly part) is computed once per k and reused.
-    extras: dict[int, np.ndarray] = {}
-
-    def extra(k: int) -> np.ndarray:
-        if k not in extras:
-            extras[k] = special.gammaincinv(k * a, uniform) / b if k > 0 else np.zeros(p)
-        return extras[k]
+    # drawn once per k (the table's columns first, in order), shared by every row.
+    extra = NewSiteRates(a, b, rng)
+    for k in TABLE_K:
+        extra(k)
+    tail = PoissonTail(remaining) if remaining > 0 else None
 
     for deadline in deadlines:
         days = (deadline.day - as_of).days
@@ -95,14 +166,15 @@ def sites_needed_table(
             def prob(k: int, base: np.ndarray = base, expo: np.ndarray = expo) -> float:
                 if remaining <= 0:
                     return 1.0
-                return float(np.mean(special.gammainc(remaining, base + extra(k) * expo)))
+                assert tail is not None
+                return float(np.mean(tail(base + extra(k) * expo)))
 
-            if remaining <= 0:
+            if tail is None:
                 exact = {k: 1.0 for k in TABLE_K}
             else:
                 # The table's columns in one call: (k, path) rows, one mean per row.
                 lam = base[None, :] + np.stack([extra(k) for k in TABLE_K]) * expo[None, :]
-                means = special.gammainc(remaining, lam).mean(axis=1)
+                means = tail(lam).mean(axis=1)
                 exact = {k: float(m) for k, m in zip(TABLE_K, means, strict=True)}
             probs = {str(k): round(p_k, 4) for k, p_k in exact.items()}
             smallest: int | None
