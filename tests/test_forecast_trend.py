@@ -138,9 +138,9 @@ def test_trend_posterior_finds_slowing_and_no_slowing():
         )
         as_of = start + dt.timedelta(days=3 * 365)
         plan = fc.classify_sites(sites, enrollment, as_of, start)
-        from dashboard.forecast.core import _since_open
+        from dashboard.forecast.prepared import prepare, since_open
 
-        post = fc.fit_trend(plan.k, plan.tau, _since_open(plan, enrollment, as_of))
+        post = fc.fit_trend(plan.k, plan.tau, since_open(prepare(sites, enrollment), plan, as_of))
         results[decline] = post.change_per_year()
     slow = results[0.5]
     assert slow["hi95"] < 0 and slow["median"] == pytest.approx(-0.5, abs=0.15)

@@ -23,12 +23,11 @@ from .common import (
     TARGET_PROBABILITY,
     _days_to_date,
     _float,
-    _randomization_dates,
-    _reached_date,
 )
-from .linear import linear_forecast
+from .linear import linear_forecast_days
 from .precision import PAGE_PILOT_PATHS, paths_for_error
 from .precision import median_error_days as median_error_days_of
+from .prepared import PreparedInputs, classify, patients_at, prepare, since_open
 from .result import (
     ChartPaths,
     DateInterval,
@@ -41,7 +40,7 @@ from .result import (
     Trend,
 )
 from .simulation import RateDraws, _count_quantiles, _quantile_days, draw_site_rates
-from .sites import SitePlan, classify_sites
+from .sites import SitePlan
 from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
 from .trend import (
     PRIOR_PSEUDO_PATIENTS,
@@ -78,6 +77,7 @@ def forecast(
     prior_patients: float = PRIOR_PSEUDO_PATIENTS,
     median_error_days: float | None = None,
     side_paths: int | None = None,
+    prepared: PreparedInputs | None = None,
 ) -> Forecast:
     """Both forecasts for one as-of date (``to_json()`` is the ``forecast --json`` object).
 
@@ -91,6 +91,8 @@ def forecast(
     and simulate more (at most ``paths``) only when the Monte Carlo error of the median
     date is above it; the result is then that of ``paths=<the number used>``.
     ``side_paths`` caps the paths of the sites-needed table and the chart bands.
+    ``prepared``: :func:`.prepared.prepare` of these sites and enrollment, when the caller
+    keeps it per data version (the page); made here otherwise.
     """
     cut = to_date(as_of)
     goal = trial.target if target is None else int(target)
@@ -100,28 +102,27 @@ def forecast(
         raise ValueError("paths must be ≥ 1")
     if seed < 0:
         raise ValueError("seed must be ≥ 0")
-    dates = _randomization_dates(enrollment, cut)
-    total = len(dates)
+    prep = prepare(sites, enrollment) if prepared is None else prepared
+    total = prep.count_by(cut)
+    days = prep.day[:total]
     remaining = max(goal - total, 0)
     notes: list[str] = []
     if cut < trial.start_date:
         notes.append(f"as_of {cut} is before the trial start {trial.start_date}")
     by_dates = _by_dates(trial, by)
-    reached = _reached_date(dates, goal, trial.start_date) if total >= goal else None
+    reached = None
+    if total >= goal:
+        reached = trial.start_date if goal <= 0 else dt.date.fromordinal(int(days[goal - 1]))
 
-    lin = linear_forecast(dates, cut, goal, trial.start_date)
-    plan = classify_sites(sites, enrollment, cut, trial.start_date)
+    lin = linear_forecast_days(days, cut, goal, trial.start_date)
+    plan = classify(prep, cut, trial.start_date)
     notes += plan.notes
-    known = set(sites["site_id"].astype(str))
-    rand_sites = enrollment.loc[
-        pd.to_datetime(enrollment["randomization_date"]) <= pd.Timestamp(cut), "site_id"
-    ].astype(str)
-    outside = int((~rand_sites.isin(known)).sum())
+    outside = int((prep.patient_site[:total] < 0).sum())
     if outside:
         notes.append(
             f"{outside} randomized patient(s) at sites not in sites.csv: counted in the total only"
         )
-    left_k = int(rand_sites.isin([sid for sid, _ in plan.left_out]).sum())
+    left_k = patients_at(prep, cut, [sid for sid, _ in plan.left_out])
     if left_k:
         notes.append(
             f"{left_k} randomized patient(s) at left-out sites: counted in the total, "
@@ -131,8 +132,7 @@ def forecast(
     pg = _poisson_gamma(
         trial,
         plan,
-        enrollment,
-        dates,
+        prep,
         cut,
         goal,
         total,
@@ -164,30 +164,10 @@ def forecast(
     )
 
 
-def _since_open(plan: SitePlan, enrollment: pd.DataFrame, cut: dt.date) -> float:
-    """Σ over the open sites' patients of the days from the site's opening to the middle of
-    the randomization day (the time data of the trend's likelihood)."""
-    if not plan.open_ids:
-        return 0.0
-    opened = {sid: cut.toordinal() - int(t) for sid, t in zip(plan.open_ids, plan.tau, strict=True)}
-    rand = pd.to_datetime(enrollment["randomization_date"])
-    rows = enrollment[rand.notna() & (rand <= pd.Timestamp(cut))]
-    sid = rows["site_id"].astype(str)
-    keep = sid.isin(opened)
-    if not keep.any():
-        return 0.0
-    days = np.array(
-        [d.toordinal() for d in pd.to_datetime(rows.loc[keep, "randomization_date"]).dt.date]
-    )
-    start = np.array([opened[s] for s in sid[keep]])
-    return float(np.sum(np.maximum(days - start - 0.5, 0.0)))
-
-
 def _poisson_gamma(
     trial: Trial,
     plan: SitePlan,
-    enrollment: pd.DataFrame,
-    dates: pd.Series,
+    prep: PreparedInputs,
     cut: dt.date,
     goal: int,
     total: int,
@@ -226,7 +206,7 @@ def _poisson_gamma(
             reason = "no site open or planned: the target cannot be reached"
     else:
         try:
-            posterior = fit_trend(plan.k, plan.tau, _since_open(plan, enrollment, cut), trend)
+            posterior = fit_trend(plan.k, plan.tau, since_open(prep, plan, cut), trend)
         except ValueError as exc:
             reason = str(exc)
     if posterior is None:
@@ -344,7 +324,7 @@ def _poisson_gamma(
     for day in by_dates:
         days = (day - cut).days
         if days <= 0:
-            observed = int((dates <= pd.Timestamp(day)).sum())
+            observed = prep.count_by(day)
             probability_by[day] = 1.0 if observed >= goal else 0.0
             expected_by[day] = ExpectedCount(float(observed), observed, observed)
             continue

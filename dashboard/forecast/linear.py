@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import MONTH_DAYS, DateLike, to_date
-from .common import MAX_FORECAST_DAYS, _float, _iso, _reached_date
+from .common import MAX_FORECAST_DAYS, _float, _iso
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,30 @@ def linear_forecast(
     """
     cut = to_date(as_of)
     dates = pd.to_datetime(pd.Series(randomization_dates)).dropna()
-    dates = dates[dates <= pd.Timestamp(cut)].sort_values(kind="stable").reset_index(drop=True)
-    x, y = linear_points(dates, cut)
-    total = len(dates)
+    dates = dates[dates <= pd.Timestamp(cut)].sort_values(kind="stable")
+    days = np.array([d.toordinal() for d in dates.dt.normalize()], dtype=np.int64)
+    return linear_forecast_days(days, cut, target, start)
+
+
+def linear_forecast_days(
+    days: np.ndarray, cut: dt.date, target: int, start: dt.date | None = None
+) -> LinearForecast:
+    """:func:`linear_forecast` from the sorted day ordinals of the randomizations ≤ ``cut``
+    (what the page has ready for any as-of date, see :mod:`.prepared`)."""
+    days = np.asarray(days, dtype=np.int64)
+    total = len(days)
+    if total:
+        per_day, counts = np.unique(days, return_counts=True)
+        x = per_day.astype(np.float64)
+        y = np.cumsum(counts).astype(float)
+        if x[-1] < cut.toordinal():
+            x = np.append(x, float(cut.toordinal()))
+            y = np.append(y, y[-1])
+    else:
+        x, y = np.empty(0), np.empty(0)
     slope = weighted_slope(x, y) if len(x) >= 2 else None
     if total >= target:
-        reached = _reached_date(dates, target, start)
+        reached = start if target <= 0 else dt.date.fromordinal(int(days[target - 1]))
         reason = None if reached else "target is 0 and the trial start date is unknown"
         return LinearForecast(slope, reached, reason, len(x), reached=True)
     if len(x) < 2:
@@ -108,10 +126,12 @@ def linear_forecast(
             "a single randomization day: the linear trend cannot be estimated",
             len(x),
         )
-    days = (target - total) / slope
-    if days > MAX_FORECAST_DAYS:
+    days_to_go = (target - total) / slope
+    if days_to_go > MAX_FORECAST_DAYS:
         return LinearForecast(
             slope, None, f"more than {MAX_FORECAST_DAYS // 365} years away at this pace", len(x)
         )
-    predicted = dt.date.fromordinal(int(x[-1])) + dt.timedelta(days=int(math.ceil(days - 1e-9)))
+    predicted = dt.date.fromordinal(int(x[-1])) + dt.timedelta(
+        days=int(math.ceil(days_to_go - 1e-9))
+    )
     return LinearForecast(slope, predicted, None, len(x))

@@ -204,13 +204,15 @@ def draw_site_rates(
     group_s, tau_s = keys[0].astype(np.intp), keys[1]
     present, first = np.unique(group_s, return_index=True)
     group_rates = np.zeros((paths, len(offsets)))
+    # Chunks of about CHUNK_PATHS × 256 variates (few distinct τ: many paths per chunk).
+    chunk = max(CHUNK_PATHS, CHUNK_PATHS * 256 // max(len(m), 1))
     if len(k):
         for g in np.unique(gamma_p):
             rows = np.flatnonzero(gamma_p == g)
             exposure = decay_integral(g, tau_s)
             today = np.exp(-g * tau_s)
-            for lo in range(0, len(rows), CHUNK_PATHS):
-                idx = rows[lo : lo + CHUNK_PATHS]
+            for lo in range(0, len(rows), chunk):
+                idx = rows[lo : lo + chunk]
                 draws = rng.standard_gamma(alpha_p[idx, None] * m[None, :] + k_sum[None, :])
                 draws /= beta_p[idx, None] + exposure[None, :]
                 if g != 0.0:

@@ -19,7 +19,7 @@ from .. import metrics
 from ..dates import to_date
 from ..forecast.precision import PAGE_MEDIAN_ERROR_DAYS, PAGE_SIDE_PATHS
 from ..forecast.result import Forecast
-from ..forecast_from_cutoff import forecast_as_of
+from ..forecast_from_cutoff import forecast_as_of, prepared_for
 from ..store import TrialData
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def run_forecast(
         else {"paths": paths}
     )
     try:
+        options["prepared"] = prepared_for(data.version, data.sites, data.enrollment)
         result = forecast_as_of(
             data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options
         )
