@@ -218,6 +218,7 @@ def _poisson_gamma(
     )
 
     draws: RateDraws | None = None
+    early_t: np.ndarray | None = None  # the page's first arrival times, when kept
     params = None
     if posterior is not None:
         fit = posterior.fits[posterior.mode]
@@ -255,10 +256,11 @@ def _poisson_gamma(
         params, draws = simulate(used)
         if median_error_days is not None and used < paths and total < goal:
             # The page: more paths only when the median date is not yet precise enough.
-            error = median_error_days_of(draws.arrival_times(remaining, new_streams()["times"]))
-            more = paths_for_error(used, error, median_error_days, paths)
-            if more > used:
+            early_t = draws.arrival_times(remaining, streams["times"])
+            more = paths_for_error(used, median_error_days_of(early_t), median_error_days, paths)
+            if more > used:  # a fresh run with that many paths (as forecast(paths=more))
                 streams = new_streams()
+                early_t = None
                 used = more
                 params, draws = simulate(used)
         change = posterior.change_per_year()
@@ -302,7 +304,9 @@ def _poisson_gamma(
         median = reached
         interval_80 = interval_95 = (reached, reached)
     elif draws is not None:
-        t_days = draws.arrival_times(remaining, streams["times"])
+        t_days = (
+            early_t if early_t is not None else draws.arrival_times(remaining, streams["times"])
+        )
         fitted["median_mc_error_days"] = _float(median_error_days_of(t_days))
         q = {p: _quantile_days(t_days, p) for p in QUANTILES}
         as_dates = {p: _days_to_date(cut, q[p]) for p in QUANTILES}
