@@ -22,6 +22,49 @@ def decay_integral(gamma: np.ndarray | float, u: np.ndarray | float) -> np.ndarr
     return np.where(small, u, -np.expm1(-safe * u) / safe)
 
 
+class PoissonTail:
+    """P(Poisson(λ) ≥ n) = P(n, λ) for one n and many λ, by cubic Hermite interpolation.
+
+    Why: the table evaluates the regularized incomplete gamma ~10⁵ times per forecast
+    (~0.2 µs each). Its derivative in λ is the Poisson pmf at n − 1, so a Hermite cubic on
+    2,048 nodes over λ ∈ [n − 12√n − 10, n + 12√n + 10] is exact to ~1e-9 (error ≤
+    h⁴·max|∂⁴P|/384); outside that range P is computed directly (where it is 0 or 1 to
+    ~1e-15 anyway).
+    """
+
+    NODES = 2048
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        spread = 12.0 * np.sqrt(n) + 10.0
+        self.lo, self.hi = max(n - spread, 0.0), n + spread
+        self.x = np.linspace(self.lo, self.hi, self.NODES)
+        self.h = self.x[1] - self.x[0]
+        self.f = special.gammainc(n, self.x)
+        self.d = self._pmf(self.x) * self.h
+
+    def _pmf(self, lam: np.ndarray) -> np.ndarray:
+        """dP(n, λ)/dλ = λ^{n−1}e^{−λ}/Γ(n) (the Poisson pmf at n − 1)."""
+        return np.exp(special.xlogy(self.n - 1, lam) - lam - special.gammaln(self.n))
+
+    def __call__(self, lam: np.ndarray) -> np.ndarray:
+        lam = np.asarray(lam, dtype=float)
+        pos = np.clip((lam - self.lo) / self.h, 0.0, self.NODES - 1.0)
+        i = np.minimum(pos.astype(np.intp), self.NODES - 2)
+        t = pos - i
+        t2, t3 = t * t, t * t * t
+        out = (
+            (2 * t3 - 3 * t2 + 1) * self.f[i]
+            + (t3 - 2 * t2 + t) * self.d[i]
+            + (-2 * t3 + 3 * t2) * self.f[i + 1]
+            + (t3 - t2) * self.d[i + 1]
+        )
+        outside = (lam < self.lo) | (lam > self.hi)
+        if outside.any():
+            out[outside] = special.gammainc(self.n, lam[outside])
+        return out
+
+
 @dataclass
 class RateDraws:
     """Simulated recruitment rates: one row per path, one column per opening time.
@@ -158,7 +201,9 @@ class RateDraws:
         if days <= 0:
             return 0.0
         lam = self.cumulative_intensity(days)[:, 0] + extra_sites * self.prior_mean * days
-        return float(np.mean(special.gammainc(n, lam)))
+        if self.paths < PoissonTail.NODES:
+            return float(np.mean(special.gammainc(n, lam)))
+        return float(np.mean(PoissonTail(n)(lam)))
 
 
 def draw_site_rates(

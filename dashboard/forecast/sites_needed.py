@@ -18,11 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, special
+from scipy import integrate
 
 from .common import MAX_ADDITIONAL_SITES, TARGET_PROBABILITY
 from .result import SitesNeeded, SitesNeededDeadline, SitesNeededRow
-from .simulation import RateDraws
+from .simulation import PoissonTail, RateDraws
 
 DEFAULT_LAGS_DAYS = (0, 90, 180)
 DEFAULT_RAMP_DAYS = 60
@@ -47,49 +47,6 @@ def _ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
     for g in np.unique(gamma):
         out[gamma == g] = integrate.trapezoid(shape * np.exp(-g * s), s)
     return out
-
-
-class PoissonTail:
-    """P(Poisson(λ) ≥ n) = P(n, λ) for one n and many λ, by cubic Hermite interpolation.
-
-    Why: the table evaluates the regularized incomplete gamma ~10⁵ times per forecast
-    (~0.2 µs each). Its derivative in λ is the Poisson pmf at n − 1, so a Hermite cubic on
-    2,048 nodes over λ ∈ [n − 12√n − 10, n + 12√n + 10] is exact to ~1e-9 (error ≤
-    h⁴·max|∂⁴P|/384); outside that range P is computed directly (where it is 0 or 1 to
-    ~1e-15 anyway).
-    """
-
-    NODES = 2048
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        spread = 12.0 * np.sqrt(n) + 10.0
-        self.lo, self.hi = max(n - spread, 0.0), n + spread
-        self.x = np.linspace(self.lo, self.hi, self.NODES)
-        self.h = self.x[1] - self.x[0]
-        self.f = special.gammainc(n, self.x)
-        self.d = self._pmf(self.x) * self.h
-
-    def _pmf(self, lam: np.ndarray) -> np.ndarray:
-        """dP(n, λ)/dλ = λ^{n−1}e^{−λ}/Γ(n) (the Poisson pmf at n − 1)."""
-        return np.exp(special.xlogy(self.n - 1, lam) - lam - special.gammaln(self.n))
-
-    def __call__(self, lam: np.ndarray) -> np.ndarray:
-        lam = np.asarray(lam, dtype=float)
-        pos = np.clip((lam - self.lo) / self.h, 0.0, self.NODES - 1.0)
-        i = np.minimum(pos.astype(np.intp), self.NODES - 2)
-        t = pos - i
-        t2, t3 = t * t, t * t * t
-        out = (
-            (2 * t3 - 3 * t2 + 1) * self.f[i]
-            + (t3 - 2 * t2 + t) * self.d[i]
-            + (-2 * t3 + 3 * t2) * self.f[i + 1]
-            + (t3 - t2) * self.d[i + 1]
-        )
-        outside = (lam < self.lo) | (lam > self.hi)
-        if outside.any():
-            out[outside] = special.gammainc(self.n, lam[outside])
-        return out
 
 
 class NewSiteRates:
