@@ -71,7 +71,7 @@ def prepare(sites: pd.DataFrame, enrollment: pd.DataFrame) -> PreparedInputs:
         ],
         dtype=float,
     )
-    return PreparedInputs(
+    prep = PreparedInputs(
         stamp=stamps,
         day=days.astype(np.int64),
         patient_site=patient_site,
@@ -81,6 +81,10 @@ def prepare(sites: pd.DataFrame, enrollment: pd.DataFrame) -> PreparedInputs:
         status=np.array(list(sites["status"]), dtype=object),
         activation=activation,
     )
+    for array in (prep.stamp, prep.day, prep.patient_site, prep.site_key, prep.status):
+        array.setflags(write=False)  # shared by the page's threads: read-only
+    prep.activation.setflags(write=False)
+    return prep
 
 
 def classify(prep: PreparedInputs, cut: dt.date, trial_start: dt.date) -> SitePlan:
