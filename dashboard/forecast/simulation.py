@@ -106,11 +106,12 @@ class RateDraws:
         """Total rate per day at the start of segment g = [offsets[g], offsets[g+1])."""
         if self.gamma is None or not np.any(self.trend):
             return np.cumsum(self.group_rates, axis=1)
-        out = self.group_rates.copy()
-        decay = np.exp(-self.trend * np.diff(self.offsets)[None, :])
-        for g in range(1, out.shape[1]):
-            out[:, g] += out[:, g - 1] * decay[:, g - 1]
-        return out
+        # One contiguous row per opening group (column steps over 10,000 paths are strided).
+        out = np.array(self.group_rates.T)
+        decay = np.exp(-self.trend[:, 0][None, :] * np.diff(self.offsets)[:, None])
+        for g in range(1, out.shape[0]):
+            out[g] += out[g - 1] * decay[g - 1]
+        return out.T
 
     @cached_property
     def knots(self) -> np.ndarray:
