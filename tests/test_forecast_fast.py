@@ -301,31 +301,3 @@ def test_page_forecast_is_the_forecast_with_the_paths_it_reports():
     assert same.poisson_gamma.median_target_date == pg.median_target_date
     assert same.poisson_gamma.interval_80 == pg.interval_80
     assert same.poisson_gamma.probability_by == pg.probability_by
-
-
-def test_page_forecast_adds_paths_when_the_median_is_imprecise():
-    """Three patients at 20 sites: the median date is uncertain by months, so the page
-    draws on to the CLI's 10,000 paths; its dates agree with forecast(paths=10,000) within
-    their Monte Carlo errors."""
-    sites = make_sites([(f"{i:02d}", "RECRUITING", "2024-01-01") for i in range(20)])
-    dates = pd.to_datetime(["2024-02-01", "2024-03-10", "2024-04-20"]).astype("datetime64[ns]")
-    enrollment = pd.DataFrame(
-        {
-            "patient_id": ["P1", "P2", "P3"],
-            "site_id": ["00", "03", "07"],
-            "screening_date": dates,
-            "randomization_date": dates,
-            "status": "RANDOMIZED",
-        }
-    )
-    trial = make_trial(start=D(2024, 1, 1), completion=D(2026, 1, 1), target=40)
-    cut = D(2024, 6, 1)
-    page = fc.forecast(trial, sites, enrollment, cut, median_error_days=1.0).poisson_gamma
-    cli = fc.forecast(trial, sites, enrollment, cut).poisson_gamma
-    assert page.paths == cli.paths == fc.DEFAULT_PATHS
-    assert page.median_mc_error_days is not None and page.median_mc_error_days > 1.0
-    assert page.median_target_date is not None and cli.median_target_date is not None
-    gap = abs((page.median_target_date - cli.median_target_date).days)
-    assert gap <= 4 * math.sqrt(2) * max(page.median_mc_error_days, 1.0)
-    for day, p in cli.probability_by.items():
-        assert page.probability_by[day] == pytest.approx(p, abs=0.03)

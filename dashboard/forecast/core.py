@@ -88,9 +88,8 @@ def forecast(
     else (each use of randomness has its own stream).
 
     ``median_error_days`` (the page): start from :data:`.precision.PAGE_PILOT_PATHS` paths
-    and simulate more (at most ``paths``, drawn on from the same streams) only when the
-    Monte Carlo error of the median date is above it; without more paths the result is
-    that of ``paths=1000``.
+    and simulate more (at most ``paths``) only when the Monte Carlo error of the median
+    date is above it; the result is then that of ``paths=<the number used>``.
     ``side_paths`` caps the paths of the sites-needed table and the chart bands.
     ``prepared``: :func:`.prepared.prepare` of these sites and enrollment, when the caller
     keeps it per data version (the page); made here otherwise.
@@ -259,14 +258,11 @@ def _poisson_gamma(
             # The page: more paths only when the median date is not yet precise enough.
             early_t = draws.arrival_times(remaining, streams["times"])
             more = paths_for_error(used, median_error_days_of(early_t), median_error_days, paths)
-            if more > used:  # more paths, drawn on from the same streams (the first are kept)
-                extra_params, extra_draws = simulate(more - used)
-                params = params.joined(extra_params)
-                draws = draws.joined(extra_draws)
-                early_t = np.concatenate(
-                    [early_t, extra_draws.arrival_times(remaining, streams["times"])]
-                )
+            if more > used:  # a fresh run with that many paths (as forecast(paths=more))
+                streams = new_streams()
+                early_t = None
                 used = more
+                params, draws = simulate(used)
         change = posterior.change_per_year()
         fitted = {
             "alpha": _float(fit.alpha),

@@ -80,20 +80,6 @@ class RateDraws:
     def paths(self) -> int:
         return int(self.group_rates.shape[0])
 
-    def joined(self, more: RateDraws) -> RateDraws:
-        """These paths followed by ``more`` (same sites and opening times)."""
-        if not np.array_equal(self.offsets, more.offsets):
-            raise ValueError("rate draws of different opening times cannot be joined")
-        gamma = None
-        if self.gamma is not None or more.gamma is not None:
-            gamma = np.concatenate([self.trend[:, 0], more.trend[:, 0]])
-        return RateDraws(
-            self.offsets,
-            np.vstack([self.group_rates, more.group_rates]),
-            np.concatenate([self.prior_mean, more.prior_mean]),
-            gamma,
-        )
-
     @cached_property
     def trend(self) -> np.ndarray:
         """γ per path, shape (paths, 1) (zeros without a trend)."""

@@ -156,16 +156,6 @@ class PathParameters:
     drawn: bool
     prior_share: float | None
 
-    def joined(self, more: PathParameters) -> PathParameters:
-        """These paths followed by ``more`` (the page draws more paths when it needs them)."""
-        return PathParameters(
-            np.concatenate([self.alpha, more.alpha]),
-            np.concatenate([self.beta, more.beta]),
-            np.concatenate([self.gamma, more.gamma]),
-            self.drawn,
-            self.prior_share,
-        )
-
 
 def draw_path_parameters(
     posterior: TrendPosterior,
