@@ -301,3 +301,28 @@ def test_page_forecast_is_the_forecast_with_the_paths_it_reports():
     assert same.poisson_gamma.median_target_date == pg.median_target_date
     assert same.poisson_gamma.interval_80 == pg.interval_80
     assert same.poisson_gamma.probability_by == pg.probability_by
+
+
+def test_page_forecast_that_needs_every_path_is_the_cli_forecast():
+    """Three patients at 20 sites: the median date is uncertain by months, so the page
+    runs the CLI's 10,000 paths, and then shows exactly the CLI's figures."""
+    sites = make_sites([(f"{i:02d}", "RECRUITING", "2024-01-01") for i in range(20)])
+    dates = pd.to_datetime(["2024-02-01", "2024-03-10", "2024-04-20"]).astype("datetime64[ns]")
+    enrollment = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3"],
+            "site_id": ["00", "03", "07"],
+            "screening_date": dates,
+            "randomization_date": dates,
+            "status": "RANDOMIZED",
+        }
+    )
+    trial = make_trial(start=D(2024, 1, 1), completion=D(2026, 1, 1), target=40)
+    cut = D(2024, 6, 1)
+    page = fc.forecast(trial, sites, enrollment, cut, median_error_days=1.0).poisson_gamma
+    cli = fc.forecast(trial, sites, enrollment, cut).poisson_gamma
+    assert page.paths == cli.paths == fc.DEFAULT_PATHS
+    assert page.median_mc_error_days is not None and page.median_mc_error_days > 1.0
+    assert page.median_target_date == cli.median_target_date
+    assert page.interval_80 == cli.interval_80 and page.interval_95 == cli.interval_95
+    assert page.probability_by == cli.probability_by
