@@ -22,10 +22,11 @@ from .dates import as_of_warnings, forecast_deadlines
 from .forecast.prepared import PreparedInputs, prepare
 from .registry import Trial
 
-#: The prepared inputs of the last few data versions (the page's workers see one or two).
+#: The prepared inputs of the last two data versions (the current one and the one before
+#: a reload); each entry keeps its frames alive, so the bound is kept small.
 _PREPARED: dict[tuple[Any, int, int], tuple[PreparedInputs, pd.DataFrame, pd.DataFrame]] = {}
 _PREPARED_LOCK = threading.Lock()
-_PREPARED_KEEP = 4
+_PREPARED_KEEP = 2
 
 
 def prepared_for(version: Any, sites: pd.DataFrame, enrollment: pd.DataFrame) -> PreparedInputs:
