@@ -326,3 +326,21 @@ def test_page_forecast_that_needs_every_path_is_the_cli_forecast():
     assert page.median_target_date == cli.median_target_date
     assert page.interval_80 == cli.interval_80 and page.interval_95 == cli.interval_95
     assert page.probability_by == cli.probability_by
+
+
+def test_prepared_inputs_are_kept_per_data_version_and_bounded():
+    from dashboard import forecast_from_cutoff as ffc
+
+    sites, enrollment = _messy_inputs(1)
+    first = ffc.prepared_for("v1", sites, enrollment)
+    assert ffc.prepared_for("v1", sites, enrollment) is first
+    # New data (another version, other frames): prepared anew, and from its own rows.
+    sites2, enrollment2 = _messy_inputs(2)
+    second = ffc.prepared_for("v2", sites2, enrollment2)
+    assert second is not first
+    rand = pd.to_datetime(enrollment2["randomization_date"])
+    assert second.count_by(D(2024, 6, 1)) == int((rand <= pd.Timestamp(D(2024, 6, 1))).sum())
+    ffc.prepared_for("v3", sites, enrollment)
+    assert len(ffc._PREPARED) <= ffc._PREPARED_KEEP
+    with pytest.raises(ValueError):
+        first.day[0] = 0  # read-only: shared by the page's threads
