@@ -92,19 +92,29 @@ class RateDraws:
         """Total rate per day at the start of segment g = [offsets[g], offsets[g+1])."""
         if self.gamma is None or not np.any(self.trend):
             return np.cumsum(self.group_rates, axis=1)
-        # One contiguous row per opening group (column steps over 10,000 paths are strided).
+        # One contiguous row per opening group (column steps over 10,000 paths are strided);
+        # the decay factors per (distinct γ, gap), gathered per path.
+        values, index = self._trend_values
+        decay = np.exp(-values[None, :] * np.diff(self.offsets)[:, None])  # (gaps, γ values)
         out = np.array(self.group_rates.T)
-        decay = np.exp(-self.trend[:, 0][None, :] * np.diff(self.offsets)[:, None])
         for g in range(1, out.shape[0]):
-            out[g] += out[g - 1] * decay[g - 1]
+            out[g] += out[g - 1] * decay[g - 1][index]
         return out.T
+
+    @cached_property
+    def _trend_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct γ of the paths (13 on the trend grid) and each path's index in them:
+        functions of (γ, gap) are computed once per distinct γ, not once per path."""
+        values, index = np.unique(self.trend[:, 0], return_inverse=True)
+        return values, np.ravel(index)
 
     @cached_property
     def knots(self) -> np.ndarray:
         """∫_0^{offsets[g]} Λ per path (column 0 is 0)."""
         out = np.zeros_like(self.group_rates)
         if out.shape[1] > 1:
-            widths = decay_integral(self.trend, np.diff(self.offsets)[None, :])
+            values, index = self._trend_values
+            widths = decay_integral(values[:, None], np.diff(self.offsets)[None, :])[index]
             out[:, 1:] = np.cumsum(self.rate[:, :-1] * widths, axis=1)
         return out
 
@@ -112,9 +122,9 @@ class RateDraws:
         """∫_0^t Λ(s) ds for each path (rows) and each t in ``days`` (columns)."""
         t = np.maximum(np.atleast_1d(np.asarray(days, dtype=float)), 0.0)
         seg = np.searchsorted(self.offsets, t, side="right") - 1  # same segment on all paths
-        return self.knots[:, seg] + self.rate[:, seg] * decay_integral(
-            self.trend, (t - self.offsets[seg])[None, :]
-        )
+        values, index = self._trend_values
+        since = decay_integral(values[:, None], (t - self.offsets[seg])[None, :])[index]
+        return self.knots[:, seg] + self.rate[:, seg] * since
 
     def invert(self, e: np.ndarray) -> np.ndarray:
         """Times t with ∫_0^t Λ = e, for an array e of shape (p, m) on the first p paths.
