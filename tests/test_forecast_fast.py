@@ -344,3 +344,10 @@ def test_prepared_inputs_are_kept_per_data_version_and_bounded():
     assert len(ffc._PREPARED) <= ffc._PREPARED_KEEP
     with pytest.raises(ValueError):
         first.day[0] = 0  # read-only: shared by the page's threads
+
+
+def test_prepared_counts_by_dates_beyond_nanosecond_timestamps():
+    sites, enrollment = _messy_inputs(4)
+    prep = prepare(sites, enrollment)
+    assert prep.count_by(D(2900, 1, 1)) == int(enrollment["randomization_date"].notna().sum())
+    assert prep.count_by(D(1600, 1, 1)) == 0

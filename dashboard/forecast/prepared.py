@@ -43,7 +43,12 @@ class PreparedInputs:
 
     def count_by(self, when: dt.date | pd.Timestamp) -> int:
         """Patients randomized at or before ``when`` (a day: its midnight, as pandas compares)."""
-        value = pd.Timestamp(when).as_unit("ns").value
+        stamp = pd.Timestamp(when)
+        try:
+            value = stamp.as_unit("ns").value
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            # Beyond nanosecond timestamps (years before 1678 or after 2262): all or none.
+            return len(self.stamp) if stamp.year > 1970 else 0
         return int(np.searchsorted(self.stamp, value, side="right"))
 
     def randomization_dates(self, n: int) -> pd.Series:
