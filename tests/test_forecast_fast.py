@@ -351,3 +351,11 @@ def test_prepared_counts_by_dates_beyond_nanosecond_timestamps():
     prep = prepare(sites, enrollment)
     assert prep.count_by(D(2900, 1, 1)) == int(enrollment["randomization_date"].notna().sum())
     assert prep.count_by(D(1600, 1, 1)) == 0
+
+
+def test_a_by_date_centuries_away_gives_numbers_not_an_error():
+    sites, enrollment = _messy_inputs(3)
+    trial = make_trial(start=D(2024, 1, 1), completion=D(2027, 1, 1), target=400)
+    result = fc.forecast(trial, sites, enrollment, D(2025, 2, 1), by=[D(2900, 1, 1)], paths=300)
+    assert result.poisson_gamma.probability_by[D(2900, 1, 1)] is not None
+    assert result.poisson_gamma.expected_by[D(2900, 1, 1)] is not None

@@ -342,7 +342,9 @@ def _poisson_gamma(
             expected_by[day] = None
             continue
         lam = draws.cumulative_intensity(days)[:, 0]
-        counts = total + by_rng(day).poisson(lam)
+        # numpy refuses λ above ~1e19 (growing rates over centuries): such counts are
+        # astronomically past any target anyway.
+        counts = total + by_rng(day).poisson(np.minimum(lam, 1e15))
         lo, hi = _count_quantiles(counts, (0.1, 0.9))
         expected_by[day] = ExpectedCount(float(total + lam.mean()), int(lo), int(hi))
 
