@@ -34,7 +34,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,28 @@ class ExportReadError(ValueError):
         super().__init__("\n".join(self.errors))
 
 
+@dataclass(frozen=True)
+class CellColumn:
+    """One column of text cells as its distinct values and, per row, a code into them.
+
+    Why not a row of strings per cell: the checks judge each distinct value once (a trial
+    has a few hundred dates, a few statuses), and the parser can hand the codes over
+    without building a string per cell. Every value occurs in at least one row.
+    """
+
+    codes: np.ndarray  # per row, index into ``values``
+    values: np.ndarray  # distinct cell texts (object array of str)
+
+    def cells(self) -> np.ndarray:
+        """The column as one str per row (for the rare paths that need it)."""
+        return self.values[self.codes]
+
+
+#: Reads the body: (positions wanted, those of them expected to be mostly distinct) ->
+#: (CellColumn per wanted position, spreadsheet line of each row).
+BodyReader = Callable[[Sequence[int], Collection[int]], tuple[dict[int, CellColumn], np.ndarray]]
+
+
 @dataclass
 class ExportTable:
     """A header and a lazily read body of text cells.
@@ -97,12 +119,32 @@ class ExportTable:
     header: list[str]
     header_line: int
     description: str
-    _body_reader: Callable[[], tuple[list[np.ndarray], np.ndarray]] = field(repr=False)
+    _body_reader: BodyReader = field(repr=False)
     notices: list[str] = field(default_factory=list)
 
-    def read_body(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Return (one object array of str per header column, spreadsheet line of each row)."""
-        return self._body_reader()
+    def read_body(
+        self, wanted: Sequence[int], mostly_distinct: Collection[int] = ()
+    ) -> tuple[dict[int, CellColumn], np.ndarray]:
+        """Return (a :class:`CellColumn` per wanted header position, spreadsheet line of
+        each row). Columns not wanted are not handed out (an ignored column's cells are
+        not even kept), except a workbook's cells right of its last header, which come as
+        extra unnamed positions for the caller to refuse. ``mostly_distinct`` names
+        columns with about one value per row (patient codes), cheaper read as text than
+        as categories."""
+        return self._body_reader(wanted, mostly_distinct)
+
+
+def factorize_cells(cells: np.ndarray) -> CellColumn:
+    """Codes and distinct values of an object array of str (no hashing twice when every
+    value is distinct, the usual case for patient codes)."""
+    if len(set(cells)) == len(cells):
+        return CellColumn(np.arange(len(cells)), cells)
+    codes, values = pd.factorize(cells)
+    return CellColumn(codes, np.asarray(values, dtype=object))
+
+
+def _grid_columns(columns: list[np.ndarray], wanted: Sequence[int]) -> dict[int, CellColumn]:
+    return {position: factorize_cells(columns[position]) for position in wanted}
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -232,8 +274,21 @@ def _open_csv(data: bytes, name: str, limits: Limits) -> ExportTable:
     offset = start + len(prefix[:pos].encode(codec))
     description = f"CSV, separator {SEPARATOR_NAMES[sep]}, encoding {label}"
 
-    def read_body() -> tuple[list[np.ndarray], np.ndarray]:
-        return _read_csv_body(data, offset, codec, sep, len(header), name, header_line, limits)
+    def read_body(
+        wanted: Sequence[int], mostly_distinct: Collection[int]
+    ) -> tuple[dict[int, CellColumn], np.ndarray]:
+        return _read_csv_body(
+            data,
+            offset,
+            codec,
+            sep,
+            len(header),
+            name,
+            header_line,
+            limits,
+            wanted,
+            mostly_distinct,
+        )
 
     return ExportTable(name, "csv", header, header_line, description, read_body, [])
 
@@ -247,10 +302,16 @@ def _read_csv_body(
     name: str,
     header_line: int,
     limits: Limits,
-) -> tuple[list[np.ndarray], np.ndarray]:
+    wanted: Sequence[int],
+    mostly_distinct: Collection[int],
+) -> tuple[dict[int, CellColumn], np.ndarray]:
     """Parse from the header line on with pandas' C parser (fast); on a ragged or badly
     quoted file, re-read with the csv module only to say where (the slow path runs only
-    for files about to be refused, or with blank trailing values)."""
+    for files about to be refused, or with blank trailing values).
+
+    Wanted columns with few distinct values (sites, dates, statuses) are read as
+    categories: the parser then hashes the raw bytes and builds one string per distinct
+    value instead of one per cell, and hands over the codes the checks work on."""
     # Cheap guard against a file with far more lines than allowed rows (before parsing).
     if data.count(b"\n", offset) > 2 * limits.max_rows + 10:
         raise ExportReadError(
@@ -259,35 +320,74 @@ def _read_csv_body(
             ],
             "too_many_rows",
         )
+    # usecols is not used to skip the other columns: with it the C parser no longer
+    # refuses a row with more values than the header (a shifted row would pass).
+    few_values = [i for i in wanted if i not in mostly_distinct]
     try:
-        frame = pd.read_csv(
-            io.BytesIO(data[offset:]),
-            encoding=codec,
-            sep=sep,
-            header=None,
-            dtype=object,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-            quotechar='"',
-            doublequote=True,
-            low_memory=False,
-        )
+        frame = _parse_csv(data[offset:], codec, sep, n_cols, few_values)
+        if not all(_text_categories(frame[i]) for i in few_values):
+            frame = _parse_csv(data[offset:], codec, sep, n_cols, [])
     except pd.errors.ParserError:
-        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line)
+        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line, wanted)
     except pd.errors.EmptyDataError:
-        return [np.empty(0, dtype=object) for _ in range(n_cols)], np.empty(0, dtype=np.int64)
+        empty = CellColumn(np.empty(0, dtype=np.intp), np.empty(0, dtype=object))
+        return {position: empty for position in wanted}, np.empty(0, dtype=np.int64)
     if frame.shape[1] != n_cols:
-        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line)
-    # Views, not copies: every column is already an object array of str.
-    columns = [frame[c].to_numpy(dtype=object, copy=False)[1:] for c in frame.columns]
+        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line, wanted)
+    columns: dict[int, CellColumn] = {}
+    for position in wanted:
+        series = frame[position]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # Row 0 is the header line: drop it, and any value only it held.
+            codes = series.cat.codes.to_numpy()[1:]
+            values = series.cat.categories.to_numpy(dtype=object)
+            columns[position] = _only_used(codes, values)
+        else:
+            columns[position] = factorize_cells(series.to_numpy(dtype=object)[1:])
     lines = np.arange(len(frame) - 1, dtype=np.int64) + header_line + 1
     return columns, lines
 
 
+def _parse_csv(
+    body: bytes, codec: str, sep: str, n_cols: int, categories: Collection[int]
+) -> pd.DataFrame:
+    """Every cell as text (``categories``: those columns as categories of text)."""
+    return pd.read_csv(
+        io.BytesIO(body),
+        encoding=codec,
+        sep=sep,
+        header=None,
+        dtype={i: "category" if i in categories else object for i in range(n_cols)},
+        na_filter=False,
+        skip_blank_lines=False,
+        engine="c",
+        quotechar='"',
+        doublequote=True,
+        low_memory=False,
+    )
+
+
+def _text_categories(series: pd.Series) -> bool:
+    """True unless pandas turned a column's categories into numbers or booleans ("0012"
+    would become 12): then the column is read again as plain text. (The header line,
+    parsed with the rows, normally prevents it: a label is neither.)"""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return True
+    return series.cat.categories.inferred_type in ("string", "empty")
+
+
+def _only_used(codes: np.ndarray, values: np.ndarray) -> CellColumn:
+    """Drop the distinct values no row uses (a :class:`CellColumn`'s promise)."""
+    used = np.bincount(codes, minlength=len(values)) > 0
+    if used.all():
+        return CellColumn(codes.astype(np.intp, copy=False), values)
+    renumber = np.cumsum(used) - 1
+    return CellColumn(renumber[codes], values[used])
+
+
 def _read_csv_slow(
-    text: str, sep: str, n_cols: int, name: str, header_line: int
-) -> tuple[list[np.ndarray], np.ndarray]:
+    text: str, sep: str, n_cols: int, name: str, header_line: int, wanted: Sequence[int]
+) -> tuple[dict[int, CellColumn], np.ndarray]:
     errors: list[str] = []
     rows: list[list[str]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
@@ -313,12 +413,11 @@ def _read_csv_slow(
         )
     if errors:
         raise ExportReadError(errors, "malformed")
-    if not rows:
-        return [np.empty(0, dtype=object) for _ in range(n_cols)], np.empty(0, dtype=np.int64)
     grid = np.empty((len(rows), n_cols), dtype=object)
-    grid[:] = rows
+    if rows:
+        grid[:] = rows
     lines = np.arange(len(rows), dtype=np.int64) + header_line + 1
-    return [grid[:, i] for i in range(n_cols)], lines
+    return _grid_columns([grid[:, i] for i in range(n_cols)], wanted), lines
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -466,7 +565,9 @@ def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
             "too_many_columns",
         )
 
-    def read_body() -> tuple[list[np.ndarray], np.ndarray]:
+    def read_body(
+        wanted: Sequence[int], mostly_distinct: Collection[int]
+    ) -> tuple[dict[int, CellColumn], np.ndarray]:
         cells: list[list[str]] = []
         width = len(header)
         number = header_line
@@ -498,13 +599,14 @@ def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
         finally:
             workbook.close()
         # Values right of the last named column form unnamed columns: the caller sees them
-        # as header "" and refuses them if they hold anything.
+        # as header "" (and always gets them) and refuses them if they hold anything.
+        wanted = [*wanted, *range(len(header), width)]
         header.extend([""] * (width - len(header)))
         grid = np.full((len(cells), width), "", dtype=object)
         for i, texts in enumerate(cells):
             grid[i, : len(texts)] = texts
         lines = np.arange(len(cells), dtype=np.int64) + header_line + 1
-        return [grid[:, i] for i in range(width)], lines
+        return _grid_columns([grid[:, i] for i in range(width)], wanted), lines
 
     description = f"Excel workbook, sheet {sheet.title!r}"
     return ExportTable(name, "xlsx", header, header_line, description, read_body, notices)
