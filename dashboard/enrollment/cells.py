@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .edc_reader import show
+from .export_table import show
 
 _ODD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _ODD_CHARS_NOT_NUL = re.compile(

@@ -28,7 +28,7 @@ from .cells import (
     parse_date_values,
     strip_distinct,
 )
-from .edc_reader import CellColumn, ExportTable, show
+from .export_table import CellColumn, ExportTable, show
 from .messages import HEADER_MESSAGES, MESSAGES
 from .vocabulary import (
     BLANK_LABELS,

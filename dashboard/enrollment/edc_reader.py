@@ -21,39 +21,41 @@ Rules:
   numbered as a spreadsheet user counts rows (first line of the file = 1).
 - A data row with more values than the header has columns is refused (a separator inside
   an unquoted value shifts every later column) unless the extra values are all blank.
-- XLSX: the zip directory is checked (total uncompressed size, compression ratio, member
-  count) *before* anything is decompressed, and openpyxl only reads it in read-only mode
-  with defusedxml active. Only the first worksheet is read. Excel date cells become ISO
-  dates; formula cells come out as their ``=...`` text so the caller can refuse them.
+- XLSX (:mod:`.xlsx_reader`): the zip directory is checked (total uncompressed size,
+  compression ratio, member count) *before* anything is decompressed, and openpyxl only
+  reads it in read-only mode with defusedxml active. Only the first worksheet is read.
+  Excel date cells become ISO dates; formula cells come out as their ``=...`` text so the
+  caller can refuse them.
+- The body comes as distinct values and codes (:class:`.export_table.CellColumn`).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
-#: Refuse files bigger than this before reading them (bytes).
-MAX_FILE_BYTES = 50_000_000
-#: Refuse more patient rows than this.
-MAX_ROWS = 1_000_000
-#: Refuse more columns than this (a sheet of 16,384 columns is not an export).
-MAX_COLUMNS = 1_000
-#: XLSX: refuse when the zip members would unpack to more than this (bytes).
-MAX_XLSX_UNCOMPRESSED = 500_000_000
-#: XLSX: refuse a member that unpacks to more than this many times its packed size.
-#: Real sheet XML compresses 5-30x; zip bombs reach 1000x and more.
-MAX_XLSX_RATIO = 200
-#: XLSX: refuse a zip with more members than this.
-MAX_XLSX_MEMBERS = 10_000
+from .export_table import (
+    MAX_COLUMNS,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    MAX_XLSX_MEMBERS,
+    MAX_XLSX_RATIO,
+    MAX_XLSX_UNCOMPRESSED,
+    CellColumn,
+    ExportReadError,
+    ExportTable,
+    Limits,
+    factorize_cells,
+    grid_columns,
+    show,
+)
+from .xlsx_reader import open_xlsx
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls and password-protected Office files
@@ -61,98 +63,6 @@ SEPARATORS = (";", "\t", ",")
 SEPARATOR_NAMES = {";": "';'", "\t": "tab", ",": "','"}
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BLANK_LINE = re.compile(r"[ \t;,\u00a0]*")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Input limits; tests lower them to exercise the refusals on small files."""
-
-    max_bytes: int = MAX_FILE_BYTES
-    max_rows: int = MAX_ROWS
-    max_columns: int = MAX_COLUMNS
-    max_xlsx_uncompressed: int = MAX_XLSX_UNCOMPRESSED
-    max_xlsx_ratio: float = MAX_XLSX_RATIO
-    max_xlsx_members: int = MAX_XLSX_MEMBERS
-
-
-class ExportReadError(ValueError):
-    """The file cannot be read as a table; each error names the file (and line if known)."""
-
-    def __init__(self, errors: list[str], reason: str):
-        self.errors = list(errors)
-        self.reason = reason
-        super().__init__("\n".join(self.errors))
-
-
-@dataclass(frozen=True)
-class CellColumn:
-    """One column of text cells as its distinct values and, per row, a code into them.
-
-    Why not a row of strings per cell: the checks judge each distinct value once (a trial
-    has a few hundred dates, a few statuses), and the parser can hand the codes over
-    without building a string per cell. Every value occurs in at least one row.
-    """
-
-    codes: np.ndarray  # per row, index into ``values``
-    values: np.ndarray  # distinct cell texts (object array of str)
-
-    def cells(self) -> np.ndarray:
-        """The column as one str per row (for the rare paths that need it)."""
-        return self.values[self.codes]
-
-
-#: Reads the body: (positions wanted, those of them expected to be mostly distinct) ->
-#: (CellColumn per wanted position, spreadsheet line of each row).
-BodyReader = Callable[[Sequence[int], Collection[int]], tuple[dict[int, CellColumn], np.ndarray]]
-
-
-@dataclass
-class ExportTable:
-    """A header and a lazily read body of text cells.
-
-    ``read_body`` is separate from opening so that the caller can refuse a file on its
-    header alone (an unblinding column) without its values ever being parsed.
-    """
-
-    name: str
-    kind: str  # "csv" or "xlsx"
-    header: list[str]
-    header_line: int
-    description: str
-    _body_reader: BodyReader = field(repr=False)
-    notices: list[str] = field(default_factory=list)
-
-    def read_body(
-        self, wanted: Sequence[int], mostly_distinct: Collection[int] = ()
-    ) -> tuple[dict[int, CellColumn], np.ndarray]:
-        """Return (a :class:`CellColumn` per wanted header position, spreadsheet line of
-        each row). Columns not wanted are not handed out (an ignored column's cells are
-        not even kept), except a workbook's cells right of its last header, which come as
-        extra unnamed positions for the caller to refuse. ``mostly_distinct`` names
-        columns with about one value per row (patient codes), cheaper read as text than
-        as categories."""
-        return self._body_reader(wanted, mostly_distinct)
-
-
-def factorize_cells(cells: np.ndarray) -> CellColumn:
-    """Codes and distinct values of an object array of str (no hashing twice when every
-    value is distinct, the usual case for patient codes)."""
-    if len(set(cells)) == len(cells):
-        return CellColumn(np.arange(len(cells)), cells)
-    codes, values = pd.factorize(cells)
-    return CellColumn(codes, np.asarray(values, dtype=object))
-
-
-def _grid_columns(columns: list[np.ndarray], wanted: Sequence[int]) -> dict[int, CellColumn]:
-    return {position: factorize_cells(columns[position]) for position in wanted}
-
-
-def show(value: object, limit: int = 60) -> str:
-    """A cell value quoted for an error message: escapes made visible, length capped."""
-    text = str(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return repr(text)
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -230,7 +140,7 @@ def open_export(data: bytes, name: str, limits: Limits | None = None) -> ExportT
             "unsupported_format",
         )
     if data.startswith(ZIP_MAGIC) or name.lower().endswith((".xlsx", ".xlsm")):
-        return _open_xlsx(data, name, limits)
+        return open_xlsx(data, name, limits)
     return _open_csv(data, name, limits)
 
 
@@ -417,196 +327,22 @@ def _read_csv_slow(
     if rows:
         grid[:] = rows
     lines = np.arange(len(rows), dtype=np.int64) + header_line + 1
-    return _grid_columns([grid[:, i] for i in range(n_cols)], wanted), lines
+    return grid_columns([grid[:, i] for i in range(n_cols)], wanted), lines
 
 
-# --------------------------------------------------------------------------- XLSX
-def _check_zip(data: bytes, name: str, limits: Limits) -> None:
-    """Refuse zip bombs from the central directory alone, before decompressing anything."""
-    import zipfile  # here, not at the top: CSV imports should not pay for it
-
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ExportReadError(
-            [f"{name}: not a readable .xlsx workbook ({exc}); export it again as .xlsx or CSV"],
-            "unsupported_format",
-        ) from exc
-    with archive:
-        infos = archive.infolist()
-    if len(infos) > limits.max_xlsx_members:
-        raise ExportReadError(
-            [
-                f"{name}: the workbook zip holds {len(infos)} parts, over the limit of {limits.max_xlsx_members}"
-            ],
-            "zip_bomb",
-        )
-    total = sum(info.file_size for info in infos)
-    if total > limits.max_xlsx_uncompressed:
-        raise ExportReadError(
-            [
-                f"{name}: the workbook would unpack to {total / 1e6:.0f} MB, over the "
-                f"{limits.max_xlsx_uncompressed / 1e6:.0f} MB limit (refused unopened)"
-            ],
-            "zip_bomb",
-        )
-    for info in infos:
-        if info.flag_bits & 0x1:
-            raise ExportReadError(
-                [f"{name}: the workbook is encrypted; save it unprotected"], "unsupported_format"
-            )
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1_000_000 and ratio > limits.max_xlsx_ratio:
-            raise ExportReadError(
-                [
-                    f"{name}: part {info.filename!r} would unpack {ratio:.0f} times its packed "
-                    f"size (limit {limits.max_xlsx_ratio:.0f}): refused unopened as a possible zip bomb"
-                ],
-                "zip_bomb",
-            )
-    names = {info.filename for info in infos}
-    if "xl/workbook.xml" not in names:
-        raise ExportReadError(
-            [f"{name}: a zip file but not an Excel workbook (.xlsx); export it as .xlsx or CSV"],
-            "unsupported_format",
-        )
-
-
-def _cell_text(value: Any) -> str:
-    """One cell as text: Excel dates as ISO dates, whole numbers without '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _open_xlsx(data: bytes, name: str, limits: Limits) -> ExportTable:
-    _check_zip(data, name, limits)
-    import zipfile
-
-    from ..xlsx_width import widest_sheet_row
-
-    try:
-        widest = widest_sheet_row(data, limits.max_columns)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ExportReadError(
-            [f"{name}: cannot read the workbook ({type(exc).__name__}); export it again"],
-            "malformed",
-        ) from exc
-    if widest > limits.max_columns:
-        # Counted in the sheet's XML: openpyxl would build the whole row before we see it.
-        raise ExportReadError(
-            [f"{name}: a row has more than {limits.max_columns} cells, over the limit"],
-            "too_many_columns",
-        )
-    import openpyxl
-    from openpyxl.xml import DEFUSEDXML
-
-    if not DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
-        raise ExportReadError(
-            [f"{name}: .xlsx import needs the defusedxml package (safe XML parsing); install it"],
-            "unsupported_format",
-        )
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types on corrupt or hostile files
-        raise ExportReadError(
-            [
-                f"{name}: cannot read the workbook ({type(exc).__name__}); export it again as .xlsx or CSV"
-            ],
-            "unsupported_format",
-        ) from exc
-    notices: list[str] = []
-    if not workbook.worksheets:
-        workbook.close()
-        raise ExportReadError([f"{name}: the workbook has no worksheet"], "empty")
-    sheet = workbook.worksheets[0]
-    if len(workbook.worksheets) > 1:
-        others = ", ".join(repr(ws.title) for ws in workbook.worksheets[1:])
-        notices.append(f"only the first sheet {sheet.title!r} was read; ignored sheet(s): {others}")
-    # The declared dimension is not trusted: a sheet with formatted whole columns declares
-    # 1,048,576 rows and 16,384 columns, and padding every row to that would be ruinous.
-    # Without it, rows come as wide as their last cell; rows are counted while read.
-    sheet.reset_dimensions()
-    rows: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
-    header: list[str] | None = None
-    header_line = 0
-    try:
-        for number, row in enumerate(rows, start=1):
-            if any(_cell_text(v).strip() for v in row):
-                header, header_line = [_cell_text(v).strip() for v in row], number
-                break
-    except Exception as exc:
-        workbook.close()
-        raise ExportReadError(
-            [f"{name}: cannot read sheet {sheet.title!r} ({type(exc).__name__}); export it again"],
-            "malformed",
-        ) from exc
-    if header is None:
-        workbook.close()
-        raise ExportReadError([f"{name}: line 1: the sheet {sheet.title!r} is empty"], "empty")
-    while header and not header[-1]:
-        header.pop()
-    if len(header) > limits.max_columns:
-        workbook.close()
-        raise ExportReadError(
-            [
-                f"{name}: line {header_line}: {len(header)} columns, over the limit of {limits.max_columns}"
-            ],
-            "too_many_columns",
-        )
-
-    def read_body(
-        wanted: Sequence[int], mostly_distinct: Collection[int]
-    ) -> tuple[dict[int, CellColumn], np.ndarray]:
-        cells: list[list[str]] = []
-        width = len(header)
-        number = header_line
-        try:
-            for number, row in enumerate(rows, start=header_line + 1):
-                if len(cells) > limits.max_rows + 1_000:
-                    raise ExportReadError(
-                        [f"{name}: more than {limits.max_rows:,} rows, over the limit"],
-                        "too_many_rows",
-                    )
-                texts = [_cell_text(v) for v in row]
-                while texts and not texts[-1]:
-                    texts.pop()
-                if len(texts) > width:
-                    if len(texts) > limits.max_columns:
-                        raise ExportReadError(
-                            [f"{name}: line {number}: values beyond column {limits.max_columns}"],
-                            "too_many_columns",
-                        )
-                    width = len(texts)
-                cells.append(texts)
-        except ExportReadError:
-            raise
-        except Exception as exc:
-            raise ExportReadError(
-                [f"{name}: line {number + 1}: cannot read the sheet ({type(exc).__name__})"],
-                "malformed",
-            ) from exc
-        finally:
-            workbook.close()
-        # Values right of the last named column form unnamed columns: the caller sees them
-        # as header "" (and always gets them) and refuses them if they hold anything.
-        wanted = [*wanted, *range(len(header), width)]
-        header.extend([""] * (width - len(header)))
-        grid = np.full((len(cells), width), "", dtype=object)
-        for i, texts in enumerate(cells):
-            grid[i, : len(texts)] = texts
-        lines = np.arange(len(cells), dtype=np.int64) + header_line + 1
-        return _grid_columns([grid[:, i] for i in range(width)], wanted), lines
-
-    description = f"Excel workbook, sheet {sheet.title!r}"
-    return ExportTable(name, "xlsx", header, header_line, description, read_body, notices)
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_FILE_BYTES",
+    "MAX_ROWS",
+    "MAX_XLSX_MEMBERS",
+    "MAX_XLSX_RATIO",
+    "MAX_XLSX_UNCOMPRESSED",
+    "CellColumn",
+    "ExportReadError",
+    "ExportTable",
+    "Limits",
+    "detect_encoding",
+    "open_export",
+    "show",
+    "sniff_separator",
+]
