@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -20,7 +23,50 @@ from dashboard.datadir import DataPaths
 from dashboard.enrollment import EnrollmentError
 from dashboard.imports import import_enrollment
 
+REPO = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 1, 15)
+WEB_STACK = ("dash", "plotly", "flask", "scipy", "dash_ag_grid", "dash_bootstrap_components")
+
+_RUN_AND_LIST_MODULES = """
+import json, sys
+from dashboard.cli import main
+sys.argv = ["recruitment-dashboard", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_import_command_does_not_load_the_web_stack(tmp_path: Path, data_dir: Path):
+    export = tmp_path / "export.csv"
+    export.write_bytes(
+        "N° patient;N° centre;Date de screening;Date de randomisation;Statut\r\n"
+        "P-1;8;03/01/2024;15/01/2024;Randomisé\r\n".encode("cp1252")
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_LIST_MODULES, "import-enrollment", str(export)]
+        + ["--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    loaded = {name.split(".")[0] for name in report["modules"]}
+    assert not loaded & set(WEB_STACK), sorted(loaded & set(WEB_STACK))
+    # Nor the parts of the package only the registry import, the demo or the views use.
+    unneeded = {
+        "dashboard.geocode",
+        "dashboard.trial_settings",
+        "dashboard.metrics",
+        "dashboard.app",
+    }
+    assert not unneeded & set(report["modules"]), sorted(unneeded & set(report["modules"]))
+    assert (data_dir / "enrollment.csv").read_text().startswith("patient_id,")
 
 
 def _workbook(rows: list[list[object]]) -> bytes:
