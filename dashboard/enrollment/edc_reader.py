@@ -233,17 +233,18 @@ def _read_csv_body(
     # usecols is not used to skip the other columns: with it the C parser no longer
     # refuses a row with more values than the header (a shifted row would pass).
     few_values = [i for i in wanted if i not in mostly_distinct]
+    body = data[offset:] if offset else data  # (BytesIO shares unsliced bytes: no copy)
     try:
-        frame = _parse_csv(data[offset:], codec, sep, n_cols, few_values)
+        frame = _parse_csv(body, codec, sep, n_cols, few_values)
         if not all(_text_categories(frame[i]) for i in few_values):
-            frame = _parse_csv(data[offset:], codec, sep, n_cols, [])
+            frame = _parse_csv(body, codec, sep, n_cols, [])
     except pd.errors.ParserError:
-        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line, wanted)
+        return _read_csv_slow(body.decode(codec), sep, n_cols, name, header_line, wanted)
     except pd.errors.EmptyDataError:
         empty = CellColumn(np.empty(0, dtype=np.intp), np.empty(0, dtype=object))
         return {position: empty for position in wanted}, np.empty(0, dtype=np.int64)
     if frame.shape[1] != n_cols:
-        return _read_csv_slow(data[offset:].decode(codec), sep, n_cols, name, header_line, wanted)
+        return _read_csv_slow(body.decode(codec), sep, n_cols, name, header_line, wanted)
     columns: dict[int, CellColumn] = {}
     for position in wanted:
         series = frame[position]
