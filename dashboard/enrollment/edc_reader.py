@@ -223,7 +223,11 @@ def _read_csv_body(
     categories: the parser then hashes the raw bytes and builds one string per distinct
     value instead of one per cell, and hands over the codes the checks work on."""
     # Cheap guard against a file with far more lines than allowed rows (before parsing).
-    if data.count(b"\n", offset) > 2 * limits.max_rows + 10:
+    # (numpy's vectorised compare counts 15 MB several times faster than bytes.count.)
+    if (
+        np.count_nonzero(np.frombuffer(data, np.uint8, offset=offset) == 10)
+        > 2 * limits.max_rows + 10
+    ):
         raise ExportReadError(
             [
                 f"{name}: more than {limits.max_rows:,} rows, over the limit for an enrollment export"
