@@ -68,13 +68,13 @@ from .demo import DEFAULT_SEED, DemoRefused, make_demo_enrollment
 from .enrollment.canonical import EnrollmentError, enrollment_to_csv
 from .enrollment.checks import ValidatedEnrollment, validate_export
 from .enrollment.edc_reader import ExportReadError, Limits, open_export
-from .geocode.geocodes import renumbered_geocodes_csv
 from .registry import LOCATION_STATUSES, RegistryError, parse_study, read_study_file
 from .sites import SitesError, build_sites, load_sites, site_id_map, sites_to_csv, status_changes
-from .status_history import history_bytes
-from .synthetic import synthetic_activation_to_csv
 from .transaction import commit, recover
-from .trial_settings import load_trial
+
+# The registry import and the demo import their own helpers (geocodes, status history,
+# trial settings) inside the functions: import-enrollment, benchmarked against a bare
+# pandas.read_csv, should not load them.
 
 
 def _refuse(paths: DataPaths, entry: dict[str, Any], exc: EnrollmentError) -> None:
@@ -303,6 +303,8 @@ def _renumbered_geocodes(
     """New geocodes.csv text when the regenerated sites moved or lost ids, else None."""
     if previous is None:
         return None
+    from .geocode.geocodes import renumbered_geocodes_csv
+
     mapping = site_id_map(previous, sites)
     if all(old == new for old, new in mapping.items()) and len(mapping) == len(sites):
         return None
@@ -316,6 +318,8 @@ def import_registry(study_file: Path, paths: DataPaths) -> tuple[str, pd.DataFra
     the import, in status-history.jsonl (:mod:`dashboard.status_history`): that is how the
     weekly card knows which sites changed status. geocodes.csv follows renumbered sites.
     """
+    from .status_history import history_bytes
+
     entry: dict[str, Any] = {"kind": "registry", "file": Path(study_file).name}
     with write_lock(paths):
         recover(paths)  # a killed import before this one: finish it first
@@ -395,6 +399,9 @@ def write_demo(
     ``force`` the real file is kept as a dated backup beside it and the replacement is
     written to the import log.
     """
+    from .synthetic import synthetic_activation_to_csv
+    from .trial_settings import load_trial
+
     trial = load_trial(paths)
     if cutoff is None:
         cutoff = trial.last_updated or dt.date.today()

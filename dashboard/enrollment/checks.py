@@ -3,13 +3,14 @@
 Validation is vectorised over the *distinct* values of each column (a trial has a few
 hundred dates, a few statuses, a few dozen sites), so a 200,000-row file costs little
 more than parsing it. Every problem is collected first; messages are formatted only for
-the rows that get listed, from the templates in :data:`MESSAGES`.
+the rows that get listed, from the templates in :mod:`.messages`. A check judges the
+distinct values and touches rows only when some value is wrong (or, for duplicates and
+date order, when rows must be compared).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,8 @@ from .cells import (
     parse_date_values,
     strip_distinct,
 )
-from .edc_reader import ExportTable, show
+from .export_table import CellColumn, ExportTable, show
+from .messages import HEADER_MESSAGES, MESSAGES
 from .vocabulary import (
     BLANK_LABELS,
     CANONICAL_LABELS,
@@ -65,68 +67,6 @@ def _show(value: object) -> str:
     return show(value)
 
 
-#: Every message about a cell, by problem kind (the kind is also the reason logged).
-#: Fields: ``where`` (file, line, column), ``value`` (the cell, shortened), and per kind
-#: ``blank_label``, ``first_line``, ``site_range``, ``date_problem``, ``today``,
-#: ``screening``, ``screening_label``, ``status``.
-MESSAGES: dict[str, str] = {
-    "blank": "{where}: {blank_label} is blank",
-    "formula": (
-        "{where}: {value} is a formula or starts like one; export values only "
-        "(it is refused, never evaluated)"
-    ),
-    "control": "{where}: {value} contains a control or invisible character",
-    "duplicate": "{where}: patient {value} is already on line {first_line}",
-    "unknown_site": "{where}: unknown site id {value}; the registry's sites.csv has ids {site_range}",
-    "bad_date": "{where}: {date_problem}",
-    "future_date": "{where}: {value} is after today ({today}); a future date is a typo",
-    "rand_before_screening": (
-        "{where}: randomization date {value} is before the screening date {screening} "
-        "(column {screening_label})"
-    ),
-    "unknown_status": (
-        "{where}: unknown status {value}; expected one of Screening, Screen failed, "
-        "Randomized, Withdrawn, Completed"
-    ),
-    "rand_missing": (
-        "{where}: blank, but status {status} means the patient was randomized; "
-        "give the randomization date"
-    ),
-    "rand_unexpected": (
-        "{where}: {value} given, but status {status} means the patient was not randomized; "
-        "fix the status or remove the date"
-    ),
-}
-
-#: Every message about the header or the file as a whole, by reason.
-HEADER_MESSAGES: dict[str, str] = {
-    "ambiguous_column": (
-        "{where}: both this and column {other} look like the {canonical}; keep only one"
-    ),
-    "blinding_column": (
-        "{where}: refused to protect the blind: a column named like this could reveal "
-        "treatment allocation (arm, group, kit, box, lot...). Remove it from the export and "
-        "import again; its values were not read."
-    ),
-    "identifier_column": (
-        "{where}: refused: it looks like a direct patient identifier (name, birth date, NIR, "
-        "IPP, address, phone, e-mail). The dashboard takes pseudonymised patient codes only; "
-        "remove the column and import again. Its values were not read."
-    ),
-    "missing_column": (
-        "{name}: line {line}: no column for the {canonical}; name one e.g. {examples} "
-        "(columns found: {found})"
-    ),
-    "unnamed_column": (
-        "{name}: line {line}, column number {number}: this column has no header but holds "
-        "values; name it or delete it (an unnamed column could hold anything, treatment "
-        "allocation included). Its values were not printed."
-    ),
-    "no_rows": "{name}: line {line}: no patient rows below the header (line {header_line})",
-    "too_many_rows": "{name}: {rows:,} patient rows, over the limit of {limit:,}",
-}
-
-
 class _Validator:
     """Checks one file's cells against the rules; collects every problem, then formats
     messages only for the (at most :data:`MAX_LISTED_ERRORS`) rows that get listed."""
@@ -143,6 +83,12 @@ class _Validator:
         rows = np.flatnonzero(mask)
         if len(rows):
             self.problems.append(_Problem(kind, canon, rows))
+
+    def add_values(self, kind: str, canon: str, value_mask: np.ndarray) -> None:
+        """A problem judged on the column's distinct values: the rows holding a flagged
+        value (the usual clean column costs one ``any`` over its few values)."""
+        if value_mask.any():
+            self.add(kind, canon, value_mask[self.columns[canon].codes])
 
     def value(self, canon: str, row: int) -> str:
         col = self.columns[canon]
@@ -280,13 +226,15 @@ def check_header(table: ExportTable) -> _Header:
 
 
 def check_unnamed_columns(
-    table: ExportTable, raw_columns: list[np.ndarray], all_lines: np.ndarray, unnamed: list[int]
+    table: ExportTable, body: dict[int, CellColumn], all_lines: np.ndarray, unnamed: list[int]
 ) -> None:
     """Unnamed columns are fine when empty (trailing separators); with values, refused."""
     errors = []
     for position in unnamed:
-        filled = np.flatnonzero([bool(v.strip()) for v in raw_columns[position]])
-        if len(filled):
+        column = body[position]
+        filled_values = np.array([bool(v.strip()) for v in column.values], dtype=bool)
+        if filled_values.any():
+            filled = np.flatnonzero(filled_values[column.codes])
             errors.append(
                 HEADER_MESSAGES["unnamed_column"].format(
                     name=table.name, line=int(all_lines[filled[0]]), number=position + 1
@@ -297,7 +245,7 @@ def check_unnamed_columns(
 
 
 def _distinct_values(
-    raw_columns: list[np.ndarray], used: dict[str, int]
+    body: dict[int, CellColumn], used: dict[str, int]
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
     """Per used column: (row codes, distinct stripped values) and the values' joined text.
 
@@ -305,12 +253,7 @@ def _distinct_values(
     factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     joined: dict[str, str] = {}
     for canon, position in used.items():
-        raw = raw_columns[position]
-        if canon == "patient_id" and len(set(raw)) == len(raw):
-            codes, uniques = np.arange(len(raw)), raw  # the usual case: no need to hash twice
-        else:
-            codes, uniques = pd.factorize(raw)
-            uniques = np.asarray(uniques, dtype=object)
+        codes, uniques = body[position].codes, body[position].values
         values, joined[canon] = strip_distinct(uniques)
         if values is not uniques and len(set(values)) != len(values):
             # " P1" and "P1" are the same value once stripped: factorize again.
@@ -325,27 +268,27 @@ def _distinct_values(
 def check_odd_values(
     check: _Validator, columns: dict[str, _Column], joined: dict[str, str]
 ) -> dict[str, np.ndarray]:
-    """Formula cells and control characters; returns per column the rows that have one
-    (the other checks skip them: one message per bad cell)."""
+    """Formula cells and control characters; returns per column the distinct values that
+    have one (the other checks skip them: one message per bad cell)."""
     odd: dict[str, np.ndarray] = {}
     for canon, col in columns.items():
         formula, control = odd_value_masks(col.values, joined[canon])
-        check.add("formula", canon, formula[col.codes])
-        check.add("control", canon, control[col.codes])
-        odd[canon] = (formula | control)[col.codes]
+        check.add_values("formula", canon, formula)
+        check.add_values("control", canon, control)
+        odd[canon] = formula | control
     return odd
 
 
 def check_patient_ids(check: _Validator, pid: _Column, lines: np.ndarray, odd: np.ndarray) -> None:
-    """patient_id: present and unique."""
-    pid_blank = (pid.values == "")[pid.codes]
-    check.add("blank", "patient_id", pid_blank)
+    """patient_id: present and unique (``odd``: per distinct value, already refused)."""
+    blank = pid.values == ""
+    check.add_values("blank", "patient_id", blank)
     counts = np.bincount(pid.codes, minlength=len(pid.values))
     if len(counts) and counts.max() > 1:
         first_row = np.full(len(pid.values), -1, dtype=np.int64)
         order = np.arange(len(pid.codes))[::-1]
         first_row[pid.codes[order]] = order  # the last write wins: the first occurrence
-        is_dup = (first_row[pid.codes] != np.arange(len(pid.codes))) & ~pid_blank & ~odd
+        is_dup = (first_row[pid.codes] != np.arange(len(pid.codes))) & ~(blank | odd)[pid.codes]
         check.context["first_line"] = dict(
             zip(
                 np.flatnonzero(is_dup).tolist(),
@@ -360,7 +303,7 @@ def check_sites(
     check: _Validator, site: _Column, sites: pd.DataFrame, odd: np.ndarray
 ) -> np.ndarray:
     """site_id: a registry site, leading zeros ignored; returns each distinct value's
-    registry id (None when unknown)."""
+    registry id (None when unknown). ``odd``: per distinct value, already refused."""
     site_ids = [str(s) for s in sites["site_id"]]
     width = max((len(s) for s in site_ids), default=2)
     by_key = {normalise_site_id(s, width): s for s in site_ids}
@@ -372,10 +315,10 @@ def check_sites(
         ],
         dtype=object,
     )
-    site_blank = (site.values == "")[site.codes]
-    check.add("blank", "site_id", site_blank)
-    site_unknown = np.array([m is None for m in site_map], dtype=bool)[site.codes]
-    check.add("unknown_site", "site_id", site_unknown & ~site_blank & ~odd)
+    site_blank = site.values == ""
+    check.add_values("blank", "site_id", site_blank)
+    site_unknown = np.array([m is None for m in site_map], dtype=bool)
+    check.add_values("unknown_site", "site_id", site_unknown & ~site_blank & ~odd)
     check.context["site_range"] = (
         f"{site_ids[0]}–{site_ids[-1]}" if len(site_ids) > 1 else ", ".join(site_ids) or "(none)"
     )
@@ -387,40 +330,36 @@ def check_dates(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Real calendar dates, none after today, randomization not before screening.
 
-    Returns per date column the parsed date of each row and its ISO text."""
+    Returns per date column its distinct values parsed (NaT when blank or bad), and the
+    parsed date of each row."""
+    parsed_values: dict[str, np.ndarray] = {}
     parsed: dict[str, np.ndarray] = {}
-    iso_text: dict[str, np.ndarray] = {}
     for canon in ("screening_date", "randomization_date"):
         col = columns[canon]
         values_parsed, bad = parse_date_values(col.values)
-        # ISO text of each distinct value, taken per row later for the canonical file.
-        iso_text[canon] = np.array(
-            ["" if np.isnat(d) else str(d) for d in values_parsed], dtype=object
-        )[col.codes]
-        check.add("bad_date", canon, bad[col.codes] & ~odd[canon])
-        rows_dates = values_parsed[col.codes]
-        check.add("future_date", canon, rows_dates > np.datetime64(today, "D"))
-        parsed[canon] = rows_dates
+        check.add_values("bad_date", canon, bad & ~odd[canon])
+        check.add_values("future_date", canon, values_parsed > np.datetime64(today, "D"))
+        parsed_values[canon] = values_parsed
+        parsed[canon] = values_parsed[col.codes]
     check.context["today"] = today.isoformat()
-    scr_col = columns["screening_date"]
-    check.add("blank", "screening_date", (scr_col.values == "")[scr_col.codes])
+    check.add_values("blank", "screening_date", columns["screening_date"].values == "")
     scr, rnd = parsed["screening_date"], parsed["randomization_date"]
     before = ~np.isnat(scr) & ~np.isnat(rnd) & (rnd < scr)
     check.add("rand_before_screening", "randomization_date", before)
-    return parsed, iso_text
+    return parsed_values, parsed
 
 
 def check_status(
     check: _Validator, columns: dict[str, _Column], rnd: np.ndarray, odd: np.ndarray
 ) -> np.ndarray:
     """A known status that agrees with the randomization date; returns each distinct
-    value's canonical status (None when unknown)."""
+    value's canonical status (None when unknown). ``odd``: per distinct value."""
     status = columns["status"]
     status_map = np.array([normalise_status(v) for v in status.values], dtype=object)
-    status_blank = (status.values == "")[status.codes]
-    check.add("blank", "status", status_blank)
-    status_unknown = np.array([m is None for m in status_map], dtype=bool)[status.codes]
-    check.add("unknown_status", "status", status_unknown & ~status_blank & ~odd)
+    status_blank = status.values == ""
+    check.add_values("blank", "status", status_blank)
+    status_unknown = np.array([m is None for m in status_map], dtype=bool)
+    check.add_values("unknown_status", "status", status_unknown & ~status_blank & ~odd)
     rand_col = columns["randomization_date"]
     rand_blank = (rand_col.values == "")[rand_col.codes]
     randomized_status = np.array([m in RANDOMIZED_STATUSES for m in status_map], dtype=bool)
@@ -436,30 +375,36 @@ def check_status(
     return status_map
 
 
+def _iso_texts(parsed_values: np.ndarray, suffix: str = "") -> np.ndarray:
+    return np.array(["" if np.isnat(d) else f"{d}{suffix}" for d in parsed_values], dtype=object)
+
+
 def _canonical_text(
     columns: dict[str, _Column],
+    joined_pids: str,
     site_map: np.ndarray,
     status_map: np.ndarray,
-    iso_text: dict[str, np.ndarray],
+    parsed_values: dict[str, np.ndarray],
 ) -> str:
-    """The canonical CSV: distinct values are formatted once, then taken per row."""
+    """The canonical CSV: each distinct value is formatted once with the separators
+    around it, taken per row into a grid, and the grid joined in one C-level pass (no
+    per-row join)."""
     pid = columns["patient_id"]
     pid_values = pid.values
-    all_pids = "".join(pid_values)
-    if any(ch in all_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
+    if any(ch in joined_pids for ch in ',"\r\n'):  # a few C-level finds, no regex
         pid_values = np.array([_csv_quote(v) for v in pid_values], dtype=object)
-    rows_text = map(
-        ",".join,
-        zip(
-            pid_values[pid.codes],
-            site_map[columns["site_id"].codes],
-            iso_text["screening_date"],
-            iso_text["randomization_date"],
-            status_map[columns["status"].codes],
-            strict=True,
-        ),
-    )
-    return "\n".join(itertools.chain([",".join(ENROLLMENT_COLUMNS)], rows_text, [""]))
+    site_text = np.array([f",{s}," for s in site_map], dtype=object)
+    screening_text = _iso_texts(parsed_values["screening_date"], ",")
+    status_text = np.array([f",{s}\n" for s in status_map], dtype=object)
+    grid = np.empty((len(pid.codes), 5), dtype=object)
+    grid[:, 0] = pid_values[pid.codes]
+    grid[:, 1] = site_text[columns["site_id"].codes]
+    grid[:, 2] = screening_text[columns["screening_date"].codes]
+    grid[:, 3] = _iso_texts(parsed_values["randomization_date"])[
+        columns["randomization_date"].codes
+    ]
+    grid[:, 4] = status_text[columns["status"].codes]
+    return ",".join(ENROLLMENT_COLUMNS) + "\n" + "".join(grid.ravel().tolist())
 
 
 def validate_export(
@@ -476,15 +421,17 @@ def validate_export(
     name, header_line = table.name, table.header_line
     notices = list(table.notices)
     header = check_header(table)
-    raw_columns, all_lines = table.read_body()
-    check_unnamed_columns(table, raw_columns, all_lines, header.unnamed)
+    named = len(table.header)
+    body, all_lines = table.read_body(
+        [*header.used.values(), *header.unnamed], mostly_distinct=[header.used["patient_id"]]
+    )
+    # A workbook's cells right of its last header come back as unnamed columns too.
+    unnamed = [*header.unnamed, *(p for p in body if p >= named)]
+    check_unnamed_columns(table, body, all_lines, unnamed)
 
-    factorized, joined = _distinct_values(raw_columns, header.used)
-    blank_row = np.ones(len(all_lines), dtype=bool)
-    for codes, values in factorized.values():
-        blank_row &= (values == "")[codes] if len(values) else True
-    keep = ~blank_row
-    n_rows = int(keep.sum())
+    factorized, joined = _distinct_values(body, header.used)
+    keep = _rows_with_data(factorized, len(all_lines))
+    n_rows = len(all_lines) if keep is None else int(keep.sum())
     skipped = len(all_lines) - n_rows
     if n_rows == 0:
         message = HEADER_MESSAGES["no_rows"].format(
@@ -494,10 +441,16 @@ def validate_export(
     if n_rows > max_rows:
         message = HEADER_MESSAGES["too_many_rows"].format(name=name, rows=n_rows, limit=max_rows)
         raise EnrollmentError([message], ["too_many_rows"])
-    lines = all_lines[keep]
+    lines = all_lines if keep is None else all_lines[keep]
     used = header.used
     columns = {
-        canon: _Column(canon, used[canon], table.header[used[canon]], codes[keep], values)
+        canon: _Column(
+            canon,
+            used[canon],
+            table.header[used[canon]],
+            codes if keep is None else codes[keep],
+            values,
+        )
         for canon, (codes, values) in factorized.items()
     }
     if skipped:
@@ -512,8 +465,8 @@ def validate_export(
     odd = check_odd_values(check, columns, joined)
     check_patient_ids(check, columns["patient_id"], lines, odd["patient_id"])
     site_map = check_sites(check, columns["site_id"], sites, odd["site_id"])
-    parsed, iso_text = check_dates(check, columns, today, odd)
-    scr, rnd = parsed["screening_date"], parsed["randomization_date"]
+    parsed_values, parsed = check_dates(check, columns, today, odd)
+    rnd = parsed["randomization_date"]
     status_map = check_status(check, columns, rnd, odd["status"])
     errors = check.errors()
     if errors:
@@ -523,7 +476,8 @@ def validate_export(
     status = columns["status"]
     spellings: list[str] = []
     status_counts = np.bincount(status.codes, minlength=len(status.values))
-    for value, canon_status, n in zip(status.values, status_map, status_counts, strict=True):
+    for i in _by_first_row(status.codes, len(status.values)):
+        value, canon_status, n = status.values[i], status_map[i], status_counts[i]
         if n and squash(value) != squash(canon_status):
             spellings.append(f"{_show(value)} → {canon_status} ({n} row(s))")
     if spellings:
@@ -534,26 +488,67 @@ def validate_export(
             "day first (DD/MM/YYYY) was assumed; check one date against the EDC"
         )
 
-    all_dates = np.concatenate([scr, rnd])
-    valid = np.flatnonzero(~np.isnat(all_dates))
-    latest_pos = int(valid[np.argmax(all_dates[valid])])
-    latest = all_dates[latest_pos]
-    latest_canon = "screening_date" if latest_pos < len(scr) else "randomization_date"
-    latest_row = latest_pos % len(scr)
+    latest, latest_canon = _latest_date(parsed_values)
+    latest_row = int(np.argmax(parsed[latest_canon] == latest))  # its first row
+    rand_col = columns["randomization_date"]
+    rand_counts = np.bincount(rand_col.codes, minlength=len(rand_col.values))
     site = columns["site_id"]
     present_sites = sorted(
         set(site_map[np.bincount(site.codes, minlength=len(site_map)) > 0].tolist())
     )
     return ValidatedEnrollment(
-        csv_text=_canonical_text(columns, site_map, status_map, iso_text),
+        csv_text=_canonical_text(
+            columns, joined["patient_id"], site_map, status_map, parsed_values
+        ),
         rows=n_rows,
         latest_date=dt.date.fromisoformat(str(latest)),
         latest_where=check.where(latest_canon, latest_row),
-        randomized=int((~np.isnat(rnd)).sum()),
+        randomized=int(rand_counts[~np.isnat(parsed_values["randomization_date"])].sum()),
         screen_failed=int(status_counts[status_map == "SCREEN_FAILED"].sum()),
         site_ids=present_sites,
         notices=notices,
     )
+
+
+def _rows_with_data(
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]], n_rows: int
+) -> np.ndarray | None:
+    """Rows where some used column holds a value (Excel's ``;;;;;`` rows have none);
+    None when every row does, found from the distinct values when one column has no
+    blank at all (the usual case; columns with few values are looked at first, so the
+    200,000 patient codes are rarely compared)."""
+    by_size = sorted(factorized.values(), key=lambda column: len(column[1]))
+    blanks: list[tuple[np.ndarray, np.ndarray]] = []
+    for codes, values in by_size:
+        blank = values == ""
+        if not blank.any():
+            return None
+        blanks.append((codes, blank))
+    blank_row = np.ones(n_rows, dtype=bool)
+    for codes, blank in blanks:
+        blank_row &= blank[codes]
+    return None if not blank_row.any() else ~blank_row
+
+
+def _by_first_row(codes: np.ndarray, n_values: int) -> np.ndarray:
+    """The distinct values' indexes in the order the file first uses them."""
+    first_row = np.full(n_values, len(codes), dtype=np.int64)
+    backwards = np.arange(len(codes))[::-1]
+    first_row[codes[backwards]] = backwards  # the last write wins: the first row
+    return np.argsort(first_row, kind="stable")
+
+
+def _latest_date(parsed_values: dict[str, np.ndarray]) -> tuple[np.datetime64, str]:
+    """The latest date in the file and its column (screening first on a tie, as a reader
+    going through the file column by column would find it)."""
+    best: tuple[np.datetime64, str] | None = None
+    for canon in ("screening_date", "randomization_date"):
+        dates = parsed_values[canon]
+        dates = dates[~np.isnat(dates)]
+        if len(dates) and (best is None or dates.max() > best[0]):
+            best = (dates.max(), canon)
+    assert best is not None  # a file with no valid screening date was refused above
+    return best
 
 
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
