@@ -141,9 +141,11 @@ def unpack(blob: Any) -> dict[str, Any] | None:
             contents = blob[offset : offset + length]
             if len(contents) != length:
                 return None
-            outputs[str(name)] = orjson.Fragment(contents.decode("ascii"))
+            if not contents.isascii():
+                return None
+            outputs[str(name)] = orjson.Fragment(contents)
             offset += length
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError):
         return None
     return outputs if offset == len(blob) else None
 
