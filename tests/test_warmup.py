@@ -175,9 +175,15 @@ def test_a_broken_cache_folder_does_not_break_the_page(data_dir, tmp_path, damag
         key = shared.key(load_trial_data(data_dir), dt.date(2025, 11, 13), True)
         shared.set_raw(key, pack({"map": __import__("orjson").Fragment("{}")})[:-1])
         shared.close()
-    post = poster(create_app(data_dir, auth=None, forecast_paths=PATHS, warm_up=False))
+    # A file in the way of the cache folder is also in the way of the warm-up's lock.
+    blocked = damage == "cache folder is a file"
+    app = create_app(data_dir, auth=None, forecast_paths=PATHS, warm_up=blocked)
+    post = poster(app)
     assert post("2025-11-13") == expected
     assert post("2025-11-13") == expected  # and again, from this worker's own cache
+    if blocked:
+        time.sleep(1)
+        assert not app._dashboard_warmer.running() and not _warm_up_processes(data_dir)
 
 
 def test_entries_that_are_not_exactly_packed_replies_are_misses():

@@ -72,6 +72,7 @@ def cache_dir(data_dir: Path | str) -> Path:
 
 
 def reply_key(
+    code: str,
     settings: str,
     version: str,
     as_of: dt.date,
@@ -82,7 +83,7 @@ def reply_key(
 ) -> str:
     """The shared key of one reply (see the module doc for what it holds)."""
     parts = [
-        code_version(),
+        code,
         settings,
         version,
         as_of.isoformat(),
@@ -94,9 +95,9 @@ def reply_key(
     return "reply:" + json.dumps(parts, separators=(",", ":"))
 
 
-def status_key(settings: str, version: str) -> str:
+def status_key(code: str, settings: str, version: str) -> str:
     """Where the warm-up records which dates of a data version it has computed."""
-    return "warm:" + json.dumps([code_version(), settings, version], separators=(",", ":"))
+    return "warm:" + json.dumps([code, settings, version], separators=(",", ":"))
 
 
 def pack(outputs: dict[str, Any]) -> bytes | None:
@@ -168,16 +169,23 @@ def _bytes_only_disk() -> type:
 class SharedReplies:
     """Complete encoded replies of the main callback, shared through ``<data dir>/.cache``.
 
-    ``settings`` names what besides the data shapes the replies (e.g. ``"paths=10000"``).
+    ``settings`` names what besides the data shapes the replies (e.g. ``"paths=10000"``);
+    ``code``: :func:`code_version` when this server started (a warm-up process is handed
+    its worker's, so files replaced on disk meanwhile do not part them).
     Every method swallows the cache's failures (a read-only data dir, a full disk, a
     corrupt database): the caller computes as if nothing was cached.
     """
 
     def __init__(
-        self, data_dir: Path | str, settings: str = "", size_limit: int = DEFAULT_SIZE_LIMIT
+        self,
+        data_dir: Path | str,
+        settings: str = "",
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+        code: str | None = None,
     ):
         self.directory = cache_dir(data_dir)
         self.settings = settings
+        self.code = code or code_version()
         self.size_limit = size_limit
         self._cache: Any = None
         self._failed = False
@@ -208,6 +216,10 @@ class SharedReplies:
                         shutil.rmtree(self.directory, ignore_errors=True)
             self._failed = True
             return None
+
+    def usable(self) -> bool:
+        """Whether the cache folder opens (else every look-up is a miss)."""
+        return self._open() is not None
 
     def get_raw(self, key: str) -> Any:
         cache = self._open()
@@ -241,7 +253,7 @@ class SharedReplies:
         errors: tuple[str, ...] = (),
     ) -> str:
         return reply_key(
-            self.settings, data.version, as_of, date_changed, statuses, selection, errors
+            self.code, self.settings, data.version, as_of, date_changed, statuses, selection, errors
         )
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -262,7 +274,7 @@ class SharedReplies:
 
     def warm_status(self, version: str) -> dict[str, Any] | None:
         """What the warm-up recorded for ``version``: ``{"dates": [...], "done": bool}``."""
-        raw = self.get_raw(status_key(self.settings, version))
+        raw = self.get_raw(status_key(self.code, self.settings, version))
         try:
             status = json.loads(raw) if isinstance(raw, bytes) else None
         except ValueError:
@@ -271,7 +283,7 @@ class SharedReplies:
 
     def set_warm_status(self, version: str, dates: list[str], done: bool) -> None:
         body = json.dumps({"dates": dates, "done": done}).encode()
-        self.set_raw(status_key(self.settings, version), body)
+        self.set_raw(status_key(self.code, self.settings, version), body)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

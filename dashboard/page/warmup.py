@@ -77,13 +77,15 @@ def recent_weeks(
     return [day for day in days if day in allowed]
 
 
-def warm_status(data_dir: Path | str, forecast_paths: int | None = None) -> dict[str, Any] | None:
+def warm_status(
+    data_dir: Path | str, forecast_paths: int | None = None, code: str | None = None
+) -> dict[str, Any] | None:
     """What the warm-up recorded for the data dir's current files (None: nothing yet);
     ``{"dates": [...], "done": True}`` once all are computed. For benches and monitors."""
     from ..datadir import DataPaths
     from ..store import fingerprint
 
-    shared = SharedReplies(data_dir, settings_name(forecast_paths))
+    shared = SharedReplies(data_dir, settings_name(forecast_paths), code=code)
     try:
         return shared.warm_status(fingerprint(DataPaths(Path(data_dir))))
     finally:
@@ -104,6 +106,7 @@ def run(
     forecast_paths: int | None = None,
     default_as_of: dt.date | None = None,
     max_rounds: int = 10,
+    code: str | None = None,
 ) -> list[dt.date]:
     """Compute the recent weeks' replies into the shared cache; returns the dates done.
 
@@ -116,10 +119,12 @@ def run(
     from .view_model import NumbersCache
 
     store = DataStore(data_dir)
-    shared = SharedReplies(data_dir, settings_name(forecast_paths))
+    shared = SharedReplies(data_dir, settings_name(forecast_paths), code=code)
     numbers = NumbersCache(forecast_paths=forecast_paths)
     done: list[dt.date] = []
     try:
+        if not shared.usable():
+            return done
         for _ in range(max_rounds):
             data, errors = store.get(), store.errors
             status = shared.warm_status(data.version)
@@ -153,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forecast-paths", type=int, default=None)
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=None)
     parser.add_argument("--parent", type=int, default=None, help="exit when this pid is gone")
+    parser.add_argument("--code", default=None, help="the worker's code version (keys)")
     args = parser.parse_args(argv)
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     if args.parent is not None:
         threading.Thread(target=_exit_with_parent, args=(args.parent,), daemon=True).start()
     try:
-        run(args.data_dir, args.forecast_paths, args.as_of)
+        run(args.data_dir, args.forecast_paths, args.as_of, code=args.code)
     except Exception as exc:  # noqa: BLE001  (a failed warm-up only means cold clicks)
         log.warning("warm-up of %s stopped: %s", args.data_dir, exc)
         return 1
@@ -212,6 +218,8 @@ class Warmer:
             self.start(version)
         except Exception as exc:  # noqa: BLE001  (no warm-up: the clicks are cold, not broken)
             log.warning("warm-up of %s not started: %s", self.data_dir, exc)
+            if isinstance(exc, OSError):  # e.g. a read-only data dir: not every 5 seconds
+                self.enabled = False
 
     def start(self, version: str) -> None:
         """Start the warm-up process now, unless ``version`` is warm already or a warm-up
@@ -219,6 +227,9 @@ class Warmer:
         with self._lock:
             if self.running():
                 return  # it follows data changes itself
+            if not self.shared.usable():
+                self.enabled = False  # nowhere to keep the replies: nothing to warm
+                return
             status = self.shared.warm_status(version)
             if status is not None and status.get("done"):
                 self._warm.add(version)
@@ -246,6 +257,7 @@ class Warmer:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", __name__, str(self.data_dir), "--parent", str(os.getpid())]
+        cmd += ["--code", self.shared.code]
         if self.forecast_paths is not None:
             cmd += ["--forecast-paths", str(self.forecast_paths)]
         if self.default_as_of is not None:
