@@ -25,13 +25,14 @@ from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
 from .page.layout import serve_layout
-from .page.shared_replies import SharedReplies
+from .page.replies import OutputsCache
+from .page.shared_replies import SharedReplies, adopt
 from .page.view_model import NumbersCache
 from .page.warmup import Warmer, settings_name, warm_up_from_environment
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
 from .security import Auth, install_security, load_auth
-from .store import DataStore
+from .store import DataStore, TrialData
 
 
 #: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
@@ -115,7 +116,13 @@ def create_app(
     cache = NumbersCache(forecast_paths=forecast_paths)
     shared = SharedReplies(data_dir, settings_name(forecast_paths))
     warm = warm_up_from_environment() if warm_up is None else warm_up
-    warmer = Warmer(data_dir, shared, forecast_paths, as_of, enabled=warm)
+    outputs = OutputsCache()
+
+    def adopt_warmed(data: TrialData, days: list[dt.date]) -> None:
+        if store.get() is data:  # still the served version
+            adopt(shared, outputs, data, days, store.errors)
+
+    warmer = Warmer(data_dir, shared, forecast_paths, as_of, enabled=warm, on_warm=adopt_warmed)
     store.listeners.append(warmer.ensure)  # at start (first load) and on each new version
     topojson_url = app.get_asset_url("topojson/")
 
@@ -128,7 +135,13 @@ def create_app(
     app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
     callbacks.register(
-        app, store, default_as_of=as_of, cache=cache, shared=shared, on_miss=warmer.ensure
+        app,
+        store,
+        default_as_of=as_of,
+        cache=cache,
+        outputs=outputs,
+        shared=shared,
+        on_miss=warmer.ensure,
     )
     install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]
     install_origin_check(app.server, DATA_PAGE_PATH)

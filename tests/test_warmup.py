@@ -105,10 +105,24 @@ def test_the_warm_up_computes_the_twelve_weeks_for_every_worker(data_dir, tmp_pa
     entry = shared.get(key)
     import orjson
 
+    genuine = dict(entry)
     entry["selection_text"] = orjson.Fragment('"from the shared cache"')
     assert shared.put(key, entry)
     third = poster(create_app(data_dir, auth=None, forecast_paths=PATHS, warm_up=False))
     reply = json.loads(third("2025-10-02"))["response"]
+    assert reply[ids.SELECTION_TEXT]["children"] == "from the shared cache"
+
+    # A worker started after the warm-up copies the 12 replies into its own cache in the
+    # background, so even its first ask of them is a local hit: here the entry as it was
+    # when copied, though the shared one has been put back meanwhile.
+    fourth_app = create_app(data_dir, auth=None, forecast_paths=PATHS, warm_up=True)
+    deadline = time.monotonic() + 60
+    while data.version not in fourth_app._dashboard_warmer.adopted:
+        assert time.monotonic() < deadline, "the warmed replies were not adopted"
+        time.sleep(0.1)
+    assert not fourth_app._dashboard_warmer.running()  # done already: no process started
+    assert shared.put(key, genuine)
+    reply = json.loads(poster(fourth_app)("2025-10-02"))["response"]
     assert reply[ids.SELECTION_TEXT]["children"] == "from the shared cache"
     shared.close()
 

@@ -35,6 +35,7 @@ from typing import Any
 import dash
 
 from ..store import TrialData
+from .replies import OutputsCache
 
 log = logging.getLogger(__name__)
 
@@ -289,3 +290,25 @@ class SharedReplies:
         with contextlib.suppress(Exception):
             if self._cache is not None:
                 self._cache.close()
+
+
+def adopt(
+    shared: SharedReplies,
+    outputs: OutputsCache,
+    data: TrialData,
+    days: list[dt.date],
+    errors: tuple[str, ...] = (),
+) -> int:
+    """Copy the shared replies of a date change to ``days`` into a worker's own cache (as
+    the main callback would keep them): the first ask of a warmed date is then a local
+    hit. Returns how many were copied."""
+    copied = 0
+    for day in days:
+        key = outputs.key(data, day, True, [], [], errors)
+        if outputs.get(data, key) is not None:
+            continue
+        found = shared.get(shared.key(data, day, True, (), (), errors))
+        if found is not None:
+            outputs.put(data, key, found)
+            copied += 1
+    return copied

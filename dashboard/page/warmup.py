@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ NICENESS = 15
 
 #: A worker asks at most this often (seconds) whether a data version still needs warming.
 RECHECK_SECONDS = 5.0
+
+#: How long a worker waits (seconds) for a warm-up to finish before adopting its replies.
+FOLLOW_SECONDS = 3600.0
 
 _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
@@ -188,8 +192,16 @@ class Warmer:
         forecast_paths: int | None = None,
         default_as_of: dt.date | None = None,
         enabled: bool = True,
+        on_warm: Callable[[TrialData, list[dt.date]], None] | None = None,
     ):
         self.data_dir = Path(data_dir)
+        #: Told, in the background, when ``data``'s recent weeks are in the shared cache
+        #: (the worker copies them into its own cache: the first ask is a local hit).
+        self.on_warm = on_warm
+        #: Versions whose warmed replies were handed to ``on_warm`` (tests, monitors).
+        self.adopted: set[str] = set()
+        self._latest: str | None = None
+        self._following: set[str] = set()
         self.shared = shared
         self.forecast_paths = forecast_paths
         self.default_as_of = default_as_of
@@ -207,19 +219,45 @@ class Warmer:
         version = data.version
         if not self.enabled or version in self._warm:
             return
+        self._latest = version
         now = time.monotonic()
         if now - self._asked.get(version, -RECHECK_SECONDS) < RECHECK_SECONDS:
             return
         self._asked[version] = now
-        threading.Thread(target=self._start, args=(version,), daemon=True).start()
+        threading.Thread(target=self._start, args=(data,), daemon=True).start()
 
-    def _start(self, version: str) -> None:
+    def _start(self, data: TrialData) -> None:
         try:
-            self.start(version)
+            self.start(data.version)
         except Exception as exc:  # noqa: BLE001  (no warm-up: the clicks are cold, not broken)
             log.warning("warm-up of %s not started: %s", self.data_dir, exc)
             if isinstance(exc, OSError):  # e.g. a read-only data dir: not every 5 seconds
                 self.enabled = False
+            return
+        self._follow(data)
+
+    def _follow(self, data: TrialData) -> None:
+        """Wait (sleeping, one status read a second) for ``data``'s warm-up to be done,
+        here or in another worker, then hand its dates to :attr:`on_warm`; give up when
+        a newer version is served."""
+        version = data.version
+        with self._lock:
+            if self.on_warm is None or version in self._following or not self.enabled:
+                return
+            self._following.add(version)
+        deadline = time.monotonic() + FOLLOW_SECONDS
+        while time.monotonic() < deadline and self._latest == version:
+            status = self.shared.warm_status(version)
+            if status is not None and status.get("done"):
+                self._warm.add(version)
+                try:
+                    days = [dt.date.fromisoformat(d) for d in status.get("dates", ())]
+                    self.on_warm(data, days)
+                    self.adopted.add(version)
+                except Exception as exc:  # noqa: BLE001  (the replies stay on disk)
+                    log.warning("warmed replies of %s not adopted: %s", self.data_dir, exc)
+                return
+            time.sleep(1.0)
 
     def start(self, version: str) -> None:
         """Start the warm-up process now, unless ``version`` is warm already or a warm-up
