@@ -264,3 +264,32 @@ def test_gunicorn_workers_share_one_warm_up_and_none_outlives_the_server(data_di
             not Path(f"/proc/{pid}").exists()
             or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
         )
+
+
+def test_a_warm_up_ends_when_its_worker_is_killed(data_dir):
+    """A worker killed outright (no atexit, no signal to its group) leaves no warm-up."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from dashboard.app import create_app\n"
+        "create_app(sys.argv[1], auth=None, warm_up=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    worker = subprocess.Popen([sys.executable, "-c", script, str(data_dir)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not _warm_up_processes(data_dir):
+            assert time.monotonic() < deadline and worker.poll() is None, "no warm-up started"
+            time.sleep(0.1)
+        started = _warm_up_processes(data_dir)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while _warm_up_processes(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _warm_up_processes(data_dir), started
