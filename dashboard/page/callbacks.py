@@ -273,7 +273,9 @@ def register(
 
         The complete outputs, encoded, are kept per data version, as-of date, status
         filter and selection (:class:`~dashboard.page.replies.OutputsCache`): a view seen
-        before is copied out, not redrawn.
+        before is copied out, not redrawn. A plain date change is looked up next in the
+        data dir's shared replies (another worker's, or the warm-up's), else computed
+        and shared.
         """
         data = store.get()
         statuses, selection = strings(statuses), strings(selection)
