@@ -25,11 +25,14 @@ from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
 from .page.layout import serve_layout
+from .page.replies import OutputsCache
+from .page.shared_replies import SharedReplies, adopt
 from .page.view_model import NumbersCache
+from .page.warmup import Warmer, settings_name, warm_up_from_environment
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
 from .security import Auth, install_security, load_auth
-from .store import DataStore
+from .store import DataStore, TrialData
 
 
 #: Default of ``create_app(auth=...)``: read the basic-auth users from the environment.
@@ -74,6 +77,7 @@ def create_app(
     forecast_paths: int | None = None,
     editors: Iterable[str] | object = FROM_ENVIRONMENT,
     upload_dir: Path | None = None,
+    warm_up: bool | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
@@ -86,6 +90,9 @@ def create_app(
     ``editors``: users who may change the data on the Data page (:mod:`dashboard.roles`;
     default ``$RECRUITMENT_DASHBOARD_EDITORS``). ``upload_dir``: where uploads wait for
     confirmation (:mod:`dashboard.pending_uploads`; default a private temporary directory).
+    ``warm_up``: compute the 12 recent weekly as-of dates in the background after start and
+    after each data change (:mod:`dashboard.page.warmup`; default
+    ``$RECRUITMENT_DASHBOARD_WARM_UP``, on unless 0).
     """
     if auth is FROM_ENVIRONMENT:
         auth = load_auth()
@@ -107,6 +114,16 @@ def create_app(
     app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}")
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
+    shared = SharedReplies(data_dir, settings_name(forecast_paths))
+    warm = warm_up_from_environment() if warm_up is None else warm_up
+    outputs = OutputsCache()
+
+    def adopt_warmed(data: TrialData, days: list[dt.date]) -> None:
+        if store.get() is data:  # still the served version
+            adopt(shared, outputs, data, days, store.errors)
+
+    warmer = Warmer(data_dir, shared, forecast_paths, as_of, enabled=warm, on_warm=adopt_warmed)
+    store.listeners.append(warmer.ensure)  # at start (first load) and on each new version
     topojson_url = app.get_asset_url("topojson/")
 
     def serve() -> dash.html.Div:
@@ -117,7 +134,15 @@ def create_app(
     install_basemap_route(app.server, ASSETS_DIR, topojson_url)
     app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
-    callbacks.register(app, store, default_as_of=as_of, cache=cache)
+    callbacks.register(
+        app,
+        store,
+        default_as_of=as_of,
+        cache=cache,
+        outputs=outputs,
+        shared=shared,
+        on_miss=warmer.ensure,
+    )
     install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]
     install_origin_check(app.server, DATA_PAGE_PATH)
     uploads = PendingUploads(
@@ -131,4 +156,5 @@ def create_app(
     # Callback bodies are a few kB; a larger one is refused (413) before it is read.
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools
+    app._dashboard_warmer = warmer  # type: ignore[attr-defined]  # for tests and tools
     return app

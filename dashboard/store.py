@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,9 @@ class DataStore:
         self.errors: tuple[str, ...] = ()
         #: The exception of the last failed reload (None after a good one), for /health.
         self.last_failure: BaseException | None = None
+        #: Called with each new good version once it is served (e.g. the background
+        #: warm-up of :mod:`dashboard.page.warmup`); must be quick and never raise.
+        self.listeners: list[Callable[[TrialData], None]] = []
         self._recover()
 
     def _recover(self) -> None:
@@ -206,6 +210,7 @@ class DataStore:
         version = fingerprint(self.paths)
         if version == self._seen_version and self._data is not None:
             return self._data
+        fresh: TrialData | None = None
         with self._lock:
             if version == self._seen_version and self._data is not None:
                 return self._data
@@ -224,6 +229,11 @@ class DataStore:
                 self._data = data
                 self.errors = ()
                 self.last_failure = None
+                fresh = data
             self._seen_version = version
         assert self._data is not None
+        if fresh is not None:
+            for listener in self.listeners:
+                with contextlib.suppress(Exception):
+                    listener(fresh)
         return self._data

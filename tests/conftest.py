@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from dashboard.datadir import SHIPPED_DATA_DIR, DataPaths
 #: a clone with nothing beside it passes the suite.
 TEST_DATA_DIR = Path(__file__).resolve().parent / "data"
 REGISTRY_RECORD = TEST_DATA_DIR / "NCT04789850-registry-record.txt"
+
+# The background warm-up (dashboard.page.warmup) stays off in tests unless a test turns it
+# on: an app started for a test must not start a process computing 12 dates beside it.
+os.environ.setdefault("RECRUITMENT_DASHBOARD_WARM_UP", "0")
 
 
 @pytest.fixture
@@ -27,7 +32,8 @@ def data_dir(tmp_path: Path) -> Path:
     shutil.copytree(
         SHIPPED_DATA_DIR,
         target,
-        ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl"),
+        # .cache: the replies a server over the shipped data kept (not data)
+        ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl", ".cache"),
     )
     return target
 

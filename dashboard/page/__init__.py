@@ -16,6 +16,10 @@ Where things go:
 - ``callbacks.py``: the page's callbacks with NAMED outputs; ``REFRESH`` lists what changes
   with the as-of date, the status filter and the selection.
 - ``replies.py``: the main callback's encoded outputs, kept per view (``OutputsCache``).
+- ``shared_replies.py``: replies to a date change shared by the workers of a data dir, on
+  disk in ``<data dir>/.cache`` (``SharedReplies``).
+- ``warmup.py``: the background process that computes the 12 recent weekly as-of dates
+  into it after start and after each data change (``Warmer``).
 - ``downloads.py``: the Export menus' tables and the snapshot PDF/PNG buttons.
 
 To add a KPI card: word its numbers in ``wording.py`` (from ``PageNumbers``; add a field

@@ -12,7 +12,7 @@ same names. A new chart is one more entry in both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -33,6 +33,7 @@ from .components.kpi_cards import kpi_cards
 from .components.print_table import print_table
 from .downloads import SnapshotDownloads, table_download
 from .replies import OutputsCache, encode_output
+from .shared_replies import SharedReplies
 from .view_model import NumbersCache
 
 #: The main callback's outputs by name: what :func:`refresh_outputs` fills.
@@ -165,8 +166,15 @@ def register(
     default_as_of: dt.date | None = None,
     cache: NumbersCache | None = None,
     outputs: OutputsCache | None = None,
+    shared: SharedReplies | None = None,
+    on_miss: Callable[[TrialData], None] | None = None,
 ) -> None:
-    """Attach the page's callbacks to ``app`` (numbers shared with the layout via ``cache``)."""
+    """Attach the page's callbacks to ``app`` (numbers shared with the layout via ``cache``).
+
+    ``shared``: replies to a date change shared by the workers of the data dir (and
+    filled ahead by the warm-up); ``on_miss``: told of each reply not found in this
+    process (:meth:`~dashboard.page.warmup.Warmer.ensure`).
+    """
     numbers_cache = cache or NumbersCache()
     replies = outputs if outputs is not None else OutputsCache()
     snapshots = SnapshotDownloads(app.config.requests_pathname_prefix)
@@ -265,7 +273,9 @@ def register(
 
         The complete outputs, encoded, are kept per data version, as-of date, status
         filter and selection (:class:`~dashboard.page.replies.OutputsCache`): a view seen
-        before is copied out, not redrawn.
+        before is copied out, not redrawn. A plain date change is looked up next in the
+        data dir's shared replies (another worker's, or the warm-up's), else computed
+        and shared.
         """
         data = store.get()
         statuses, selection = strings(statuses), strings(selection)
@@ -278,10 +288,20 @@ def register(
         key = replies.key(data, as_of, not same_date, statuses, selection, errors)
         hit = replies.get(data, key)
         if hit is None:
-            made = refresh_outputs(
-                numbers_cache, data, errors, as_of, statuses, selection, same_date
-            )
-            hit = replies.put(data, key, {name: encode_output(v) for name, v in made.items()})
+            if on_miss is not None:
+                on_miss(data)
+            # A plain date change is what every reader stepping the picker asks: shared.
+            sharing = shared if not same_date and not statuses and not selection else None
+            wide = sharing.key(data, as_of, True, (), (), errors) if sharing else ""
+            found = sharing.get(wide) if sharing else None
+            if found is None:
+                made = refresh_outputs(
+                    numbers_cache, data, errors, as_of, statuses, selection, same_date
+                )
+                found = {name: encode_output(v) for name, v in made.items()}
+                if sharing:
+                    sharing.put(wide, found)
+            hit = replies.put(data, key, found)
         # The reply is now a function of these numbered outputs (and the request): its
         # compressed form is kept too, so a view seen again is not compressed again.
         declare_body_key(f"refresh:{id(replies)}:{hit.serial}")
