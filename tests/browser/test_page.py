@@ -154,6 +154,29 @@ def test_co_located_paris_sites_are_each_hoverable(loaded, geo):
     page.mouse.move(5, 5)
 
 
+def test_graphs_are_drawn_by_the_served_partial_plotly_js(loaded):
+    """dcc.Graph found the app's own plotly.js (tools/plotly-bundle) and never fetched Dash's
+    full bundle; it is Dash's plotly.js version, with the page's four trace types."""
+    from plotly.offline import get_plotlyjs_version
+
+    page = loaded.page
+    assert page.evaluate("window.Plotly.version") == get_plotlyjs_version()
+    traces = page.evaluate("Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
+    assert traces == ["bar", "choropleth", "scatter", "scattergeo"]
+    scripts = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => /\\.js\\b/.test(n))"
+    )
+    assert any("/assets/plotly-partial.min.js" in s for s in scripts)
+    assert not any("plotly.min.js" in s for s in scripts), scripts
+    # plotly.js turns a trace of a type it lacks into a scatter: none may be turned.
+    turned = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g =>
+             g._fullData.filter(t => (g.data[t.index].type || 'scatter') !== t.type)
+               .map(t => g.id + ': ' + g.data[t.index].type))"""
+    )
+    assert turned == []
+
+
 def test_table_has_one_row_per_site(loaded):
     page = loaded.page
     assert page.locator("#sites-grid .ag-center-cols-container .ag-row").count() == 46
