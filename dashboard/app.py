@@ -24,7 +24,7 @@ from .data_page import install_data_page
 from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
-from .page.layout import serve_layout
+from .page.layout import PageCache, serve_layout
 from .page.view_model import NumbersCache
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
@@ -108,9 +108,10 @@ def create_app(
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
+    pages = PageCache()
 
     def serve() -> dash.html.Div:
-        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
+        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache, pages=pages)
 
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.
