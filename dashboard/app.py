@@ -25,6 +25,7 @@ from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
 from .page.layout import PageCache, serve_layout
+from .page.preload import preload_links
 from .page.view_model import NumbersCache
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
@@ -104,7 +105,9 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # lang="en", skip link, one contentinfo landmark; the tabs to the Data page after the skip link
-    app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}")
+    app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}").replace(
+        "{%css%}", "{%css%}" + preload_links(app)
+    )
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
