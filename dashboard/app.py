@@ -25,7 +25,7 @@ from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
 from .page.layout import PageCache, serve_layout
-from .page.preload import preload_links
+from .page.preload import install_preloads
 from .page.view_model import NumbersCache
 from .pending_uploads import PendingUploads, default_upload_dir
 from .roles import editors_from_environment, install_origin_check, install_roles
@@ -105,9 +105,7 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # lang="en", skip link, one contentinfo landmark; the tabs to the Data page after the skip link
-    app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}").replace(
-        "{%css%}", "{%css%}" + preload_links(app)
-    )
+    app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}")
     store = DataStore(data_dir)
     cache = NumbersCache(forecast_paths=forecast_paths)
     topojson_url = app.get_asset_url("topojson/")
@@ -121,6 +119,7 @@ def create_app(
     install_basemap_route(app.server, ASSETS_DIR, topojson_url)
     app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
+    install_preloads(app, serve)  # what the first screen needs, fetched with the scripts
     callbacks.register(app, store, default_as_of=as_of, cache=cache)
     install_roles(app.server, auth_on=auth is not None, editors=editors)  # type: ignore[arg-type]
     install_origin_check(app.server, DATA_PAGE_PATH)

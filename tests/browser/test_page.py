@@ -21,6 +21,7 @@ from tests.browser.conftest import (
     EVIL_SITE,
     Watched,
     open_page,
+    wait_until_drawn,
 )
 
 pytestmark = pytest.mark.browser
@@ -175,6 +176,27 @@ def test_graphs_are_drawn_by_the_served_partial_plotly_js(loaded):
                .map(t => g.id + ': ' + g.data[t.index].type))"""
     )
     assert turned == []
+
+
+def test_preloaded_chunks_and_basemap_are_fetched_once(browser_context, app_url):
+    """The index's preload hints are used, not fetched a second time (dashboard.page.preload)."""
+    page = browser_context.new_page()
+    try:
+        cdp = browser_context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit
+        requested: list[str] = []
+        cdp.on("Network.requestWillBeSent", lambda e: requested.append(e["request"]["url"]))
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.goto(app_url + "/")
+        wait_until_drawn(page)
+        page.wait_for_load_state("networkidle")
+        for name in ("/async-graph.js", "/async-community.js", "/europe_50m.json"):
+            assert sum(url.split("?")[0].endswith(name) for url in requested) == 1, name
+        assert not [m for m in messages if "preload" in m], messages
+    finally:
+        page.close()
 
 
 def test_table_has_one_row_per_site(loaded):
