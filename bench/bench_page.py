@@ -1,7 +1,8 @@
 """First paint and bytes to the browser: the dashboard vs a bare Dash page with one graph.
 
-Both pages are served by gunicorn (1 worker) on loopback and opened in the same headless
-Chromium run, alternately, with the HTTP cache off. Two times from navigation:
+Both pages are served by gunicorn (1 worker each, both running) on loopback and opened in
+the same headless Chromium run, alternately (one load of each per round), with the HTTP
+cache off. Two times from navigation:
 
 * "first screen": the map (``#site-map``, the bare page's only graph) is drawn, its
   topojson included (dcc.Graph's ``dash-graph--pending`` gone); the KPI cards above it
@@ -18,6 +19,7 @@ N loads each; ratios are the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -78,15 +80,23 @@ def main() -> None:
     targets.append(("dashboard, 46 sites", ROOT / "data", "dashboard.wsgi:server"))
     if args.large:
         targets.append((f"dashboard, {args.large}", args.large, "dashboard.wsgi:server"))
-    results = {}
-    with sync_playwright() as p:
+    runs: dict[str, list[tuple[float, float, int, int]]] = {name: [] for name, _, _ in targets}
+    with sync_playwright() as p, contextlib.ExitStack() as servers:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        urls = {}
         for name, data_dir, app in targets:
-            with gunicorn(data_dir, workers=1, app=app) as server:
-                load_once(browser, server.url)  # warm the server (imports, data, caches)
-                runs = [load_once(browser, server.url) for _ in range(args.n)]
-            results[name] = tuple(statistics.median(r[i] for r in runs) for i in range(4))
+            urls[name] = servers.enter_context(gunicorn(data_dir, workers=1, app=app)).url
+            load_once(browser, urls[name])  # warm the server (imports, data, caches)
+        # Interleaved, one load of each page per round: the machine's load drifts over a
+        # run (2 cores shared), and must weigh on the floor as on the dashboard.
+        for _ in range(args.n):
+            for name, url in urls.items():
+                runs[name].append(load_once(browser, url))
         browser.close()
+    results = {
+        name: tuple(statistics.median(r[i] for r in loads) for i in range(4))
+        for name, loads in runs.items()
+    }
     floor_s, floor_t, floor_b, _ = results[targets[0][0]]
     print(
         "| page | first screen (KPIs + map drawn) | ratio | first paint (all figures drawn) "
