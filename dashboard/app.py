@@ -24,7 +24,8 @@ from .data_page import install_data_page
 from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
-from .page.layout import serve_layout
+from .page.layout import PageCache, serve_layout
+from .page.preload import install_preloads
 from .page.replies import OutputsCache
 from .page.shared_replies import SharedReplies, adopt
 from .page.view_model import NumbersCache
@@ -125,15 +126,17 @@ def create_app(
     warmer = Warmer(data_dir, shared, forecast_paths, as_of, enabled=warm, on_warm=adopt_warmed)
     store.listeners.append(warmer.ensure)  # at start (first load) and on each new version
     topojson_url = app.get_asset_url("topojson/")
+    pages = PageCache()
 
     def serve() -> dash.html.Div:
-        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache)
+        return serve_layout(store, as_of, topojson_url=topojson_url, cache=cache, pages=pages)
 
     # Dash would embed the whole first page (figures, grid rows: ~130 kB at 46 sites) in
     # every index HTML as its validation layout; the ids and component types suffice.
     install_basemap_route(app.server, ASSETS_DIR, topojson_url)
     app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
+    install_preloads(app, serve)  # what the first screen needs, fetched with the scripts
     callbacks.register(
         app,
         store,

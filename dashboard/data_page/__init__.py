@@ -43,6 +43,7 @@ def install_data_page(
         server=server,
         url_base_pathname=PATH,
         assets_folder=str(assets_dir),
+        assets_ignore=r"plotly-partial\.min\.js",  # the dashboard's plotly.js; no graph here
         external_stylesheets=[],
         external_scripts=[],
         serve_locally=True,

@@ -21,6 +21,7 @@ from tests.browser.conftest import (
     EVIL_SITE,
     Watched,
     open_page,
+    wait_until_drawn,
 )
 
 pytestmark = pytest.mark.browser
@@ -152,6 +153,50 @@ def test_co_located_paris_sites_are_each_hoverable(loaded, geo):
         assert "Paris" in hover
         assert f"site {sid}" in hover
     page.mouse.move(5, 5)
+
+
+def test_graphs_are_drawn_by_the_served_partial_plotly_js(loaded):
+    """dcc.Graph found the app's own plotly.js (tools/plotly-bundle) and never fetched Dash's
+    full bundle; it is Dash's plotly.js version, with the page's four trace types."""
+    from plotly.offline import get_plotlyjs_version
+
+    page = loaded.page
+    assert page.evaluate("window.Plotly.version") == get_plotlyjs_version()
+    traces = page.evaluate("Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
+    assert traces == ["bar", "choropleth", "scatter", "scattergeo"]
+    scripts = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => /\\.js\\b/.test(n))"
+    )
+    assert any("/assets/plotly-partial.min.js" in s for s in scripts)
+    assert not any("plotly.min.js" in s for s in scripts), scripts
+    # plotly.js turns a trace of a type it lacks into a scatter: none may be turned.
+    turned = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g =>
+             g._fullData.filter(t => (g.data[t.index].type || 'scatter') !== t.type)
+               .map(t => g.id + ': ' + g.data[t.index].type))"""
+    )
+    assert turned == []
+
+
+def test_preloaded_chunks_and_basemap_are_fetched_once(browser_context, app_url):
+    """The index's preload hints are used, not fetched a second time (dashboard.page.preload)."""
+    page = browser_context.new_page()
+    try:
+        cdp = browser_context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # a first visit
+        requested: list[str] = []
+        cdp.on("Network.requestWillBeSent", lambda e: requested.append(e["request"]["url"]))
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.goto(app_url + "/")
+        wait_until_drawn(page)
+        page.wait_for_load_state("networkidle")
+        for name in ("/async-graph.js", "/async-community.js", "/europe_50m.json"):
+            assert sum(url.split("?")[0].endswith(name) for url in requested) == 1, name
+        assert not [m for m in messages if "preload" in m], messages
+    finally:
+        page.close()
 
 
 def test_table_has_one_row_per_site(loaded):
