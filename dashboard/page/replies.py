@@ -53,9 +53,16 @@ _HTML_SAFE = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"/", b"\\u002f"))
 
 
 def _component(value: Any) -> Any:
-    if isinstance(value, Component):
-        return value.to_plotly_json()
-    raise TypeError(type(value).__name__)
+    """``Component.to_plotly_json()``, reading the props from the instance's own dict (the
+    method asks ``hasattr`` and ``getattr`` for each of ~30 possible props: ~40 µs a
+    component, 650 components in the print table). Same props, same order."""
+    if not isinstance(value, Component):
+        raise TypeError(type(value).__name__)
+    own = value.__dict__
+    props = {p: own[p] for p in value._prop_names if p in own}
+    wildcards = tuple(value._valid_wildcard_attributes)
+    props.update({k: own[k] for k in own if k.startswith(wildcards)})
+    return {"props": props, "type": value._type, "namespace": value._namespace}
 
 
 def dash_json(value: Any) -> str:
