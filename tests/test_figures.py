@@ -15,6 +15,7 @@ from dashboard.datadir import SHIPPED_DATA_DIR
 from dashboard.figures import (
     accrual_figure,
     activation_figure,
+    map_frame,
     site_bar_figure,
     site_map_figure,
     spread_colocated,
@@ -352,3 +353,26 @@ def test_activation_shows_sites_still_waiting():
     waiting = [t for t in fig.data if t.name and t.name.startswith("No patient yet")]
     assert len(waiting) == 1
     assert dict(zip(_ids(waiting[0]), waiting[0].text, strict=True)) == {"04": "waiting 9 d"}
+
+
+def test_no_inset_when_the_crowd_spans_the_whole_map():
+    """2,000 sites over France chain into one "crowded" group as wide as the country: an
+    inset of it would enlarge nothing (it was wider than the map) and draw every marker
+    twice. A dense grid of sites over the whole frame gets no inset."""
+    lat = [43.0 + 0.25 * (i // 30) for i in range(600)]
+    lon = [-2.0 + 0.3 * (i % 30) for i in range(600)]
+    frame = map_frame.fit_frame(lat, lon, ["FRA"] * 600)
+    crowded = map_frame.find_inset(
+        lat, lon, ["X"] * 600, ["France"] * 600, frame, map_module._clusters
+    )
+    assert crowded is None
+    # Eight sites in one city of those 600 would still get theirs.
+    city = map_frame.find_inset(
+        [48.85 + 0.005 * k for k in range(8)] + [43.0, 45.0, 47.0],
+        [2.35 + 0.005 * k for k in range(8)] + [-1.0, 3.0, 6.0],
+        ["Paris"] * 8 + ["A", "B", "C"],
+        ["France"] * 11,
+        frame,
+        map_module._clusters,
+    )
+    assert city is not None and city.frame.lon_span < 0.5 * frame.lon_span
