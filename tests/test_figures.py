@@ -376,3 +376,27 @@ def test_no_inset_when_the_crowd_spans_the_whole_map():
         map_module._clusters,
     )
     assert city is not None and city.frame.lon_span < 0.5 * frame.lon_span
+
+
+def test_bar_and_activation_hovers_name_the_site_and_its_numbers():
+    data = small_trial_data()
+    table = _table(data)
+    bars = {
+        sid: text
+        for t in site_bar_figure(table).data
+        if t.type == "bar"
+        for sid, text in zip(_ids(t), _hover_texts(t), strict=True)
+    }
+    assert "<b>Hôpital A</b><br>Paris · site 01" in bars["01"]
+    assert "Status: Recruiting" in bars["01"] and "Site target: 3" in bars["01"]
+    assert "Randomized: 2 · Screened: 2" in bars["01"]
+    assert "Site target" not in bars["02"]
+    fig = activation_figure(table, as_of=AS_OF, trial_start=data.trial.start_date)
+    first = _trace(fig, "First randomization")
+    hovers = dict(zip(_ids(first), _hover_texts(first), strict=True))
+    # 01: activated 2024-01-15, first patient 2024-02-10 (26 days, counted by hand).
+    assert "Activation: 2024-01-15" in hovers["01"]
+    assert "First randomization: 2024-02-10" in hovers["01"]
+    assert "Activation → first patient: 26 days" in hovers["01"]
+    pending = _trace(fig, "Not activated")
+    assert "Not activated by the as-of date" in _hover_texts(pending)[0]

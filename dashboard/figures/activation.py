@@ -189,9 +189,12 @@ def activation_figure(
                     "line": {"width": 2},
                     "opacity": site_opacities(ids, highlighted_set),
                 },
-                "customdata": [_hover_data(r) for r in activated],
+                # The site's full hover is on the other marker of its row (first patient,
+                # or waiting): this one says the activation date only, so that 2,000
+                # sites do not send every site's details twice.
+                "customdata": [[r["site_id"]] for r in activated],
                 "name": "Activation",
-                "hovertemplate": HOVER_TEMPLATE,
+                "hovertemplate": "%{y}<br>Activation: %{x|%Y-%m-%d}<extra></extra>",
             }
         )
     if by_stage["started"]:
