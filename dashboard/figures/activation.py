@@ -18,6 +18,20 @@ import plotly.graph_objects as go
 from . import theme
 from .bars import figure_height, site_labels, site_opacities
 
+#: The columns the activation chart reads (the others are not turned into row dicts).
+ACTIVATION_COLUMNS = (
+    "site_id",
+    "facility",
+    "city",
+    "status",
+    "stage",
+    "label",
+    "activation_iso",
+    "first_iso",
+    "days_activation_to_first_randomization",
+    "days_open",
+)
+
 
 def activation_order(table: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
     """Sites in reading order for the study chair, with their activation stage.
@@ -132,7 +146,7 @@ def activation_figure(
         activation_iso=np.asarray(theme.iso_days(ordered["activation_date"]), dtype=object),
         first_iso=np.asarray(theme.iso_days(ordered["first_randomization"]), dtype=object),
     )
-    records = theme.records(ordered)
+    records = theme.records(ordered[[c for c in ACTIVATION_COLUMNS if c in ordered]])
     by_stage = {
         stage: [r for r in records if r["stage"] == stage]
         for stage in ("not_activated", "waiting", "started")

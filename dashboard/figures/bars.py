@@ -37,9 +37,18 @@ def figure_height(n_sites: int) -> int:
 
 def site_labels(table: pd.DataFrame) -> list[str]:
     return [
-        site_label(str(r.site_id), str(r.facility), str(r.city))
-        for r in table[["site_id", "facility", "city"]].itertuples(index=False)
+        site_label(str(site_id), str(facility), str(city))
+        for site_id, facility, city in zip(
+            table["site_id"].tolist(),
+            table["facility"].tolist(),
+            table["city"].tolist(),
+            strict=True,
+        )
     ]
+
+
+#: The site table's columns the bars read (the others are not turned into row dicts).
+BAR_COLUMNS = ("site_id", "facility", "city", "status", "randomized", "screened", "target")
 
 
 def site_opacities(site_ids: list[str], highlighted: set[str] | None) -> list[float]:
@@ -89,7 +98,7 @@ def site_bar_figure(
     selected_set = {str(s) for s in selected}
     ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
     ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=site_labels(ordered))
-    records = theme.records(ordered)
+    records = theme.records(ordered[[c for c in (*BAR_COLUMNS, "label") if c in ordered]])
     data: list[dict[str, Any]] = []
     present = {r["status"] for r in records}
     statuses = [s for s in LOCATION_STATUSES if s in present]
