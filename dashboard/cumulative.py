@@ -15,7 +15,8 @@ a time of day, repeated site ids): the callers then count by filtering, as befor
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,9 @@ class CountsIndex:
     randomized: DateIndex
     #: first randomization (ns) of every site id with one, sites frame or not, sorted
     first_randomized_sorted: np.ndarray
+    #: other date-independent results kept with the index (it lives as long as its data
+    #: version): :mod:`dashboard.site_counts` keeps the sites joined to their geocodes
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def width(self) -> int:

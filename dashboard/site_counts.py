@@ -42,8 +42,9 @@ def site_table(
     if index is not None:
         dtype = enrollment["randomization_date"].to_numpy().dtype  # datetime64 (build_index)
         by_site = per_site_frame(index, cut, RATE_WINDOW_DAYS, dtype)
-    else:
-        by_site = _per_site_by_filtering(enrollment, cut)
+        static = _static_parts(sites, geocodes, index)
+        return _site_table(sites, geocodes, by_site, cut, trial_start, static)
+    by_site = _per_site_by_filtering(enrollment, cut)
     return _site_table(sites, geocodes, by_site, cut, trial_start)
 
 
@@ -78,24 +79,26 @@ def _site_table(
     by_site: pd.DataFrame,
     cut: pd.Timestamp,
     trial_start: dt.date | None,
+    static: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The table from the per-site counts: joined to the sites and their geocodes, with
     every derived column computed on numpy arrays and added at once (column by column in
     pandas, ~40 operations cost ~7 ms even for 46 sites). Same values and dtypes as the
-    pandas expressions written in the comments (tests/test_cumulative.py compares)."""
-    table = sites.set_index("site_id").join(by_site, how="left")
-    for col in ("screened", "screen_failed", "randomized", "randomized_last_90_days"):
-        if table[col].dtype != np.int64:
-            table[col] = table[col].fillna(0).astype(int)
-    if geocodes is not None and len(geocodes):
-        geo = geocodes.set_index("site_id")[["lat", "lon", "precision"]].rename(
-            columns={"precision": "geocode_precision"}
-        )
-        table = table.join(geo, how="left")
+    pandas expressions written in the comments (tests/test_cumulative.py compares).
+    ``static``: :func:`_static_parts`, given when ``by_site`` is
+    :func:`dashboard.cumulative.per_site_frame` (int counts, one row per site in the sites'
+    order): the three are then put side by side without a join."""
+    if static is not None and by_site.index.equals(static[0].index):
+        # Counted from the index: one row per site already, in the sites' order.
+        parts: list[pd.DataFrame] = [static[0], by_site, static[1]]
+        table = by_site.join(static[0][["activation_date", "status"]])
     else:
-        table["lat"] = np.nan
-        table["lon"] = np.nan
-        table["geocode_precision"] = None
+        table = sites.set_index("site_id").join(by_site, how="left")
+        for col in ("screened", "screen_failed", "randomized", "randomized_last_90_days"):
+            if table[col].dtype != np.int64:
+                table[col] = table[col].fillna(0).astype(int)
+        table = table.join(_geo_columns(table, geocodes), how="left")
+        parts = [table]
     cut_ns = cut.as_unit("ns").value
     randomized = table["randomized"].to_numpy()
     screened = table["screened"].to_numpy()
@@ -142,7 +145,37 @@ def _site_table(
         table["status"].tolist(),
     )
     extra = pd.DataFrame(derived, index=table.index)
-    return pd.concat([table, extra], axis=1).reset_index()
+    return pd.concat([*parts, extra], axis=1).reset_index()
+
+
+def _geo_columns(table: pd.DataFrame, geocodes: pd.DataFrame | None) -> pd.DataFrame:
+    """lat, lon and geocode_precision of each site of ``table`` (NaN where none)."""
+    if geocodes is not None and len(geocodes):
+        return geocodes.set_index("site_id")[["lat", "lon", "precision"]].rename(
+            columns={"precision": "geocode_precision"}
+        )
+    return pd.DataFrame(
+        {"lat": np.nan, "lon": np.nan, "geocode_precision": None}, index=table.index
+    )
+
+
+def _static_parts(
+    sites: pd.DataFrame, geocodes: pd.DataFrame | None, index: CountsIndex
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The sites indexed by site id, and their geocode columns in the same order (kept in
+    the data version's ``index``: they do not change with the date); None when the ids
+    repeat (a join would then repeat rows: the caller joins instead)."""
+    key = ("site_table", id(sites), id(geocodes))
+    hit = index.memo.get(key)
+    if hit is not None and hit[0] is sites and hit[1] is geocodes:
+        return hit[2]
+    base = sites.set_index("site_id")
+    geo = _geo_columns(base, geocodes)
+    parts = None
+    if base.index.is_unique and geo.index.is_unique:
+        parts = (base, base[[]].join(geo, how="left"))
+    index.memo[key] = (sites, geocodes, parts)
+    return parts
 
 
 _NAT = np.iinfo(np.int64).min
