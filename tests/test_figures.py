@@ -15,6 +15,7 @@ from dashboard.datadir import SHIPPED_DATA_DIR
 from dashboard.figures import (
     accrual_figure,
     activation_figure,
+    map_frame,
     site_bar_figure,
     site_map_figure,
     spread_colocated,
@@ -54,6 +55,17 @@ def _marker_traces(fig: go.Figure, geo: str) -> list:
     return [t for t in fig.data if t.type == "scattergeo" and t.geo == geo and t.mode == "markers"]
 
 
+def _ids(trace) -> list[str]:
+    """The site id of each point: the first item of its ``customdata`` (the rest feeds the
+    hover template)."""
+    return [c[0] for c in trace.customdata]
+
+
+def _hover_texts(trace) -> list[str]:
+    """The hover of each point as plotly.js writes it from the template and customdata."""
+    return [map_module.fill_template(trace.hovertemplate, c) for c in trace.customdata]
+
+
 # ----------------------------------------------------------------------------- palette
 def test_every_registry_status_has_a_distinct_colour():
     assert set(STATUS_COLORS) == set(LOCATION_STATUSES)
@@ -72,7 +84,7 @@ def test_graph_config_has_no_cloud_and_uses_local_topojson():
 def test_map_has_one_marker_per_shipped_site(shipped, shipped_table):
     fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
     main = _marker_traces(fig, "geo")
-    ids = [s for t in main for s in t.customdata]
+    ids = [s for t in main for s in _ids(t)]
     assert len(ids) == 46
     assert sorted(ids) == sorted(shipped.sites["site_id"])
     names = {t.name for t in main}
@@ -103,7 +115,7 @@ def test_map_geo_is_offline_france_with_explicit_ranges(shipped, shipped_table):
 
 def test_map_inset_holds_the_eight_paris_area_sites(shipped, shipped_table):
     fig = site_map_figure(shipped_table, metrics.status_counts(shipped.sites))
-    inset_ids = sorted(s for t in _marker_traces(fig, "geo2") for s in t.customdata)
+    inset_ids = sorted(s for t in _marker_traces(fig, "geo2") for s in _ids(t))
     # Bobigny, Boulogne-Billancourt, Créteil and the five Paris sites.
     assert inset_ids == ["05", "08", "12", "31", "32", "33", "34", "35"]
     assert all(t.showlegend is False for t in _marker_traces(fig, "geo2"))
@@ -134,7 +146,7 @@ def test_hover_text_names_facility_city_status_counts_and_precision(shipped, shi
     hovers = {
         sid: text
         for t in _marker_traces(fig, "geo")
-        for sid, text in zip(t.customdata, t.hovertext, strict=True)
+        for sid, text in zip(_ids(t), _hover_texts(t), strict=True)
     }
     text = hovers["33"]
     assert "La Pitié-Salpêtrière" in text and "Paris" in text and "site 33" in text
@@ -151,7 +163,7 @@ def test_zero_randomized_sites_stay_visible(shipped, shipped_table):
     assert zero
     for trace in _marker_traces(fig, "geo"):
         for sid, size, symbol, width in zip(
-            trace.customdata,
+            _ids(trace),
             trace.marker.size,
             trace.marker.symbol,
             trace.marker.line.width,
@@ -171,7 +183,7 @@ def test_map_selection_dims_the_others():
     opacity = {
         sid: o
         for t in _marker_traces(fig, "geo")
-        for sid, o in zip(t.customdata, t.marker.opacity, strict=True)
+        for sid, o in zip(_ids(t), t.marker.opacity, strict=True)
     }
     assert opacity["04"] > 0.9
     assert all(o < 0.5 for sid, o in opacity.items() if sid != "04")
@@ -182,7 +194,7 @@ def test_map_counts_sites_without_coordinates():
     table = _table(data)
     table.loc[table["site_id"] == "03", ["lat", "lon"]] = np.nan
     fig = site_map_figure(table, metrics.status_counts(data.sites))
-    assert len([s for t in _marker_traces(fig, "geo") for s in t.customdata]) == 3
+    assert len([s for t in _marker_traces(fig, "geo") for s in _ids(t)]) == 3
     assert any("1 site(s) without coordinates" in a.text for a in fig.layout.annotations)
 
 
@@ -313,12 +325,9 @@ def test_bars_mark_site_targets_when_given():
     data = small_trial_data()
     fig = site_bar_figure(_table(data))
     targets = _trace(fig, "Site target")
-    assert dict(zip(targets.customdata, targets.x, strict=True)) == {"01": 3, "04": 2}
+    assert dict(zip(_ids(targets), targets.x, strict=True)) == {"01": 3, "04": 2}
     bars = {
-        sid: x
-        for t in fig.data
-        if t.type == "bar"
-        for sid, x in zip(t.customdata, t.x, strict=True)
+        sid: x for t in fig.data if t.type == "bar" for sid, x in zip(_ids(t), t.x, strict=True)
     }
     assert bars == {"01": 2, "02": 1, "03": 0, "04": 1}
 
@@ -329,12 +338,12 @@ def test_activation_lists_not_activated_first_with_days_to_first_patient():
     order = [label.split(" · ")[0] for label in fig.layout.yaxis.categoryarray]
     assert order[0] == "03"  # not yet recruiting
     first = _trace(fig, "First randomization")
-    days = dict(zip(first.customdata, first.text, strict=True))
+    days = dict(zip(_ids(first), first.text, strict=True))
     # 01: 2024-01-15 → 2024-02-10 = 26 d; 02: 2024-02-01 → 2024-05-20 = 109 d;
     # 04: 2024-06-01 → 2024-06-28 = 27 d.
     assert days == {"01": "26 d", "02": "109 d", "04": "27 d"}
     pending = _trace(fig, "Not activated")
-    assert list(pending.customdata) == ["03"]
+    assert _ids(pending) == ["03"]
 
 
 def test_activation_shows_sites_still_waiting():
@@ -343,4 +352,51 @@ def test_activation_shows_sites_still_waiting():
     fig = activation_figure(_table(data, as_of), as_of=as_of, trial_start=data.trial.start_date)
     waiting = [t for t in fig.data if t.name and t.name.startswith("No patient yet")]
     assert len(waiting) == 1
-    assert dict(zip(waiting[0].customdata, waiting[0].text, strict=True)) == {"04": "waiting 9 d"}
+    assert dict(zip(_ids(waiting[0]), waiting[0].text, strict=True)) == {"04": "waiting 9 d"}
+
+
+def test_no_inset_when_the_crowd_spans_the_whole_map():
+    """2,000 sites over France chain into one "crowded" group as wide as the country: an
+    inset of it would enlarge nothing (it was wider than the map) and draw every marker
+    twice. A dense grid of sites over the whole frame gets no inset."""
+    lat = [43.0 + 0.25 * (i // 30) for i in range(600)]
+    lon = [-2.0 + 0.3 * (i % 30) for i in range(600)]
+    frame = map_frame.fit_frame(lat, lon, ["FRA"] * 600)
+    crowded = map_frame.find_inset(
+        lat, lon, ["X"] * 600, ["France"] * 600, frame, map_module._clusters
+    )
+    assert crowded is None
+    # Eight sites in one city of those 600 would still get theirs.
+    city = map_frame.find_inset(
+        [48.85 + 0.005 * k for k in range(8)] + [43.0, 45.0, 47.0],
+        [2.35 + 0.005 * k for k in range(8)] + [-1.0, 3.0, 6.0],
+        ["Paris"] * 8 + ["A", "B", "C"],
+        ["France"] * 11,
+        frame,
+        map_module._clusters,
+    )
+    assert city is not None and city.frame.lon_span < 0.5 * frame.lon_span
+
+
+def test_bar_and_activation_hovers_name_the_site_and_its_numbers():
+    data = small_trial_data()
+    table = _table(data)
+    bars = {
+        sid: text
+        for t in site_bar_figure(table).data
+        if t.type == "bar"
+        for sid, text in zip(_ids(t), _hover_texts(t), strict=True)
+    }
+    assert "<b>Hôpital A</b><br>Paris · site 01" in bars["01"]
+    assert "Status: Recruiting" in bars["01"] and "Site target: 3" in bars["01"]
+    assert "Randomized: 2 · Screened: 2" in bars["01"]
+    assert "Site target" not in bars["02"]
+    fig = activation_figure(table, as_of=AS_OF, trial_start=data.trial.start_date)
+    first = _trace(fig, "First randomization")
+    hovers = dict(zip(_ids(first), _hover_texts(first), strict=True))
+    # 01: activated 2024-01-15, first patient 2024-02-10 (26 days, counted by hand).
+    assert "Activation: 2024-01-15" in hovers["01"]
+    assert "First randomization: 2024-02-10" in hovers["01"]
+    assert "Activation → first patient: 26 days" in hovers["01"]
+    pending = _trace(fig, "Not activated")
+    assert "Not activated by the as-of date" in _hover_texts(pending)[0]

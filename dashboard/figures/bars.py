@@ -7,6 +7,7 @@ the activation chart (:mod:`dashboard.figures.activation`), which lists the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ ROW_PX = 18
 LABEL_CHARS = 40
 
 
+@functools.lru_cache(maxsize=8192)
 def site_label(site_id: str, facility: str, city: str) -> str:
     """Unique, short y-axis label: "26 · CHU Montpellier - St Eloi…, Montpellier"."""
     city_part = "" if city.lower() in facility.lower() else f", {city}"
@@ -35,9 +37,18 @@ def figure_height(n_sites: int) -> int:
 
 def site_labels(table: pd.DataFrame) -> list[str]:
     return [
-        site_label(str(r.site_id), str(r.facility), str(r.city))
-        for r in table[["site_id", "facility", "city"]].itertuples(index=False)
+        site_label(str(site_id), str(facility), str(city))
+        for site_id, facility, city in zip(
+            table["site_id"].tolist(),
+            table["facility"].tolist(),
+            table["city"].tolist(),
+            strict=True,
+        )
     ]
+
+
+#: The site table's columns the bars read (the others are not turned into row dicts).
+BAR_COLUMNS = ("site_id", "facility", "city", "status", "randomized", "screened", "target")
 
 
 def site_opacities(site_ids: list[str], highlighted: set[str] | None) -> list[float]:
@@ -47,17 +58,27 @@ def site_opacities(site_ids: list[str], highlighted: set[str] | None) -> list[fl
     ]
 
 
-def _hover(r: Mapping[str, Any]) -> str:
-    lines = [
-        f"<b>{r['facility']}</b>",
-        f"{r['city']} · site {r['site_id']}",
-        f"Status: {theme.status_label(str(r['status']))}",
-        f"Randomized: {int(r['randomized'])} · Screened: {int(r['screened'])}",
-    ]
+def hover_template(status: str) -> str:
+    """The hover of one status's bars; the site's own values are its ``customdata``
+    ([site id, facility, city, randomized, screened, site target line])."""
+    return (
+        "<b>%{customdata[1]}</b><br>%{customdata[2]} · site %{customdata[0]}"
+        f"<br>Status: {theme.status_label(status)}"
+        "<br>Randomized: %{customdata[3]} · Screened: %{customdata[4]}%{customdata[5]}"
+        "<extra></extra>"
+    )
+
+
+def _hover_data(r: Mapping[str, Any]) -> list[str]:
     target = r.get("target")
-    if target is not None and not pd.isna(target):
-        lines.append(f"Site target: {int(target)}")
-    return "<br>".join(lines)
+    return [
+        r["site_id"],
+        str(r["facility"]),
+        str(r["city"]),
+        str(int(r["randomized"])),
+        str(int(r["screened"])),
+        "" if target is None or pd.isna(target) else f"<br>Site target: {int(target)}",
+    ]
 
 
 def site_bar_figure(
@@ -77,7 +98,7 @@ def site_bar_figure(
     selected_set = {str(s) for s in selected}
     ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
     ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=site_labels(ordered))
-    records = theme.records(ordered)
+    records = theme.records(ordered[[c for c in (*BAR_COLUMNS, "label") if c in ordered]])
     data: list[dict[str, Any]] = []
     present = {r["status"] for r in records}
     statuses = [s for s in LOCATION_STATUSES if s in present]
@@ -91,7 +112,7 @@ def site_bar_figure(
                 "orientation": "h",
                 "x": [int(r["randomized"]) for r in part],
                 "y": [r["label"] for r in part],
-                "customdata": ids,
+                "customdata": [_hover_data(r) for r in part],
                 "name": theme.status_label(status),
                 "marker": {
                     "color": theme.status_color(status),
@@ -101,12 +122,11 @@ def site_bar_figure(
                         "width": [2 if s in selected_set else 0 for s in ids],
                     },
                 },
-                "text": [int(r["randomized"]) for r in part],
+                "texttemplate": "%{x}",
                 "textposition": "outside",
                 "cliponaxis": False,
                 "textfont": {"size": 11, "color": theme.TEXT_COLOR},
-                "hovertext": [_hover(r) for r in part],
-                "hoverinfo": "text",
+                "hovertemplate": hover_template(status),
             }
         )
     with_target = [
@@ -125,7 +145,7 @@ def site_bar_figure(
                     "line": {"width": 3, "color": theme.TARGET_COLOR},
                     "color": theme.TARGET_COLOR,
                 },
-                "customdata": [r["site_id"] for r in with_target],
+                "customdata": [[r["site_id"]] for r in with_target],
                 "name": "Site target",
                 "hovertemplate": "%{y}<br>Site target: %{x}<extra></extra>",
             }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,32 +171,94 @@ def _spread(lat_bytes: bytes, lon_bytes: bytes, min_separation: float) -> Spread
 
 
 def site_hover_text(row: Mapping[str, Any], moved: bool = False) -> str:
-    """What a PM reads on hover: who, where, status, counts, dates, geocode precision."""
-    precision = row.get("geocode_precision")
-    precision_text = "unknown" if precision is None or pd.isna(precision) else str(precision)
-    lines = [
-        f"<b>{row['facility']}</b>",
-        f"{row['city']} · site {row['site_id']}",
-        f"Status: {theme.status_label(str(row['status']))}",
-        f"Randomized: {int(row['randomized'])} · Screened: {int(row['screened'])}",
-        f"First randomization: {iso(row.get('first_randomization')) or '—'}",
-        f"Last randomization: {iso(row.get('last_randomization')) or '—'}",
-        f"Geocode precision: {precision_text}",
+    """What a PM reads on hover: who, where, status, counts, dates, geocode precision
+    (the text the map's hover template writes from a point's ``customdata``)."""
+    data = _hover_data(
+        [str(row["site_id"])],
+        [row["facility"]],
+        [row["city"]],
+        [int(row["randomized"])],
+        [int(row["screened"])],
+        [iso(row.get("first_randomization"))],
+        [iso(row.get("last_randomization"))],
+        [row.get("geocode_precision")],
+        [moved],
+    )[0]
+    return fill_template(hover_template(str(row["status"])), data)
+
+
+#: The line a spread marker's hover adds (``customdata[8]``; empty for the others).
+OFFSET_NOTE = "<br><i>Marker offset slightly: sites share a location</i>"
+
+
+def hover_template(status: str) -> str:
+    """The hover of one status trace: the site's own values come from ``customdata``
+    ([site id, facility, city, randomized, screened, first and last randomization,
+    geocode precision, offset note]), so the texts are not sent once per point."""
+    return (
+        "<b>%{customdata[1]}</b><br>%{customdata[2]} · site %{customdata[0]}"
+        f"<br>Status: {theme.status_label(status)}"
+        "<br>Randomized: %{customdata[3]} · Screened: %{customdata[4]}"
+        "<br>First randomization: %{customdata[5]}<br>Last randomization: %{customdata[6]}"
+        "<br>Geocode precision: %{customdata[7]}%{customdata[8]}<extra></extra>"
+    )
+
+
+def fill_template(template: str, customdata: Sequence[Any]) -> str:
+    """A hover template with a point's ``customdata`` filled in, as plotly.js shows it."""
+    text = re.sub(r"%\{customdata\[(\d+)\]\}", lambda m: str(customdata[int(m.group(1))]), template)
+    return text.replace("<extra></extra>", "")
+
+
+def _texts(values: Sequence[Any], missing: str) -> list[str]:
+    return [
+        missing if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in values
     ]
-    if moved:
-        lines.append("<i>Marker offset slightly: sites share a location</i>")
-    return "<br>".join(lines)
+
+
+def _hover_data(
+    ids: Sequence[str],
+    facilities: Sequence[Any],
+    cities: Sequence[Any],
+    randomized: Sequence[int],
+    screened: Sequence[int],
+    first: Sequence[str | None],
+    last: Sequence[str | None],
+    precision: Sequence[Any],
+    moved: Sequence[bool],
+) -> list[list[str]]:
+    """Each point's ``customdata`` (see :func:`hover_template`); dates as ISO text."""
+    firsts = [v or "—" for v in first]
+    lasts = [v or "—" for v in last]
+    return [
+        list(row)
+        for row in zip(
+            ids,
+            map(str, facilities),
+            map(str, cities),
+            map(str, randomized),
+            map(str, screened),
+            firsts,
+            lasts,
+            _texts(precision, "unknown"),
+            [OFFSET_NOTE if m else "" for m in moved],
+            strict=True,
+        )
+    ]
 
 
 def _leader_lines(points: SpreadPoints, geo: str) -> dict[str, Any] | None:
-    lats: list[float | None] = []
-    lons: list[float | None] = []
-    for i in np.flatnonzero(points.moved):
-        # 5 decimals (~1 m), as the markers: 15 digits per point were a fifth of the map.
-        lats += [round(float(points.centre_lat[i]), 5), round(float(points.lat[i]), 5), None]
-        lons += [round(float(points.centre_lon[i]), 5), round(float(points.lon[i]), 5), None]
-    if not lats:
+    moved = np.flatnonzero(points.moved)
+    if not len(moved):
         return None
+    # 5 decimals (~1 m), as the markers: 15 digits per point were a fifth of the map.
+    # One segment per spread marker: centre, marker, gap (None).
+    lats: list[float | None] = [None] * (3 * len(moved))
+    lons: list[float | None] = [None] * (3 * len(moved))
+    lats[0::3] = np.round(points.centre_lat[moved], 5).tolist()
+    lats[1::3] = np.round(points.lat[moved], 5).tolist()
+    lons[0::3] = np.round(points.centre_lon[moved], 5).tolist()
+    lons[1::3] = np.round(points.lon[moved], 5).tolist()
     return {
         "type": "scattergeo",
         "lat": lats,
@@ -210,6 +272,12 @@ def _leader_lines(points: SpreadPoints, geo: str) -> dict[str, Any] | None:
     }
 
 
+def _marker_sizes(randomized: np.ndarray) -> list[float]:
+    """:func:`marker_size` of every count at once, to 0.1 px."""
+    n = np.maximum(randomized.astype(float), 0.0)
+    return np.round(np.minimum(MIN_MARKER_PX + 3.4 * np.sqrt(n), MAX_MARKER_PX), 1).tolist()
+
+
 def _status_traces(
     frame: pd.DataFrame,
     points: SpreadPoints,
@@ -220,42 +288,54 @@ def _status_traces(
     showlegend: bool,
 ) -> list[dict[str, Any]]:
     traces = []
-    present = set(frame["status"])
+    status_of = frame["status"].to_numpy(dtype=object)
+    present = set(status_of)
     statuses = [s for s in LOCATION_STATUSES if s in present]
     statuses += sorted(present - set(statuses))
-    records = theme.records(frame)
+    ids = frame["site_id"].tolist()
+    randomized = frame["randomized"].to_numpy(dtype=np.int64)
+    hover = _hover_data(
+        ids,
+        frame["facility"].tolist(),
+        frame["city"].tolist(),
+        randomized.tolist(),
+        frame["screened"].astype(int).tolist(),
+        theme.iso_days(frame["first_randomization"]),
+        theme.iso_days(frame["last_randomization"]),
+        frame["geocode_precision"].tolist(),
+        points.moved.tolist(),
+    )
+    sizes_all = _marker_sizes(randomized)
+    lat_all = np.round(points.lat, 5).tolist()
+    lon_all = np.round(points.lon, 5).tolist()
     for status in statuses:
-        idx = [i for i, r in enumerate(records) if r["status"] == status]
+        members = np.flatnonzero(status_of == status)
         # Filled markers first so that the legend swatch (first point) is a filled one.
-        idx.sort(key=lambda i: (-int(records[i]["randomized"]), i))
+        idx = members[np.lexsort((members, -randomized[members]))].tolist()
         color = theme.status_color(status)
-        sizes, symbols, widths, line_colors, opacities, texts = [], [], [], [], [], []
+        symbols, widths, line_colors, opacities = [], [], [], []
         for i in idx:
-            row = records[i]
-            is_zero = int(row["randomized"]) == 0
-            is_selected = row["site_id"] in selected
-            sizes.append(marker_size(row["randomized"]))
+            is_zero = randomized[i] == 0
+            is_selected = ids[i] in selected
             symbols.append("circle-open" if is_zero else "circle")
             widths.append(3.0 if is_selected else (2.2 if is_zero else 1.0))
             line_colors.append(
                 theme.SELECTED_OUTLINE if is_selected else (color if is_zero else "#FFFFFF")
             )
-            dim = highlighted is not None and row["site_id"] not in highlighted
+            dim = highlighted is not None and ids[i] not in highlighted
             opacities.append(theme.DIMMED_OPACITY if dim else 0.95)
-            texts.append(site_hover_text(row, bool(points.moved[i])))
         label = theme.status_label(status)
         count = status_counts.get(status)
         traces.append(
             {
                 "type": "scattergeo",
-                "lat": [round(float(points.lat[i]), 5) for i in idx],
-                "lon": [round(float(points.lon[i]), 5) for i in idx],
-                "customdata": [str(records[i]["site_id"]) for i in idx],
-                "hovertext": texts,
-                "hoverinfo": "text",
+                "lat": [lat_all[i] for i in idx],
+                "lon": [lon_all[i] for i in idx],
+                "customdata": [hover[i] for i in idx],
+                "hovertemplate": hover_template(status),
                 "mode": "markers",
                 "marker": {
-                    "size": sizes,
+                    "size": [sizes_all[i] for i in idx],
                     "color": color,
                     "symbol": symbols,
                     "opacity": opacities,

@@ -49,6 +49,10 @@ MIN_INSET_SITES = 4
 INSET_ASPECT = 0.9
 #: The inset shows its group with a margin: span = this × the group's own span.
 INSET_ZOOM_MARGIN = 2.0
+#: An inset narrower than this share of the main frame's width, or none: a "crowded"
+#: group that chains across the whole frame (2,000 sites over France) would get an inset
+#: wider than the map itself, enlarging nothing and drawing every marker twice.
+MAX_INSET_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,8 @@ def find_inset(
     width = max(INSET_ZOOM_MARGIN * x_span, 0.5 * CROWD_SHARE * frame.lon_span)
     cx = float(gx.min() + gx.max()) / 2
     cy = float(gy.min() + gy.max()) / 2
+    if width > MAX_INSET_SHARE * frame.lon_span:
+        return None
     height = INSET_ASPECT * width
     lon_range = (cx - width / 2, cx + width / 2)
     lat_range = (float(merc_lat(cy - height / 2)), float(merc_lat(cy + height / 2)))

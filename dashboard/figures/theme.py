@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -126,6 +127,17 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             listed = [None if v is pd.NA else v for v in listed]
         values.append(listed)
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def iso_days(column: pd.Series) -> list[str | None]:
+    """A date column as ISO days (None where missing): :func:`dashboard.dates.iso` of every
+    value at once (one at a time, 2,000 sites × 3 dates × 4 figures cost ~50 ms)."""
+    if not pd.api.types.is_datetime64_dtype(column.dtype):
+        from ..dates import iso
+
+        return [iso(v) for v in column]
+    texts = np.datetime_as_string(column.to_numpy(dtype="datetime64[D]"), unit="D")
+    return [None if t == "NaT" else t for t in texts.tolist()]
 
 
 def make_figure(

@@ -16,11 +16,13 @@ import cachetools
 import pandas as pd
 
 from .. import metrics
+from ..cumulative import CountsIndex
 from ..dates import to_date
 from ..forecast.precision import PAGE_MEDIAN_ERROR_DAYS, PAGE_SIDE_PATHS
 from ..forecast.result import Forecast
 from ..forecast_from_cutoff import forecast_as_of, prepared_for
 from ..store import TrialData
+from .per_version import once_per_version
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +80,22 @@ def run_forecast(
         return None, f"{type(exc).__name__}: {exc}"
 
 
+def counts_index(data: TrialData) -> CountsIndex | None:
+    """The data version's sorted dates (:func:`dashboard.metrics.counts_index`), built once:
+    every as-of date is then counted by bisection, not by filtering the enrollment."""
+    return once_per_version(
+        data, "counts_index", lambda d: metrics.counts_index(d.sites, d.enrollment)
+    )
+
+
 def page_numbers(
     data: TrialData, as_of: metrics.DateLike, forecast_paths: int | None = None
 ) -> PageNumbers:
     cut = to_date(as_of)
     result, error = run_forecast(data, cut, forecast_paths)
+    index = counts_index(data)
     table = metrics.site_table(
-        data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date
+        data.sites, data.geocodes, data.enrollment, cut, data.trial.start_date, index
     )
     return PageNumbers(
         as_of=cut,
@@ -97,10 +108,11 @@ def page_numbers(
             synthetic=data.synthetic,
             data_cutoff=data.data_cutoff,
             table=table,
+            index=index,
         ),
-        week=metrics.week_changes(data.sites, data.enrollment, cut, data.status_events),
+        week=metrics.week_changes(data.sites, data.enrollment, cut, data.status_events, index),
         table=table,
-        accrual=metrics.accrual_series(data.enrollment, data.trial.start_date, cut),
+        accrual=metrics.accrual_series(data.enrollment, data.trial.start_date, cut, index),
         status_counts=metrics.status_counts(data.sites),
         forecast=result,
         forecast_error=error,

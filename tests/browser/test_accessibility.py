@@ -250,7 +250,7 @@ def test_main_path_by_keyboard_only(browser_context, app_url):
             """site => {
                 const gd = document.querySelector('#site-bars .js-plotly-plot');
                 for (const t of gd.data) {
-                    const i = (t.customdata || []).indexOf(site);
+                    const i = (t.customdata || []).findIndex(c => c[0] === site);
                     if (t.type === 'bar' && i >= 0) return t.marker.line.width[i] === 2;
                 }
                 return false;

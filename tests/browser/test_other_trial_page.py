@@ -34,7 +34,7 @@ PROBE = """() => {
     .map(p => { const r = p.getBoundingClientRect();
                 return [r.x + r.width / 2, r.y + r.height / 2]; });
   return {
-    ids: markers.flatMap(t => t.customdata),
+    ids: markers.flatMap(t => t.customdata.map(c => c[0])),
     lat: markers.flatMap(t => t.lat), lon: markers.flatMap(t => t.lon),
     lonRange: gd.layout.geo.lonaxis.range, latRange: gd.layout.geo.lataxis.range,
     frame: [frame.left, frame.top, frame.right, frame.bottom],

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.browser
 #: The site id of a plotly point element (only a trace's first calcdata point holds the trace).
 SITE_OF_POINT = """(p) => {
     const trace = p.closest('g.trace').__data__[0].trace;
-    return String(trace.customdata[p.__data__.i]);
+    const c = trace.customdata[p.__data__.i];  // [site id, what the hover shows...]
+    return String(Array.isArray(c) ? c[0] : c);
   }"""
 
 #: Centre (viewport px) of the marker(s) of one site: [{geo, x, y}], main map and inset.
@@ -358,7 +359,7 @@ def test_clicking_a_marker_selects_the_site_everywhere(fresh):
         """() => {
             const gd = document.querySelector('#site-bars .js-plotly-plot');
             for (const t of gd.data) {
-                const i = (t.customdata || []).indexOf('42');
+                const i = (t.customdata || []).findIndex(c => c[0] === '42');
                 if (t.type === 'bar' && i >= 0) return t.marker.line.width[i];
             }
             return null;

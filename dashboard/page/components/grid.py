@@ -7,8 +7,7 @@ from typing import Any
 import dash_ag_grid as dag
 import pandas as pd
 
-from ...dates import iso
-from ...metrics import frame_rows
+from ...figures.theme import iso_days
 from ...registry import STATUS_LABELS
 from ..ids import GRID
 
@@ -19,33 +18,44 @@ def _num(value: Any, digits: int | None = None) -> Any:
     return round(float(value), digits) if digits is not None else int(value)
 
 
+def _numbers(column: pd.Series, digits: int | None = None) -> list[Any]:
+    """:func:`_num` of a whole column."""
+    return [_num(v, digits) for v in column.tolist()]
+
+
 def grid_rows(
     table: pd.DataFrame,
     highlighted: set[str] | None = None,
     selected: set[str] | frozenset = frozenset(),
 ) -> list[dict[str, Any]]:
-    """One aggregate row per site for the grid (no patient-level field ever)."""
-    rows = []
-    for r in frame_rows(table):
-        rows.append(
-            {
-                "site_id": str(r.site_id),
-                "facility": r.facility,
-                "city": r.city,
-                "status": STATUS_LABELS.get(r.status, r.status),
-                "activation_date": iso(r.activation_date),
-                "screened": _num(r.screened),
-                "randomized": _num(r.randomized),
-                "share": _num(r.share_of_randomized, 1),
-                "first_randomization": iso(r.first_randomization),
-                "last_randomization": iso(r.last_randomization),
-                "days_since_last": _num(r.days_since_last_randomization),
-                "rate": _num(r.rate_per_month_since_activation, 2),
-                "flag": r.flag or "",
-                "selected": str(r.site_id) in selected,
-                "dimmed": highlighted is not None and str(r.site_id) not in highlighted,
-            }
-        )
+    """One aggregate row per site for the grid (no patient-level field ever).
+
+    ``selected`` and ``dimmed`` are only written when true (the row styles test them): at
+    2,000 sites the two ``false`` were a tenth of the rows' bytes.
+    """
+    ids = [str(s) for s in table["site_id"].tolist()]
+    columns = {
+        "site_id": ids,
+        "facility": table["facility"].tolist(),
+        "city": table["city"].tolist(),
+        "status": [STATUS_LABELS.get(s, s) for s in table["status"].tolist()],
+        "activation_date": iso_days(table["activation_date"]),
+        "screened": _numbers(table["screened"]),
+        "randomized": _numbers(table["randomized"]),
+        "share": _numbers(table["share_of_randomized"], 1),
+        "first_randomization": iso_days(table["first_randomization"]),
+        "last_randomization": iso_days(table["last_randomization"]),
+        "days_since_last": _numbers(table["days_since_last_randomization"]),
+        "rate": _numbers(table["rate_per_month_since_activation"], 2),
+        "flag": [f or "" for f in table["flag"].tolist()],
+    }
+    names = list(columns)
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for row, site_id in zip(rows, ids, strict=True):
+        if site_id in selected:
+            row["selected"] = True
+        if highlighted is not None and site_id not in highlighted:
+            row["dimmed"] = True
     return rows
 
 
