@@ -110,3 +110,18 @@ def test_after_load_the_picker_decides():
     assert dt.date.fromisoformat(chosen_as_of(None, "?as_of=2024-06-30", True)) == dt.date(
         2024, 6, 30
     )
+
+
+def test_static_html_escapes_what_users_typed():
+    from dash import html
+
+    from dashboard.page.static_html import to_html
+
+    table = html.Table(
+        [html.Caption("Sites"), html.Tbody(html.Tr([html.Th("01", scope="row"), html.Td("<b>&")]))],
+        className="t",
+    )
+    assert to_html(table) == (
+        '<table class="t"><caption>Sites</caption><tbody><tr><th scope="row">01</th>'
+        "<td>&lt;b&gt;&amp;</td></tr></tbody></table>"
+    )

@@ -24,6 +24,7 @@ from .. import dates
 from ..registry import STATUS_LABELS
 from .accessibility import described_figure
 from .components.print_table import print_table
+from .static_html import static_html
 
 if TYPE_CHECKING:
     import dash
@@ -374,8 +375,9 @@ def register(
             return (*(str(exc) for _ in kinds), *(no_update for _ in kinds), no_update)
         numbers = cache.get(data, as_of)
         texts, tables = summaries(numbers, data), data_tables(numbers)
+        # One HTML string per table, not a component per cell (see static_html).
         return (
             *(texts[k] for k in kinds),
-            *(tables[k] for k in kinds),
-            print_table(numbers.table),
+            *(static_html(tables[k]) for k in kinds),
+            static_html(print_table(numbers.table)),
         )
