@@ -18,8 +18,9 @@ class SnapshotError(RuntimeError):
 
 # --------------------------------------------------------------------------- browser
 #: True when the page is drawn: Dash has rendered its layout and has no callback pending,
-#: every plotly graph has its SVG, every AG Grid has rows. Returns the unmet conditions
-#: (an empty list when ready) so a timeout can say what was still missing.
+#: every plotly graph has its SVG, every AG Grid has rows, the print table is filled.
+#: Returns the unmet conditions (an empty list when ready) so a timeout can say what was
+#: still missing.
 _PENDING_JS = """
 () => {
   const pending = [];
@@ -38,6 +39,9 @@ _PENDING_JS = """
   if (!grids.length) pending.push('AG Grid');
   const empty = grids.filter(g => !g.querySelector('.ag-center-cols-container .ag-row'));
   if (empty.length) pending.push(`${empty.length} AG Grid(s) without rows`);
+  // The print table is filled by a callback after the first screen (chart_text.register).
+  const printed = document.querySelector('#print-sites');
+  if (printed && !printed.querySelector('table')) pending.push('print table');
   return pending;
 }
 """

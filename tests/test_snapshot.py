@@ -535,6 +535,8 @@ def test_png_view_shows_every_site_row_and_no_control(demo_dir: Path) -> None:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(url)
             page.wait_for_selector("#sites-grid .ag-row", timeout=60_000)
+            # The print table is filled after the first screen (take_snapshot waits for it).
+            page.wait_for_selector("#print-sites table tbody tr", state="attached", timeout=60_000)
             before = page.evaluate(_PNG_VIEW_JS)
             assert before["controls"], "on screen the controls are there"
             assert not any(r["inside"] for r in before["rows"]), "print table hidden on screen"

@@ -30,7 +30,6 @@ from .components.charts import accrual_chart, activation_chart, bars_chart, map_
 from .components.grid import grid_rows
 from .components.header import as_of_text
 from .components.kpi_cards import kpi_cards
-from .components.print_table import print_table
 from .downloads import SnapshotDownloads, table_download
 from .replies import OutputsCache, encode_output
 from .shared_replies import SharedReplies
@@ -47,7 +46,6 @@ REFRESH = {
     "activation": Output(ids.ACTIVATION, "figure"),
     "grid": Output(ids.GRID, "rowData"),
     "selection_text": Output(ids.SELECTION_TEXT, "children"),
-    "print_table": Output(ids.PRINT_TABLE, "children"),
 }
 
 
@@ -156,7 +154,6 @@ def refresh_outputs(
         "activation": activation_chart(numbers, data, highlighted, selected, validate=False),
         "grid": grid_rows(numbers.table, highlighted, selected),
         "selection_text": selection_text(highlighted, len(numbers.table)),
-        "print_table": on_new_date(lambda: print_table(numbers.table)),
     }
 
 
@@ -307,7 +304,18 @@ def register(
         declare_body_key(f"refresh:{id(replies)}:{hit.serial}")
         return hit
 
-    chart_text.register(app, store, ids.AS_OF, ids.AS_OF_TEXT, numbers_cache, lambda: default_as_of)
+    # The "Show data" tables and the print table come after the first screen (not in the
+    # layout), from the same numbers: chart_text fills them at load and on each new date.
+    chart_text.register(
+        app,
+        store,
+        ids.AS_OF,
+        ids.AS_OF_TEXT,
+        numbers_cache,
+        lambda: default_as_of,
+        url=ids.URL,
+        print_table_id=ids.PRINT_TABLE,
+    )
 
     app.clientside_callback(
         """

@@ -5,7 +5,8 @@ page (accrual, map, randomized per site, activation) is described by a summary s
 that a screen reader announces with the figure's name, and its numbers are reachable as
 a plain table behind a "Show data" toggle. Both come from the same
 :class:`~dashboard.page.view_model.PageNumbers` as the chart: per-site aggregates only, never a
-patient-level row. :func:`register` refreshes them when the as-of date changes.
+patient-level row. :func:`register` fills the tables after the first screen and refreshes
+both when the as-of date changes.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import pandas as pd
-from dash import Input, Output, State, html, no_update
+from dash import Input, Output, State, ctx, html, no_update
 
 from .. import dates
 from ..registry import STATUS_LABELS
 from .accessibility import described_figure
+from .components.print_table import print_table
+from .static_html import static_html
 
 if TYPE_CHECKING:
     import dash
@@ -291,18 +295,40 @@ def data_tables(numbers: PageNumbers) -> dict[str, html.Table]:
 
 # ----------------------------------------------------------------------------- page parts
 def described_chart(kind: str, graph: Any, numbers: PageNumbers, data: TrialData) -> list[Any]:
-    """The chart ``kind`` as a named figure with its summary, then its "Show data" table."""
+    """The chart ``kind`` as a named figure with its summary, then its "Show data" toggle.
+
+    The table behind the toggle is NOT in the page's first layout: the four tables and
+    the print table are ~1,500 components the browser would lay out before the first
+    screen, for views nobody sees on arrival (collapsed, or print only). :func:`register`
+    fills them right after; the summary sentence is here at once for screen readers.
+    """
     name, summary_id, data_id = CHARTS[kind]
     return [
         described_figure(graph, name, summary_id, summaries(numbers, data)[kind]),
         html.Details(
-            [
-                html.Summary(f"Show data: {name.lower()}"),
-                html.Div(data_tables(numbers)[kind], id=data_id),
-            ],
+            [html.Summary(f"Show data: {name.lower()}"), html.Div(id=data_id)],
             className="chart-data",
         ),
     ]
+
+
+def chosen_as_of(value: Any, search: str | None, first_call: bool) -> Any:
+    """The as-of the page asks for: the picker's value, or at the page's first call the
+    ``?as_of=`` of its link when that differs (the picker is about to follow the link:
+    filling the tables for the picker's date first would show another date's rows)."""
+    if first_call:
+        from_url = _url_as_of(search)
+        if from_url is not None and from_url.isoformat() != str(value)[:10]:
+            return from_url.isoformat()
+    return value
+
+
+def _url_as_of(search: str | None) -> dt.date | None:
+    values = parse_qs((search or "").lstrip("?")).get("as_of")
+    try:
+        return dt.date.fromisoformat(values[0]) if values else None
+    except ValueError:
+        return None
 
 
 def register(
@@ -312,28 +338,46 @@ def register(
     recounted: str,
     cache: NumbersCache,
     default_as_of: Callable[[], dt.date | None] = lambda: None,
+    *,
+    url: str,
+    print_table_id: str,
 ) -> None:
-    """Reword the summaries and tables once the page has been recounted for a new as-of
-    date (``recounted``: the as-of line the page's refresh rewrites): the numbers are then
-    in ``cache``, never computed twice at once. A new selection does not change them: they
-    describe every site."""
+    """Fill the summaries, the "Show data" tables and the print table (``print_table_id``)
+    once the page is on screen, and again once it has been
+    recounted for a new as-of date (``recounted``: the as-of line the page's refresh
+    rewrites): the numbers are then in ``cache``, never computed twice at once. A new
+    selection does not change them: they describe every site.
+
+    The as-of is read from the page (the picker, ``url``'s ``?as_of=`` at the first call:
+    :func:`chosen_as_of`), as the refresh reads it; a refused date leaves the tables as
+    they are and says why in the summaries. Dash drops the reply of a call overtaken by a
+    newer one, so a slow first call never overwrites a later date's tables.
+    """
     kinds = list(CHARTS)
 
     @app.callback(
         *(Output(CHARTS[k][1], "children") for k in kinds),
         *(Output(CHARTS[k][2], "children") for k in kinds),
+        Output(print_table_id, "children"),
         Input(recounted, "children"),
         State(as_of_input, "value"),
-        prevent_initial_call=True,
+        State(url, "search"),
     )
-    def refresh_chart_text(_recounted: Any, value: Any):
+    def refresh_chart_text(_recounted: Any, value: Any, search: Any):
         data = store.get()
         allowed = dates.as_of_range(data.trial.start_date, data.data_cutoff)
+        first_call = ctx.triggered_id is None
+        wanted = chosen_as_of(value, search if isinstance(search, str) else None, first_call)
         try:
-            as_of = dates.resolve_as_of(value, default_as_of() or data.data_cutoff, allowed)
+            as_of = dates.resolve_as_of(wanted, default_as_of() or data.data_cutoff, allowed)
         except dates.AsOfRefused as exc:
             # The charts keep the last date they drew; their descriptions say why.
-            return (*(str(exc) for _ in kinds), *(no_update for _ in kinds))
+            return (*(str(exc) for _ in kinds), *(no_update for _ in kinds), no_update)
         numbers = cache.get(data, as_of)
         texts, tables = summaries(numbers, data), data_tables(numbers)
-        return (*(texts[k] for k in kinds), *(tables[k] for k in kinds))
+        # One HTML string per table, not a component per cell (see static_html).
+        return (
+            *(texts[k] for k in kinds),
+            *(static_html(tables[k]) for k in kinds),
+            static_html(print_table(numbers.table)),
+        )

@@ -175,8 +175,9 @@ def page(
                         className="g-3 mb-3",
                     ),
                     dbc.Row([dbc.Col(grid_panel, xs=12)], className="g-3 mb-3"),
-                    # Paper and PNG get every row as a static table (the grid scrolls).
-                    print_panel(numbers.table),
+                    # Paper and PNG get every row as a static table (the grid scrolls),
+                    # filled after the first screen (chart_text.register).
+                    print_panel(),
                     html.Footer(
                         [
                             f"Registry record {trial.nct_id}"

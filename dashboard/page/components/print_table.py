@@ -174,9 +174,12 @@ def print_table(table: pd.DataFrame, max_rows: int = PRINT_ROWS_MAX) -> list[Any
     ]
 
 
-def print_panel(table: pd.DataFrame) -> html.Div:
-    """The print-only container the page holds under the (screen-only) sites grid."""
-    return html.Div(print_table(table), id=PRINT_TABLE, className="print-sites print-only")
+def print_panel() -> html.Div:
+    """The print-only container the page holds under the (screen-only) sites grid, empty:
+    its ~700 cells would be laid out before the first screen for a view only paper and
+    the snapshot show. :func:`dashboard.page.chart_text.register` fills it with
+    :func:`print_table` right after, and :mod:`dashboard.snapshot` waits for it."""
+    return html.Div(id=PRINT_TABLE, className="print-sites print-only")
 
 
 __all__ = [
