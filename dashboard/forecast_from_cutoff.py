@@ -10,7 +10,6 @@ warnings of :func:`dashboard.dates.as_of_warnings`, the same words the page and
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,34 +18,7 @@ import pandas as pd
 
 from . import forecast as fc
 from .dates import as_of_warnings, forecast_deadlines
-from .forecast.prepared import PreparedInputs, prepare
 from .registry import Trial
-
-#: The prepared inputs of the last two data versions (the current one and the one before
-#: a reload); each entry keeps its frames alive, so the bound is kept small.
-_PREPARED: dict[tuple[Any, int, int], tuple[PreparedInputs, pd.DataFrame, pd.DataFrame]] = {}
-_PREPARED_LOCK = threading.Lock()
-_PREPARED_KEEP = 2
-
-
-def prepared_for(version: Any, sites: pd.DataFrame, enrollment: pd.DataFrame) -> PreparedInputs:
-    """:func:`dashboard.forecast.prepared.prepare`, once per data version.
-
-    Why: sorting and indexing the patients does not depend on the as-of date; the page
-    asks for many dates of the same data. Keyed on the version and on the frames
-    themselves (kept alive with the entry, so their ids cannot be reused meanwhile).
-    """
-    key = (version, id(sites), id(enrollment))
-    with _PREPARED_LOCK:
-        hit = _PREPARED.get(key)
-    if hit is not None:
-        return hit[0]
-    prep = prepare(sites, enrollment)
-    with _PREPARED_LOCK:
-        while len(_PREPARED) >= _PREPARED_KEEP:
-            _PREPARED.pop(next(iter(_PREPARED)))
-        _PREPARED[key] = (prep, sites, enrollment)
-    return prep
 
 
 def forecast_as_of(
@@ -75,4 +47,4 @@ def forecast_as_of(
     return replace(result, requested_as_of=as_of, warnings=tuple(warnings))
 
 
-__all__ = ["forecast_as_of", "prepared_for"]
+__all__ = ["forecast_as_of"]

@@ -329,19 +329,30 @@ def test_page_forecast_that_needs_every_path_is_the_cli_forecast():
 
 
 def test_prepared_inputs_are_kept_per_data_version_and_bounded():
-    from dashboard import forecast_from_cutoff as ffc
+    from dataclasses import replace
 
+    from dashboard.page import per_version
+    from tests.helpers import small_trial_data
+
+    def prepared(data):
+        return per_version.once_per_version(
+            data, "forecast_inputs", lambda d: prepare(d.sites, d.enrollment)
+        )
+
+    base = small_trial_data()
     sites, enrollment = _messy_inputs(1)
-    first = ffc.prepared_for("v1", sites, enrollment)
-    assert ffc.prepared_for("v1", sites, enrollment) is first
+    v1 = replace(base, sites=sites, enrollment=enrollment, version="v1")
+    first = prepared(v1)
+    assert prepared(v1) is first
     # New data (another version, other frames): prepared anew, and from its own rows.
     sites2, enrollment2 = _messy_inputs(2)
-    second = ffc.prepared_for("v2", sites2, enrollment2)
+    second = prepared(replace(base, sites=sites2, enrollment=enrollment2, version="v2"))
     assert second is not first
     rand = pd.to_datetime(enrollment2["randomization_date"])
     assert second.count_by(D(2024, 6, 1)) == int((rand <= pd.Timestamp(D(2024, 6, 1))).sum())
-    ffc.prepared_for("v3", sites, enrollment)
-    assert len(ffc._PREPARED) <= ffc._PREPARED_KEEP
+    for n in range(3, 3 + 2 * per_version.VERSIONS_KEPT):
+        prepared(replace(base, sites=sites, enrollment=enrollment, version=f"v{n}"))
+    assert per_version.versions_kept() <= per_version.VERSIONS_KEPT
     with pytest.raises(ValueError):
         first.day[0] = 0  # read-only: shared by the page's threads
 

@@ -19,11 +19,13 @@ from ..store import TrialData
 T = TypeVar("T")
 
 #: Data versions kept: the one in service and the one before it (a request in flight
-#: during a reload), and a little room for tests that load several data dirs.
+#: during a reload), and a little room for tests that load several data dirs. Each keeps
+#: its data object and everything made from it alive, so the bound counts versions, not
+#: entries.
 VERSIONS_KEPT = 4
 
-_entries: cachetools.LRUCache[tuple[int, str, str], tuple[TrialData, Any]] = cachetools.LRUCache(
-    maxsize=VERSIONS_KEPT * 8
+_versions: cachetools.LRUCache[tuple[int, str], tuple[TrialData, dict[str, Any]]] = (
+    cachetools.LRUCache(maxsize=VERSIONS_KEPT)
 )
 _lock = threading.Lock()
 
@@ -32,14 +34,24 @@ def once_per_version(data: TrialData, name: str, make: Callable[[TrialData], T])
     """``make(data)``, computed once per data version and ``name``.
 
     Two threads asking at once may both compute it; both get a correct result and the
-    last one is kept (cheaper than holding a lock while a figure skeleton is built).
+    last one is kept (cheaper than holding a lock while the patients are indexed).
     """
-    key = (id(data), data.version, name)
+    key = (id(data), data.version)
     with _lock:
-        hit = _entries.get(key)
-    if hit is not None and hit[0] is data:
-        return hit[1]
+        entry = _versions.get(key)
+        if entry is None or entry[0] is not data:
+            entry = (data, {})
+            _versions[key] = entry
+        made = entry[1]
+        if name in made:
+            return made[name]
     value = make(data)
     with _lock:
-        _entries[key] = (data, value)
+        made[name] = value
     return value
+
+
+def versions_kept() -> int:
+    """How many data versions hold results now (at most :data:`VERSIONS_KEPT`)."""
+    with _lock:
+        return len(_versions)

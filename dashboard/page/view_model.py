@@ -19,8 +19,9 @@ from .. import metrics
 from ..cumulative import CountsIndex
 from ..dates import to_date
 from ..forecast.precision import PAGE_MEDIAN_ERROR_DAYS, PAGE_SIDE_PATHS
+from ..forecast.prepared import prepare
 from ..forecast.result import Forecast
-from ..forecast_from_cutoff import forecast_as_of, prepared_for
+from ..forecast_from_cutoff import forecast_as_of
 from ..store import TrialData
 from .per_version import once_per_version
 
@@ -70,7 +71,10 @@ def run_forecast(
         else {"paths": paths}
     )
     try:
-        options["prepared"] = prepared_for(data.version, data.sites, data.enrollment)
+        # Sorting and indexing the patients does not depend on the as-of date.
+        options["prepared"] = once_per_version(
+            data, "forecast_inputs", lambda d: prepare(d.sites, d.enrollment)
+        )
         result = forecast_as_of(
             data.trial, data.sites, data.enrollment, as_of, data.data_cutoff, **options
         )
