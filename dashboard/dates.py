@@ -26,6 +26,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 import pandas as pd
 
@@ -211,6 +212,20 @@ def forecast_deadlines(trial: HasLastPatientIn, by: Sequence[dt.date] = ()) -> l
     )
 
 
+def parse_as_of(search: str | None) -> dt.date | None:
+    """The ``?as_of=YYYY-MM-DD`` of a page URL (its query string), if any and valid: how a
+    bookmarked or mailed link names its date."""
+    if not search:
+        return None
+    values = parse_qs(search.lstrip("?")).get("as_of")
+    if not values:
+        return None
+    try:
+        return dt.date.fromisoformat(values[0])
+    except ValueError:
+        return None
+
+
 __all__ = [
     "STALE_CUTOFF_DAYS",
     "AsOfRange",
@@ -222,6 +237,7 @@ __all__ = [
     "check_as_of",
     "forecast_deadlines",
     "iso",
+    "parse_as_of",
     "parse_date",
     "parse_iso_date",
     "resolve_as_of",

@@ -25,9 +25,10 @@ from dash._utils import to_json
 from dashboard import forecast as fc
 from dashboard import metrics
 from dashboard.bind_guard import own_base_url
+from dashboard.dates import parse_as_of
 from dashboard.page import ids, view_model, wording
 from dashboard.page import layout as page_layout
-from dashboard.page.callbacks import highlighted_sites, parse_as_of, toggle
+from dashboard.page.callbacks import highlighted_sites, toggle
 from dashboard.page.components import alerts as alerts_module
 from dashboard.page.components import charts, forecast_cards, grid, kpi_cards, week_card
 from dashboard.page.components import header as header_module

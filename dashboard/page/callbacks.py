@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import dash
 import pandas as pd
@@ -22,7 +22,7 @@ from dash import Input, Output, State, ctx, no_update
 
 from .. import dates
 from ..compression import declare_body_key
-from ..dates import AsOfRefused, as_of_range
+from ..dates import AsOfRefused, as_of_range, parse_as_of
 from ..store import DataStore, TrialData
 from . import chart_text, ids
 from .components.alerts import alerts
@@ -47,19 +47,6 @@ REFRESH = {
     "grid": Output(ids.GRID, "rowData"),
     "selection_text": Output(ids.SELECTION_TEXT, "children"),
 }
-
-
-def parse_as_of(search: str | None) -> dt.date | None:
-    """The ``?as_of=YYYY-MM-DD`` of a page URL, if any and valid."""
-    if not search:
-        return None
-    values = parse_qs(search.lstrip("?")).get("as_of")
-    if not values:
-        return None
-    try:
-        return dt.date.fromisoformat(values[0])
-    except ValueError:
-        return None
 
 
 def highlighted_sites(

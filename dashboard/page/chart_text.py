@@ -15,7 +15,6 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 import pandas as pd
 from dash import Input, Output, State, ctx, html, no_update
@@ -317,18 +316,10 @@ def chosen_as_of(value: Any, search: str | None, first_call: bool) -> Any:
     ``?as_of=`` of its link when that differs (the picker is about to follow the link:
     filling the tables for the picker's date first would show another date's rows)."""
     if first_call:
-        from_url = _url_as_of(search)
+        from_url = dates.parse_as_of(search)
         if from_url is not None and from_url.isoformat() != str(value)[:10]:
             return from_url.isoformat()
     return value
-
-
-def _url_as_of(search: str | None) -> dt.date | None:
-    values = parse_qs((search or "").lstrip("?")).get("as_of")
-    try:
-        return dt.date.fromisoformat(values[0]) if values else None
-    except ValueError:
-        return None
 
 
 def register(
