@@ -24,8 +24,8 @@ from .common import (
     _days_to_date,
     _float,
 )
+from .completion_law import IntegratedLaw, integrate_completion
 from .linear import linear_forecast_days
-from .precision import PAGE_PILOT_PATHS, paths_for_error
 from .precision import median_error_days as median_error_days_of
 from .prepared import PreparedInputs, classify, patients_at, prepare, since_open
 from .result import (
@@ -75,8 +75,7 @@ def forecast(
     lags: tuple[int, ...] = DEFAULT_LAGS_DAYS,
     ramp_days: int = DEFAULT_RAMP_DAYS,
     prior_patients: float = PRIOR_PSEUDO_PATIENTS,
-    median_error_days: float | None = None,
-    side_paths: int | None = None,
+    integrate: bool = False,
     prepared: PreparedInputs | None = None,
 ) -> Forecast:
     """Both forecasts for one as-of date (``to_json()`` is the ``forecast --json`` object).
@@ -87,10 +86,10 @@ def forecast(
     stops there). Same inputs and seed ⇒ same output; adding a ``by`` date changes nothing
     else (each use of randomness has its own stream).
 
-    ``median_error_days`` (the page): start from :data:`.precision.PAGE_PILOT_PATHS` paths
-    and simulate more (at most ``paths``) only when the Monte Carlo error of the median
-    date is above it; the result is then that of ``paths=<the number used>``.
-    ``side_paths`` caps the paths of the sites-needed table and the chart bands.
+    ``integrate`` (the page): the target date's law (its quantiles, P(by a date), P(never))
+    is integrated numerically over the same model (:mod:`.completion_law`: no Monte Carlo
+    error, a numerical error under a day where the rules allow); the ``paths`` simulated
+    paths then only give the chart bands, the expected counts and the sites-needed table.
     ``prepared``: :func:`.prepared.prepare` of these sites and enrollment, when the caller
     keeps it per data version (the page); made here otherwise.
     """
@@ -146,8 +145,7 @@ def forecast(
         tuple(int(x) for x in lags),
         int(ramp_days),
         float(prior_patients),
-        median_error_days,
-        side_paths,
+        integrate,
     )
     return Forecast(
         as_of=cut,
@@ -181,8 +179,7 @@ def _poisson_gamma(
     lags: tuple[int, ...],
     ramp_days: int,
     prior_patients: float,
-    median_error_days: float | None = None,
-    side_paths: int | None = None,
+    integrate: bool = False,
 ) -> PoissonGammaForecast:
     remaining = max(goal - total, 0)
 
@@ -218,7 +215,7 @@ def _poisson_gamma(
     )
 
     draws: RateDraws | None = None
-    early_t: np.ndarray | None = None  # the page's first arrival times, when kept
+    integrated: IntegratedLaw | None = None
     params = None
     if posterior is not None:
         fit = posterior.fits[posterior.mode]
@@ -252,17 +249,21 @@ def _poisson_gamma(
                 gamma=drawn.gamma if np.any(drawn.gamma) else None,
             )
 
-        used = paths if median_error_days is None else min(paths, PAGE_PILOT_PATHS)
+        used = paths
         params, draws = simulate(used)
-        if median_error_days is not None and used < paths and total < goal:
-            # The page: more paths only when the median date is not yet precise enough.
-            early_t = draws.arrival_times(remaining, streams["times"])
-            more = paths_for_error(used, median_error_days_of(early_t), median_error_days, paths)
-            if more > used:  # a fresh run with that many paths (as forecast(paths=more))
-                streams = new_streams()
-                early_t = None
-                used = more
-                params, draws = simulate(used)
+        if integrate and total < goal:
+            integrated = integrate_completion(
+                posterior,
+                float(plan.k.sum()),
+                prior,
+                plan.k,
+                plan.tau,
+                plan.planned_offsets,
+                remaining,
+                QUANTILES,
+                float(MAX_FORECAST_DAYS),
+                parameter_uncertainty,
+            )
         change = posterior.change_per_year()
         fitted = {
             "alpha": _float(fit.alpha),
@@ -294,30 +295,41 @@ def _poisson_gamma(
         }
 
     # --- target date distribution
-    t_days: np.ndarray | None = None
+    q975: float | None = None  # days: the chart's horizon
     median: dt.date | None = None
     interval_80: DateInterval = (None, None)
     interval_95: DateInterval = (None, None)
     never: float | None = None
     beyond: float | None = None
+    q: dict[float, float] | None = None
     if reached is not None or goal <= total:
         median = reached
         interval_80 = interval_95 = (reached, reached)
+    elif integrated is not None:
+        fitted["completion_method"] = "integrated"
+        fitted["median_numerical_error_days"] = _float(integrated.error_days)
+        q = integrated.quantile_days
+        never, beyond = integrated.probability_never, integrated.probability_beyond
     elif draws is not None:
-        t_days = (
-            early_t if early_t is not None else draws.arrival_times(remaining, streams["times"])
-        )
+        t_days = draws.arrival_times(remaining, streams["times"])
         fitted["median_mc_error_days"] = _float(median_error_days_of(t_days))
         q = {p: _quantile_days(t_days, p) for p in QUANTILES}
+        never = float(np.mean(~np.isfinite(t_days)))
+        beyond = float(np.mean(t_days > MAX_FORECAST_DAYS))
+    if q is not None and never is not None and beyond is not None:
+        q975 = q[0.975]
         as_dates = {p: _days_to_date(cut, q[p]) for p in QUANTILES}
         median = as_dates[0.5]
         interval_80 = (as_dates[0.1], as_dates[0.9])
         interval_95 = (as_dates[0.025], as_dates[0.975])
-        never = float(np.mean(~np.isfinite(t_days)))
-        beyond = float(np.mean(t_days > MAX_FORECAST_DAYS))
         if any(v is None for v in as_dates.values()):
+            share = (
+                f"with probability {beyond:.0%}"
+                if integrated is not None
+                else f"in {beyond:.0%} of the simulations"
+            )
             notes.append(
-                f"in {beyond:.0%} of the simulations the target is not reached within "
+                f"{share} the target is not reached within "
                 f"{MAX_FORECAST_DAYS // 365} years ({never:.0%} never, as the sites slow "
                 "down): those dates are shown as null"
             )
@@ -334,6 +346,8 @@ def _poisson_gamma(
             continue
         if total >= goal:
             probability_by[day] = 1.0
+        elif integrated is not None:
+            probability_by[day] = float(integrated.law.probability(remaining, np.array([days]))[0])
         elif draws is not None:
             probability_by[day] = draws.probability_by(remaining, days)
         else:
@@ -377,7 +391,6 @@ def _poisson_gamma(
             lags,
             ramp_days,
             streams["sites"],
-            max_paths=side_paths,
         )
         rows = table.deadlines[0].rows
         if rows:
@@ -410,7 +423,7 @@ def _poisson_gamma(
         probability_never=never,
         probability_beyond_horizon=beyond,
         sites_needed=table,
-        chart=_chart(trial, draws, t_days, cut, total, goal, streams["chart"], side_paths),
+        chart=_chart(trial, draws, q975, cut, total, goal, streams["chart"]),
         additional_sites_lag_days=needed_lag,
         **fitted,
     )
@@ -428,29 +441,28 @@ def _last_patient_in(trial: Trial) -> dt.date | None:
 def _chart(
     trial: Trial,
     draws: RateDraws | None,
-    t_days: np.ndarray | None,
+    q975: float | None,
     cut: dt.date,
     total: int,
     goal: int,
     rng: np.random.Generator,
-    max_paths: int | None = None,
 ) -> ChartPaths:
     """Weekly median and 80 %/95 % bands of the cumulative randomized count from as_of.
 
     The horizon is the later of the 97.5 % date and the planned completion, capped at
     5 years; counts are capped at the target since recruitment stops there. Drawn from the
-    first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap), or ``max_paths``.
+    first ``CHART_MAX_PATHS`` paths (plenty for a chart, and cheap). ``q975``: the 97.5 %
+    target date in days (inf when never), None when there is none.
     """
     if draws is None or total >= goal:
         return ChartPaths((cut,), (total,), (total,), (total,), (total,), (total,))
     end = max((trial.planned_completion_date - cut).days, 0)
-    if t_days is not None:
-        q975 = _quantile_days(t_days, 0.975)
+    if q975 is not None:
         # An infinite 97.5 % date (paths that never get there): chart the longest horizon.
         end = max(end, int(math.ceil(q975))) if math.isfinite(q975) else CHART_HORIZON_CAP_DAYS
     end = min(max(end, CHART_STEP_DAYS), CHART_HORIZON_CAP_DAYS)
     grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
-    most = CHART_MAX_PATHS if max_paths is None else min(CHART_MAX_PATHS, max_paths)
+    most = CHART_MAX_PATHS
     cap = goal - total
     if cap <= len(grid):
         # Few patients to go: draw each path's arrivals (exact, coherent along the path).

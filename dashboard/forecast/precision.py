@@ -1,10 +1,9 @@
-"""How precise a simulated median date is, and how many paths a given precision needs.
+"""How precise a simulated median date is, and how many paths the page simulates.
 
-Why: the page asks for a forecast at every as-of date a user steps to; 10,000 paths (what
-the CLI uses) are more than the page's headline needs when the target date is already
-well pinned down. The page therefore starts from :data:`PAGE_PILOT_PATHS` paths and only
-simulates more when the Monte Carlo error of the median date exceeds
-:data:`PAGE_MEDIAN_ERROR_DAYS`, up to the CLI's 10,000.
+Why: the ``forecast`` command reports the Monte Carlo error of its median date next to
+it, so a reader knows how many of its days are noise. The page does not simulate its
+target date (:mod:`.completion_law` integrates it); its sites-needed table, chart bands
+and expected counts come from :data:`PAGE_SIDE_PATHS` paths.
 """
 
 from __future__ import annotations
@@ -13,11 +12,9 @@ import math
 
 import numpy as np
 
-#: The page's first try, and the precision it wants on the median target date.
-PAGE_PILOT_PATHS = 1000
-PAGE_MEDIAN_ERROR_DAYS = 1.0
-#: The page's sites-needed table and chart bands come from at most this many paths (the
-#: CLI: 2,500 and 4,000); their own Monte Carlo error is a few percentage points.
+#: The page's sites-needed table, chart bands and expected counts come from this many
+#: paths (the CLI: 2,500 and 4,000 of its 10,000); their own Monte Carlo error is a few
+#: percentage points.
 PAGE_SIDE_PATHS = 1000
 
 
@@ -39,12 +36,3 @@ def median_error_days(t_days: np.ndarray) -> float:
     if not math.isfinite(float(part[hi])):
         return math.inf
     return float(part[hi] - part[lo]) / 2
-
-
-def paths_for_error(paths: int, error: float, wanted: float, most: int) -> int:
-    """Paths that bring an error seen with ``paths`` under ``wanted`` (error ∝ 1/√n),
-    with a 25 % margin, rounded up to a multiple of 500 and at most ``most``."""
-    if not math.isfinite(error):
-        return most
-    need = paths * (error / wanted) ** 2 * 1.25
-    return int(min(most, max(paths, 500 * math.ceil(need / 500))))

@@ -204,6 +204,12 @@ class PoissonGammaForecast:
     additional_sites_lag_days: int | None = None
     #: Monte Carlo standard error of the median target date, in days (``paths`` paths).
     median_mc_error_days: float | None = None
+    #: "integrated" when the target date's law was integrated numerically (the page:
+    #: :mod:`.completion_law`), "simulated" when it comes from the ``paths`` paths.
+    completion_method: str = "simulated"
+    #: The integrated median's numerical error in days (how far it moved between the last
+    #: two quadrature rules); None when simulated.
+    median_numerical_error_days: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -239,6 +245,9 @@ class PoissonGammaForecast:
             out["additional_sites_lag_days"] = self.additional_sites_lag_days
         if self.median_mc_error_days is not None:
             out["median_mc_error_days"] = self.median_mc_error_days
+        if self.completion_method != "simulated":
+            out["completion_method"] = self.completion_method
+            out["median_numerical_error_days"] = self.median_numerical_error_days
         return out
 
 

@@ -147,6 +147,46 @@ def fit_trend(
 
 
 @dataclass(frozen=True)
+class StratumNormal:
+    """The law of (ln μ, ln α) given one γ of the grid: ln μ ~ N(m_post, sd_m²), then
+    ln α = u_hat + slope·(ln μ − m_hat) + sd_u·Z (clipped to the bounds of α)."""
+
+    m_post: float
+    sd_m: float
+    m_hat: float
+    u_hat: float
+    slope: float
+    sd_u: float
+    prior_share: float
+
+
+def stratum_normal(fit: GammaFit, k_total: float, prior: PlanPrior | None) -> StratumNormal:
+    """ln μ: the data's normal approximation (from the Hessian when there is one, else
+    N(ln μ̂, 1/Σk)) combined with the plan prior by precision; ln α given ln μ: the
+    conditional of the data's normal (fixed at α̂ without a covariance). Shared by the
+    simulation (:func:`draw_path_parameters`) and the quadrature
+    (:mod:`.completion_law`), so both integrate the same law."""
+    u_hat, m_hat = math.log(fit.alpha), math.log(fit.mean_rate)
+    if fit.cov is not None:
+        c = fit.cov  # (ln α, ln β) → (ln α, ln μ = ln α − ln β)
+        c_uu = c[0, 0]
+        c_um = c[0, 0] - c[0, 1]
+        c_mm = c[0, 0] + c[1, 1] - 2 * c[0, 1]
+    else:
+        c_uu, c_um, c_mm = 0.0, 0.0, 1.0 / max(k_total, 1e-9)
+    prec_d = 1.0 / c_mm
+    prec_p = prior.pseudo_patients if prior is not None else 0.0
+    m_prior = math.log(prior.mean_rate) if prior is not None else 0.0
+    m_post = (m_hat * prec_d + m_prior * prec_p) / (prec_d + prec_p)
+    v_post = 1.0 / (prec_d + prec_p)
+    slope = c_um / c_mm
+    resid = max(c_uu - c_um * slope, 0.0)
+    return StratumNormal(
+        m_post, math.sqrt(v_post), m_hat, u_hat, slope, math.sqrt(resid), prec_p / (prec_d + prec_p)
+    )
+
+
+@dataclass(frozen=True)
 class PathParameters:
     """(α, β, γ) per path, and what went into them (for the JSON)."""
 
@@ -193,27 +233,12 @@ def draw_path_parameters(
     for j, n in enumerate(counts):
         if n == 0:
             continue
-        fit = posterior.fits[j]
-        u_hat, m_hat = math.log(fit.alpha), math.log(fit.mean_rate)
-        if fit.cov is not None:
-            c = fit.cov  # (ln α, ln β) → (ln α, ln μ = ln α − ln β)
-            c_uu = c[0, 0]
-            c_um = c[0, 0] - c[0, 1]
-            c_mm = c[0, 0] + c[1, 1] - 2 * c[0, 1]
-        else:
-            c_uu, c_um, c_mm = 0.0, 0.0, 1.0 / max(k_total, 1e-9)
-        prec_d = 1.0 / c_mm
-        prec_p = prior.pseudo_patients if prior is not None else 0.0
-        m_prior = math.log(prior.mean_rate) if prior is not None else 0.0
-        m_post = (m_hat * prec_d + m_prior * prec_p) / (prec_d + prec_p)
-        v_post = 1.0 / (prec_d + prec_p)
+        s = stratum_normal(posterior.fits[j], k_total, prior)
         if j == posterior.mode:
-            share = prec_p / (prec_d + prec_p)
+            share = s.prior_share
         z = rng.standard_normal((n, 2))
-        m = m_post + math.sqrt(v_post) * z[:, 0]
-        slope = c_um / c_mm
-        resid = max(c_uu - c_um * slope, 0.0)
-        u = np.clip(u_hat + slope * (m - m_hat) + math.sqrt(resid) * z[:, 1], lo_u, hi_u)
+        m = s.m_post + s.sd_m * z[:, 0]
+        u = np.clip(s.u_hat + s.slope * (m - s.m_hat) + s.sd_u * z[:, 1], lo_u, hi_u)
         alpha[pos : pos + n] = np.exp(u)
         beta[pos : pos + n] = np.exp(u - m)
         pos += n

@@ -18,7 +18,7 @@ import pandas as pd
 from .. import metrics
 from ..cumulative import CountsIndex
 from ..dates import to_date
-from ..forecast.precision import PAGE_MEDIAN_ERROR_DAYS, PAGE_SIDE_PATHS
+from ..forecast.precision import PAGE_SIDE_PATHS
 from ..forecast.prepared import prepare
 from ..forecast.result import Forecast
 from ..forecast_from_cutoff import forecast_as_of
@@ -54,21 +54,17 @@ def run_forecast(
     made from the data cut-off when ``as_of`` is after it
     (:func:`dashboard.forecast_from_cutoff.forecast_as_of`; its ``warnings`` say so).
 
-    By default the page's forecast is sized to its headline: 1,000 paths, more (up to the
-    CLI's 10,000) only while the Monte Carlo error of the median date is over one day, and
-    its sites-needed table and chart bands from 1,000 paths (:mod:`dashboard.forecast.precision`;
-    the cards say so). ``paths`` fixes the number of paths instead (tests).
+    By default the page's target date, its intervals and P(by a date) are integrated
+    numerically over the model (:mod:`dashboard.forecast.completion_law`: no Monte Carlo
+    error, where 10,000 paths leave days to weeks of it), and its sites-needed table,
+    chart bands and expected counts come from 1,000 simulated paths (the cards say so).
+    ``paths`` simulates everything from that many paths instead (tests).
 
     A forecast that fails must not take the page down with it: the counts are still right.
     The error is logged and worded on the forecast cards instead.
     """
     options: dict[str, Any] = (
-        {
-            "median_error_days": PAGE_MEDIAN_ERROR_DAYS,
-            "side_paths": PAGE_SIDE_PATHS,
-        }
-        if paths is None
-        else {"paths": paths}
+        {"integrate": True, "paths": PAGE_SIDE_PATHS} if paths is None else {"paths": paths}
     )
     try:
         # Sorting and indexing the patients does not depend on the as-of date.
@@ -127,7 +123,7 @@ class NumbersCache:
     """The last few :class:`PageNumbers`, per data version and as-of date.
 
     A click that only changes the selection redraws the figures from the same numbers
-    instead of recounting, and the forecast (10,000 simulated paths) runs once per data
+    instead of recounting, and the forecast runs once per data
     version and as-of date. Entries hold their :class:`TrialData`, so a new data version
     (a new object) never reuses old numbers.
     """

@@ -131,10 +131,31 @@ def additional_sites_text(
     return f"≈{n} more {sites} ({lag}) would be needed for {goal}", False
 
 
+def forecast_precision_text(pg: fc.PoissonGammaForecast) -> str | None:
+    """How precise the median date is: its numerical error when the target date's law was
+    integrated (the page), its Monte Carlo error when it was simulated."""
+    if pg.completion_method == "integrated" and pg.median_numerical_error_days is not None:
+        return (
+            f"median by numerical integration (±{pg.median_numerical_error_days:.0f} days); "
+            f"bands and sites needed from {pg.paths:,} simulated paths"
+        )
+    if pg.median_mc_error_days is not None:
+        return (
+            f"{pg.paths:,} simulated paths: median ±{pg.median_mc_error_days:.1f} "
+            "days of Monte Carlo error"
+        )
+    return None
+
+
 def forecast_method_text(result: fc.Forecast | None) -> str:
     """One line naming the method, its simulations and whether parameter uncertainty is in."""
     pg = None if result is None else result.poisson_gamma
     paths = (pg.paths if pg else 0) or fc.DEFAULT_PATHS
+    how = (
+        f"target date integrated numerically, bands from {paths:,} simulations"
+        if pg is not None and pg.completion_method == "integrated"
+        else f"{paths:,} simulations"
+    )
     uncertainty = (
         "parameter uncertainty included"
         if pg is None or pg.parameter_uncertainty
@@ -145,7 +166,7 @@ def forecast_method_text(result: fc.Forecast | None) -> str:
         planned = len(pg.sites_planned)
         sites = f", {pg.sites_used} open" + (f" + {planned} planned" if planned else "") + " sites"
     return (
-        f"Forecast: Poisson–gamma (Anisimov & Fedorov), {paths:,} simulations, {uncertainty}"
+        f"Forecast: Poisson–gamma (Anisimov & Fedorov), {how}, {uncertainty}"
         f"{sites}. Linear trend: weighted least squares of the cumulative count (accrualPlot)."
     )
 

@@ -14,6 +14,7 @@ from ..wording import (
     FORECAST_HORIZON_YEARS,
     additional_sites_text,
     forecast_date_text,
+    forecast_precision_text,
     months_apart_text,
     probability_text,
     probability_tone,
@@ -152,14 +153,9 @@ def forecast_date_card(result: Forecast | None, trial: Trial, error: str | None 
                 id=f"{card_id}-vs-plan",
             )
         )
-        if pg.median_mc_error_days is not None:  # the page sizes its simulation to this
-            details.append(
-                muted(
-                    f"{pg.paths:,} simulated paths: median ±{pg.median_mc_error_days:.1f} "
-                    "days of Monte Carlo error",
-                    f"{card_id}-precision",
-                )
-            )
+        precision = forecast_precision_text(pg)
+        if precision:
+            details.append(muted(precision, f"{card_id}-precision"))
     if linear.predicted_target_date:
         details.append(muted(f"linear trend: {linear.predicted_target_date}", f"{card_id}-linear"))
     elif linear.reason:
