@@ -18,7 +18,7 @@ from scipy import optimize, special, stats
 
 from dashboard import forecast as fc
 from dashboard.forecast.common import ALPHA_MAX, ALPHA_MIN
-from dashboard.forecast.precision import median_error_days, paths_for_error
+from dashboard.forecast.precision import median_error_days
 from dashboard.forecast.prepared import classify, prepare, since_open
 from dashboard.forecast.simulation import decay_integral
 from dashboard.forecast.sites_needed import NewSiteRates, PoissonTail
@@ -259,7 +259,7 @@ def test_grouped_site_draws_have_the_law_of_per_site_draws():
         assert stats.ks_2samp(draws.group_rates[:, col], ref[:, col]).pvalue > 1e-3
 
 
-# --- the page's precision rule
+# --- the CLI's precision, and the page's integrated target date
 
 
 def test_median_error_matches_the_normal_closed_form():
@@ -269,14 +269,10 @@ def test_median_error_matches_the_normal_closed_form():
         errs = [median_error_days(rng.normal(0, 30, n)) for _ in range(20)]
         assert np.mean(errs) == pytest.approx(30 * math.sqrt(math.pi / 2) / math.sqrt(n), rel=0.1)
     assert median_error_days(np.full(100, np.inf)) == math.inf
-    assert paths_for_error(1000, 2.0, 1.0, 10_000) == 5000  # 4× the paths, +25 %, to 500s
-    assert paths_for_error(1000, 0.5, 1.0, 10_000) == 1000
-    assert paths_for_error(1000, math.inf, 1.0, 10_000) == 10_000
 
 
-def test_page_forecast_is_the_forecast_with_the_paths_it_reports():
-    """A precise case (many patients to go at many sites): fewer paths, error under a day,
-    and the very numbers of forecast(paths=that many)."""
+def _many_patients() -> tuple:
+    """120 sites, 1,500 patients in a year, 500 to go: a narrow law."""
     rng = np.random.default_rng(7)
     sites = make_sites([(f"{i:03d}", "RECRUITING", "2024-01-01") for i in range(120)])
     days = rng.integers(0, 365, size=1500)
@@ -292,21 +288,15 @@ def test_page_forecast_is_the_forecast_with_the_paths_it_reports():
         }
     )
     trial = make_trial(start=D(2024, 1, 1), completion=D(2025, 6, 1), target=2000)
-    cut = D(2024, 12, 31)
-    page = fc.forecast(trial, sites, enrollment, cut, median_error_days=1.0)
-    pg = page.poisson_gamma
-    assert pg.paths < fc.DEFAULT_PATHS
-    assert pg.median_mc_error_days is not None and pg.median_mc_error_days <= 1.0
-    same = fc.forecast(trial, sites, enrollment, cut, paths=pg.paths)
-    assert same.poisson_gamma.median_target_date == pg.median_target_date
-    assert same.poisson_gamma.interval_80 == pg.interval_80
-    assert same.poisson_gamma.probability_by == pg.probability_by
+    return trial, sites, enrollment, D(2024, 12, 31)
 
 
-def test_page_forecast_that_needs_every_path_is_the_cli_forecast():
-    """Three patients at 20 sites: the median date is uncertain by months, so the page
-    runs the CLI's 10,000 paths, and then shows exactly the CLI's figures."""
-    sites = make_sites([(f"{i:02d}", "RECRUITING", "2024-01-01") for i in range(20)])
+def _three_patients_and_planned_sites() -> tuple:
+    """Three patients at 20 open sites, 5 sites opening later: a law years wide, with a
+    real chance that slowing sites never get there."""
+    rows = [(f"{i:02d}", "RECRUITING", "2024-01-01") for i in range(20)]
+    rows += [(f"{20 + i}", "NOT_YET_RECRUITING", f"2024-{7 + i:02d}-15") for i in range(5)]
+    sites = make_sites(rows)
     dates = pd.to_datetime(["2024-02-01", "2024-03-10", "2024-04-20"]).astype("datetime64[ns]")
     enrollment = pd.DataFrame(
         {
@@ -318,14 +308,47 @@ def test_page_forecast_that_needs_every_path_is_the_cli_forecast():
         }
     )
     trial = make_trial(start=D(2024, 1, 1), completion=D(2026, 1, 1), target=40)
-    cut = D(2024, 6, 1)
-    page = fc.forecast(trial, sites, enrollment, cut, median_error_days=1.0).poisson_gamma
-    cli = fc.forecast(trial, sites, enrollment, cut).poisson_gamma
-    assert page.paths == cli.paths == fc.DEFAULT_PATHS
-    assert page.median_mc_error_days is not None and page.median_mc_error_days > 1.0
-    assert page.median_target_date == cli.median_target_date
-    assert page.interval_80 == cli.interval_80 and page.interval_95 == cli.interval_95
-    assert page.probability_by == cli.probability_by
+    return trial, sites, enrollment, D(2024, 6, 1)
+
+
+@pytest.mark.parametrize("case", [_many_patients, _three_patients_and_planned_sites])
+def test_page_target_date_is_what_200k_simulated_paths_say(case):
+    """The page integrates the target date's law; 200,000 simulated paths of the same model
+    (exact in law, no code shared with the quadrature beyond the fitted posterior) must
+    agree within their own Monte Carlo error, date by date and probability by probability."""
+    trial, sites, enrollment, cut = case()
+    page = fc.forecast(trial, sites, enrollment, cut, integrate=True, paths=1000).poisson_gamma
+    sim = fc.forecast(trial, sites, enrollment, cut, paths=200_000).poisson_gamma
+    assert page.completion_method == "integrated" and sim.completion_method == "simulated"
+    assert page.median_numerical_error_days is not None
+    assert page.median_numerical_error_days <= 1.0
+    assert page.paths == 1000
+    assert sim.median_mc_error_days is not None
+    slack = dt.timedelta(days=math.ceil(4 * sim.median_mc_error_days) + 1)
+    assert page.median_target_date is not None and sim.median_target_date is not None
+    assert abs(page.median_target_date - sim.median_target_date) <= slack
+    for mine, theirs in ((page.interval_80, sim.interval_80), (page.interval_95, sim.interval_95)):
+        for a, b in zip(mine, theirs, strict=True):
+            if a is None or b is None:  # beyond the horizon: both must say so
+                assert a is None and b is None
+                continue
+            # An interval's ends are sampled less densely: 2 % of the distance, 3 days.
+            assert abs(a - b) <= dt.timedelta(days=3 + 0.02 * (b - cut).days)
+    for day, p in sim.probability_by.items():
+        assert page.probability_by[day] == pytest.approx(p, abs=0.01)
+    assert page.probability_never == pytest.approx(sim.probability_never, abs=0.005)
+    assert page.probability_beyond_horizon == pytest.approx(sim.probability_beyond_horizon, abs=0.005)
+
+
+def test_page_forecast_says_how_it_was_made():
+    trial, sites, enrollment, cut = _three_patients_and_planned_sites()
+    page = fc.forecast(trial, sites, enrollment, cut, integrate=True, paths=1000)
+    out = page.to_json()["poisson_gamma"]
+    assert out["completion_method"] == "integrated"
+    assert out["median_numerical_error_days"] <= 1.0
+    cli = fc.forecast(trial, sites, enrollment, cut, paths=2000).to_json()["poisson_gamma"]
+    assert "completion_method" not in cli and "median_numerical_error_days" not in cli
+    assert cli["median_mc_error_days"] > 1.0
 
 
 def test_prepared_inputs_are_kept_per_data_version_and_bounded():

@@ -1,0 +1,112 @@
+"""The integrated target-date law (:mod:`dashboard.forecast.completion_law`) against
+computations it shares no code with: scipy's numerical integration of the gamma–Poisson
+law, plain per-site draws, a brute-force search over every day, and the moments of the
+parameter law it integrates over."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from dashboard.forecast.completion_law import CompletionLaw, Nodes, parameter_nodes
+from dashboard.forecast.trend import fit_trend, plan_prior, stratum_normal
+
+
+def one_node(alpha: float, beta: float, gamma: float = 0.0) -> Nodes:
+    return Nodes(
+        np.array([alpha]),
+        np.array([beta]),
+        np.zeros(1, dtype=np.intp),
+        np.array([gamma]),
+        np.ones(1),
+    )
+
+
+def test_one_site_is_the_exact_gamma_poisson_law():
+    """One open site, known (α, β), no trend: Λ(t) = λt with λ ~ Gamma(α + k, β + τ)
+    exactly, so nothing is approximated. Reference: ∫ P(Poisson(λt) ≥ n) dGamma(λ)."""
+    alpha, beta, k, tau, n = 1.7, 90.0, 4.0, 200.0, 6
+    law = CompletionLaw(one_node(alpha, beta), np.array([k]), np.array([tau]), np.array([]))
+    law_a, law_b = alpha + k, beta + tau
+    for t in (30.0, 150.0, 400.0, 1500.0):
+
+        def integrand(lam: float, t: float = t) -> float:
+            return special.gammainc(n, lam * t) * stats.gamma.pdf(lam, law_a, scale=1 / law_b)
+
+        ref, _ = integrate.quad(integrand, 0, np.inf, limit=200)
+        assert law.probability(n, np.array([t]))[0] == pytest.approx(ref, abs=1e-9)
+
+
+def test_open_and_planned_sites_with_a_trend_match_per_site_draws():
+    """Sites open for different times, two opening later, slowing rates: the moment-matched
+    law against 400,000 draws of every site's rate and the Poisson count by t."""
+    alpha, beta, gamma = 2.0, 150.0, 0.6 / 365.25
+    k = np.array([0.0, 3.0, 5.0, 1.0, 8.0])
+    tau = np.array([30.0, 200.0, 200.0, 90.0, 400.0])
+    planned = np.array([60.0, 60.0, 180.0])
+    law = CompletionLaw(one_node(alpha, beta, gamma), k, tau, planned)
+    rng = np.random.default_rng(11)
+    m = 400_000
+
+    def decay(u):
+        return -np.expm1(-gamma * np.maximum(u, 0.0)) / gamma
+
+    rates = rng.standard_gamma(alpha + k[None, :], size=(m, len(k))) / (beta + decay(tau))
+    today = rates * np.exp(-gamma * tau)
+    later = rng.standard_gamma(alpha, size=(m, len(planned))) / beta
+    n = 12
+    for t in (100.0, 300.0, 700.0):
+        lam = today.sum(axis=1) * decay(t) + (later * decay(t - planned)).sum(axis=1)
+        ref = np.mean(rng.poisson(lam) >= n)
+        assert law.probability(n, np.array([t]))[0] == pytest.approx(ref, abs=0.004)
+
+
+def test_quantile_is_the_first_day_the_probability_reaches_it():
+    k = np.array([2.0, 0.0, 6.0])
+    tau = np.array([120.0, 40.0, 300.0])
+    law = CompletionLaw(one_node(1.2, 60.0, 0.2 / 365.25), k, tau, np.array([45.0]))
+    n = 9
+    days = np.arange(0.0, 4001.0)
+    p = law.probability(n, days)
+    assert np.all(np.diff(p) >= -1e-12)  # a law: never decreasing in t
+    qs = np.array([0.025, 0.1, 0.5, 0.9])
+    found = law.quantile_days(n, qs, 36500.0)
+    for q, d in zip(qs, found, strict=True):
+        brute = days[np.argmax(p >= q)]
+        assert d == brute
+
+
+def test_a_quantile_beyond_the_horizon_is_infinite_and_never_is_a_probability():
+    # Strong slowing: the finite total intensity leaves a real chance of never.
+    law = CompletionLaw(one_node(1.0, 50.0, 2.0 / 365.25), np.array([1.0]), np.array([100.0]), [])
+    never = law.probability_never(20)
+    assert 0.5 < never <= 1.0
+    assert np.isinf(law.quantile_days(20, np.array([0.975]), 36500.0)[0])
+
+
+def test_parameter_nodes_integrate_the_law_the_paths_are_drawn_from():
+    """Per γ stratum, the nodes' weighted mean and variance of ln μ are the stratum's
+    normal (Gauss–Hermite is exact for them), and the strata keep their posterior weights."""
+    rng = np.random.default_rng(5)
+    k = rng.poisson(3.0, size=25).astype(float)
+    tau = rng.uniform(60, 500, size=25)
+    posterior = fit_trend(k, tau, float(np.sum(k * tau / 2)))
+    prior = plan_prior(120, 400.0, tau, np.array([]))
+    nodes = parameter_nodes(posterior, float(k.sum()), prior)
+    assert nodes.weight.sum() == pytest.approx(1.0)
+    ln_mu = np.log(nodes.alpha / nodes.beta)
+    for pos, gamma in enumerate(nodes.gammas):
+        j = int(np.flatnonzero(posterior.gammas == gamma)[0])
+        sel = nodes.gamma_index == pos
+        w = nodes.weight[sel]
+        assert w.sum() == pytest.approx(
+            posterior.weights[j] / posterior.weights[posterior.weights > 1e-7].sum(), rel=1e-9
+        )
+        s = stratum_normal(posterior.fits[j], float(k.sum()), prior)
+        mean = np.sum(w * ln_mu[sel]) / w.sum()
+        var = np.sum(w * (ln_mu[sel] - mean) ** 2) / w.sum()
+        assert mean == pytest.approx(s.m_post, abs=1e-9)
+        assert math.sqrt(var) == pytest.approx(s.sd_m, rel=1e-9)
