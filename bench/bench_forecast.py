@@ -129,7 +129,7 @@ def page_bench(data_dir: str, repeat: int) -> None:
     first = time.perf_counter() - t0
     floor: list[float] = []
     page: list[float] = []
-    detail: dict[dt.date, tuple[int, float | None]] = {}
+    detail: dict[dt.date, tuple[int, float | None]] = {}  # paths, median's numerical error
     for _ in range(repeat):
         for day in dates:
             t0 = time.perf_counter()
@@ -141,7 +141,7 @@ def page_bench(data_dir: str, repeat: int) -> None:
             pg = None if result is None else result.poisson_gamma
             detail[day] = (
                 0 if pg is None else pg.paths,
-                None if pg is None else getattr(pg, "median_mc_error_days", None),
+                None if pg is None else pg.median_numerical_error_days,
             )
     base = statistics.median(floor)
     print(
@@ -150,7 +150,10 @@ def page_bench(data_dir: str, repeat: int) -> None:
     )
     for day, (paths, err) in detail.items():
         shown = "—" if err is None else f"{err:.2f}"
-        print(f"  as-of {day}: {paths} paths, median's Monte Carlo error {shown} days")
+        print(
+            f"  as-of {day}: target date integrated (numerical error {shown} days), "
+            f"{paths} paths for the bands and sites needed"
+        )
     print(f"{'':<34}{'median ms':>10}{'p95 ms':>9}{'× floor':>9}")
     for name, times in (("floor (gamma variates alone)", floor), ("page forecast, new date", page)):
         ordered = sorted(times)

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from dashboard.forecast.completion_law import CompletionLaw, Nodes, parameter_nodes
+from dashboard.forecast.completion_law import (
+    MIN_STRATUM_WEIGHT,
+    CompletionLaw,
+    Nodes,
+    parameter_nodes,
+)
 from dashboard.forecast.trend import fit_trend, plan_prior, stratum_normal
 
 
@@ -102,9 +107,8 @@ def test_parameter_nodes_integrate_the_law_the_paths_are_drawn_from():
         j = int(np.flatnonzero(posterior.gammas == gamma)[0])
         sel = nodes.gamma_index == pos
         w = nodes.weight[sel]
-        assert w.sum() == pytest.approx(
-            posterior.weights[j] / posterior.weights[posterior.weights > 1e-7].sum(), rel=1e-9
-        )
+        kept = posterior.weights[posterior.weights > MIN_STRATUM_WEIGHT].sum()
+        assert w.sum() == pytest.approx(posterior.weights[j] / kept, rel=1e-9)
         s = stratum_normal(posterior.fits[j], float(k.sum()), prior)
         mean = np.sum(w * ln_mu[sel]) / w.sum()
         var = np.sum(w * (ln_mu[sel] - mean) ** 2) / w.sum()

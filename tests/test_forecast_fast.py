@@ -337,7 +337,9 @@ def test_page_target_date_is_what_200k_simulated_paths_say(case):
     for day, p in sim.probability_by.items():
         assert page.probability_by[day] == pytest.approx(p, abs=0.01)
     assert page.probability_never == pytest.approx(sim.probability_never, abs=0.005)
-    assert page.probability_beyond_horizon == pytest.approx(sim.probability_beyond_horizon, abs=0.005)
+    assert page.probability_beyond_horizon == pytest.approx(
+        sim.probability_beyond_horizon, abs=0.005
+    )
 
 
 def test_page_forecast_says_how_it_was_made():

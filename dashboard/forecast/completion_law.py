@@ -38,8 +38,8 @@ from .trend import PlanPrior, TrendPosterior, stratum_normal
 #: that estimates the error has about half as many).
 MU_NODES = 16
 ALPHA_NODES = 4
-#: γ strata lighter than this carry no visible weight in any quantile (< 1e-6 of P).
-MIN_STRATUM_WEIGHT = 1e-7
+#: γ strata lighter than this move no quantile by a visible amount (≤ 1e-5 of P each).
+MIN_STRATUM_WEIGHT = 1e-5
 #: Beyond this many standard deviations of the count from n, P is 0 or 1 (below 1e-12).
 TAIL_SD = 12.0
 #: Points of the first, coarse grid of days that brackets each quantile.
