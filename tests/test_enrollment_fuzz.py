@@ -322,7 +322,9 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.copytree(
         SHIPPED_DATA_DIR,
         target,
-        ignore=shutil.ignore_patterns(".lock", "*.tmp", "import-log.jsonl", "geocodes.csv"),
+        ignore=shutil.ignore_patterns(
+            ".lock", "*.tmp", "import-log.jsonl", "geocodes.csv", ".cache"
+        ),
     )
     first = target.parent / "first.csv"
     first.write_bytes(

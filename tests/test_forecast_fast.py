@@ -395,3 +395,47 @@ def test_a_by_date_centuries_away_gives_numbers_not_an_error():
     result = fc.forecast(trial, sites, enrollment, D(2025, 2, 1), by=[D(2900, 1, 1)], paths=300)
     assert result.poisson_gamma.probability_by[D(2900, 1, 1)] is not None
     assert result.poisson_gamma.expected_by[D(2900, 1, 1)] is not None
+
+
+@pytest.mark.parametrize("days", [0.0, 20.0, 60.0, 400.0, 2500.0])
+@pytest.mark.parametrize("ramp", [0.0, 60.0])
+def test_ramp_exposure_is_the_integral(days, ramp):
+    """The closed form against scipy's adaptive quadrature of min(s/ramp, 1)·e^{−γs}."""
+    from scipy import integrate
+
+    from dashboard.forecast.sites_needed import ramp_exposure
+
+    gammas = np.array([-1.0, 0.0, 0.25, 2.0]) / YEAR_DAYS
+    got = ramp_exposure(np.repeat(gammas, 2), days, ramp)
+    for i, g in enumerate(np.repeat(gammas, 2)):
+
+        def shape(s: float, g: float = g) -> float:
+            return (min(s / ramp, 1.0) if ramp > 0 else 1.0) * math.exp(-g * s)
+
+        ref = integrate.quad(shape, 0, days, points=[ramp] if 0 < ramp < days else None)[0]
+        assert got[i] == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("paths", [1, 7, 1000])
+def test_chart_quantiles_from_arrival_bins_are_those_of_the_counts(paths):
+    """The chart's order statistics per arrival equal the quantiles of the counts built
+    path by path (the plain way: count the arrivals at or before each grid point)."""
+    from dashboard.forecast.simulation import _count_quantiles, binned_count_quantiles
+
+    rng = np.random.default_rng(paths)
+    draws = fc.draw_site_rates(
+        2.0,
+        150.0,
+        np.array([2.0, 0.0, 5.0]),
+        np.array([50.0, 20.0, 300.0]),
+        np.array([0.0, 0.0, 40.0]),
+        paths,
+        rng,
+    )
+    levels = (0.5, 0.1, 0.9, 0.025, 0.975)
+    for cap, points in ((1, 30), (25, 40), (40, 40)):
+        bins = draws.arrival_bins(7.0, points, cap, rng, paths)
+        counts = np.stack([(bins <= g).sum(axis=1) for g in range(points)], axis=1)
+        assert np.array_equal(
+            binned_count_quantiles(bins, points, levels), _count_quantiles(counts, levels)
+        )

@@ -560,12 +560,24 @@ def test_method_note_names_the_model_and_simulations():
     )
 
 
+def test_method_note_says_when_the_target_date_is_integrated(numbers_and_data):
+    result = numbers_and_data[0].forecast
+    assert wording.forecast_method_text(result).startswith(
+        "Forecast: Poisson–gamma (Anisimov & Fedorov), target date integrated numerically, "
+        "bands from 1,000 simulations, parameter uncertainty included"
+    )
+    text = wording.forecast_precision_text(result.poisson_gamma)
+    assert text is not None and text.startswith("median by numerical integration (±")
+
+
 def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data):
     numbers, data = numbers_and_data
     result = numbers.forecast
     assert numbers.forecast_error is None
     assert result.as_of == dt.date(2024, 7, 1) and result.randomized == 4
-    assert result.poisson_gamma.paths == 10_000
+    # The page integrates the target date; its bands come from 1,000 paths.
+    assert result.poisson_gamma.completion_method == "integrated"
+    assert result.poisson_gamma.paths == 1000
     cards = kpi_cards.kpi_cards(numbers, data)
     assert find(cards, "kpi-forecast-probability") is not None
     assert find(cards, "kpi-forecast-date") is not None

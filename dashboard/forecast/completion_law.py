@@ -44,6 +44,9 @@ MIN_STRATUM_WEIGHT = 1e-5
 TAIL_SD = 12.0
 #: Points of the first, coarse grid of days that brackets each quantile.
 GRID_POINTS = 24
+#: Around a guess from a coarser rule, the first bracket is ± this share (at least days).
+NEAR_SHARE = 0.04
+NEAR_DAYS = 3.0
 
 
 def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +55,28 @@ def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(1), np.ones(1)
     x, w = hermegauss(n)
     return x, w / w.sum()
+
+
+def negbin_tail(n: int, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """P(N ≥ n) for N Poisson given an intensity of that mean and variance, the intensity
+    taken as the gamma law with those moments (N then negative binomial:
+    P = I_{v/(v+μ)}(n, μ²/v)). 0 where the mean is 0; a plain Poisson tail without variance.
+
+    The count's mean and variance are μ and μ + v: more than :data:`TAIL_SD` standard
+    deviations from n, the tail is 0 or 1 to double precision and needs no betainc (most
+    nodes at most t: the quantile search's first grid spans a century).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (mean - n) / np.sqrt(mean + var)
+    out = (z > TAIL_SD).astype(float)
+    mid = (np.abs(z) <= TAIL_SD) & (mean > 0)
+    if mid.any():
+        mu, v = mean[mid], var[mid]
+        spread = v > 1e-12 * mu
+        vs = np.where(spread, v, 1.0)
+        p = special.betainc(float(n), mu * mu / vs, vs / (vs + mu))
+        out[mid] = np.where(spread, p, special.gammainc(float(n), mu))
+    return out
 
 
 @dataclass(frozen=True)
@@ -164,18 +189,7 @@ class CompletionLaw:
 
     def conditional(self, n: int, days: np.ndarray) -> np.ndarray:
         """P(N(t) ≥ n | θ) per node and t: the moment-matched negative binomial tail."""
-        mean, var = self.moments(days)
-        # The count's mean and variance are μ and μ + v: more than TAIL_SD standard
-        # deviations from n, the tail is 0 or 1 to double precision and needs no betainc
-        # (most nodes at most t: the search's first grid spans a century).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (mean - n) / np.sqrt(mean + var)
-        out = (z > TAIL_SD).astype(float)
-        mid = (np.abs(z) <= TAIL_SD) & (mean > 0) & (var > 0)
-        if mid.any():
-            mu, v = mean[mid], var[mid]
-            out[mid] = special.betainc(float(n), mu * mu / v, v / (v + mu))
-        return out
+        return negbin_tail(n, *self.moments(days))
 
     def probability(self, n: int, days: np.ndarray) -> np.ndarray:
         """P(n more randomizations within each t of ``days``): the mixture over θ."""
@@ -197,15 +211,27 @@ class CompletionLaw:
             p = self.conditional(n, np.array([t_inf]))[:, 0]
         return float(self.nodes.weight[slowing] @ (1.0 - p[slowing]))
 
-    def quantile_days(self, n: int, qs: np.ndarray, horizon: float) -> np.ndarray:
+    def quantile_days(
+        self, n: int, qs: np.ndarray, horizon: float, near: np.ndarray | None = None
+    ) -> np.ndarray:
         """Smallest whole day d ≤ horizon with P(by d) ≥ q, per q (inf when beyond).
 
-        A coarse geometric grid brackets every q; then all brackets shrink together, each
+        A coarse geometric grid (or, given ``near`` guesses, a few days around each)
+        brackets every q; then all brackets shrink together, each
         step one evaluation of P at one day per q: a regula falsi point (Illinois: the end
         kept twice is halved in weight) alternating with bisection, on whole days.
         """
         qs = np.asarray(qs, float)
-        grid = np.unique(np.ceil(np.geomspace(1.0, max(horizon, 2.0), GRID_POINTS)))
+        if near is None:
+            grid = np.unique(np.ceil(np.geomspace(1.0, max(horizon, 2.0), GRID_POINTS)))
+        else:
+            # Guesses (a coarser rule's quantiles): bracket each within ±NEAR_SHARE of it;
+            # a guess that misses still leaves a bracket, only a wider one.
+            g = np.asarray(near, float)
+            g = g[np.isfinite(g)]
+            w = np.maximum(NEAR_DAYS, NEAR_SHARE * g)
+            ends = np.concatenate([[1.0, horizon], g - w, g + w])
+            grid = np.unique(np.ceil(np.clip(ends, 1.0, horizon)))
         grid = np.concatenate([[0.0], grid])
         cdf = np.maximum.accumulate(self.probability(n, grid))
         at = np.searchsorted(cdf, qs, side="left")  # first grid day with P ≥ q
@@ -278,25 +304,21 @@ def integrate_completion(
         nodes = parameter_nodes(posterior, k_total, prior, *rule, parameter_uncertainty)
         return CompletionLaw(nodes, k, tau, planned_offsets)
 
-    def median(law: CompletionLaw) -> float:
-        return float(law.quantile_days(remaining, np.array([0.5]), horizon)[0])
-
-    law = law_for(RULES[0])
-    error = math.inf
-    if parameter_uncertainty:
-        previous = median(law)
-        for rule in RULES[1:]:
-            law = law_for(rule)
-            current = median(law)
-            both_beyond = math.isinf(current) and math.isinf(previous)
-            error = 0.0 if both_beyond else abs(current - previous)
-            if current == previous or error <= WANTED_ERROR_DAYS:
-                break
-            previous = current
-    else:
-        error = 0.0  # one node: the plug-in law is computed exactly (up to the gamma match)
     qs = np.asarray(quantiles, float)
+    middle = int(np.argmin(np.abs(qs - 0.5)))
+    law = law_for(RULES[0])
     days = law.quantile_days(remaining, qs, horizon)
+    error = 0.0  # one node without parameter uncertainty: nothing to integrate
+    if parameter_uncertainty:
+        error = math.inf
+        for rule in RULES[1:]:
+            previous = days
+            law = law_for(rule)
+            days = law.quantile_days(remaining, qs, horizon, near=previous)
+            now, before = days[middle], previous[middle]
+            error = 0.0 if math.isinf(now) and math.isinf(before) else abs(now - before)
+            if error <= WANTED_ERROR_DAYS:
+                break
     beyond = 1.0 - float(law.probability(remaining, np.array([horizon]))[0])
     return IntegratedLaw(
         {float(q): float(d) for q, d in zip(qs, days, strict=True)},

@@ -39,7 +39,13 @@ from .result import (
     SitesLeftOut,
     Trend,
 )
-from .simulation import RateDraws, _count_quantiles, _quantile_days, draw_site_rates
+from .simulation import (
+    RateDraws,
+    _count_quantiles,
+    _quantile_days,
+    binned_count_quantiles,
+    draw_site_rates,
+)
 from .sites import SitePlan
 from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
 from .trend import (
@@ -89,7 +95,8 @@ def forecast(
     ``integrate`` (the page): the target date's law (its quantiles, P(by a date), P(never))
     is integrated numerically over the same model (:mod:`.completion_law`: no Monte Carlo
     error, a numerical error under a day where the rules allow); the ``paths`` simulated
-    paths then only give the chart bands, the expected counts and the sites-needed table.
+    paths then only give the chart bands, the expected counts and the sites-needed table,
+    whose rows are then those of the planned completion only (the ones the page shows).
     ``prepared``: :func:`.prepared.prepare` of these sites and enrollment, when the caller
     keeps it per data version (the page); made here otherwise.
     """
@@ -365,7 +372,7 @@ def _poisson_gamma(
     # --- sites needed: decision table, and the headline figure (planned completion, middle lag)
     deadlines = [Deadline("planned completion", trial.planned_completion_date)]
     lpi = _last_patient_in(trial)
-    if lpi is not None:
+    if lpi is not None and not integrate:  # the page shows the planned completion's rows
         deadlines.append(Deadline("last patient in", lpi))
     plan_day = trial.planned_completion_date
     plan_days = (plan_day - cut).days
@@ -464,15 +471,15 @@ def _chart(
     grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
     most = CHART_MAX_PATHS
     cap = goal - total
+    levels = (0.5, 0.1, 0.9, 0.025, 0.975)
     if cap <= len(grid):
         # Few patients to go: draw each path's arrivals (exact, coherent along the path).
-        further = draws.further_counts(CHART_STEP_DAYS, len(grid), cap, rng, most)
+        bins = draws.arrival_bins(CHART_STEP_DAYS, len(grid), cap, rng, most)
+        qs = total + binned_count_quantiles(bins, len(grid), levels)
     else:
         # Many to go: one Poisson count per grid point is cheaper than every arrival.
         lam = draws.cumulative_intensity(grid)[:most]
-        further = np.minimum(rng.poisson(lam), cap)
-    counts = total + further
-    qs = _count_quantiles(counts, (0.5, 0.1, 0.9, 0.025, 0.975))
+        qs = _count_quantiles(total + np.minimum(rng.poisson(lam), cap), levels)
     return ChartPaths(
         dates=tuple(cut + dt.timedelta(days=int(d)) for d in grid),
         median=tuple(int(v) for v in qs[0]),

@@ -169,29 +169,27 @@ class RateDraws:
         e = rng.standard_gamma(float(n), size=self.paths)
         return self.invert(e[:, None])[:, 0]
 
-    def further_counts(
+    def arrival_bins(
         self, step: float, points: int, cap: int, rng: np.random.Generator, max_paths: int
     ) -> np.ndarray:
-        """Further randomizations by days 0, step, 2·step, ... on (up to) ``max_paths`` paths.
+        """Grid bin of each of the first ``cap`` further arrivals on (up to) ``max_paths``
+        paths: arrival c is counted at grid points g ≥ bins[p, c] (days 0, step, 2·step, …);
+        ``points`` when it falls beyond the grid. Nondecreasing along each row.
 
         On each path the arrivals are a unit-rate Poisson process in the time scale of the
         cumulative intensity: arrival c sits at E_c = sum of c Exp(1) draws, i.e. at time
-        ∫Λ⁻¹(E_c). Only the first ``cap`` arrivals are drawn (the count is capped there),
-        binned to the grid and accumulated: exact given the rates, coherent along a path,
-        and far cheaper than a Poisson draw per grid point (~200 ns each in numpy).
-        Returns an int array (paths, points).
+        ∫Λ⁻¹(E_c). Only the first ``cap`` arrivals are drawn (the count is capped there):
+        exact given the rates, coherent along a path, and far cheaper than a Poisson draw
+        per grid point (~200 ns each in numpy). Returns an int array (paths, cap).
         """
         p = min(self.paths, max_paths)
         if cap <= 0 or p == 0:
-            return np.zeros((p, points), dtype=np.int64)
+            return np.zeros((p, 0), dtype=np.intp)
         e = np.cumsum(rng.standard_exponential((p, cap)), axis=1)
         t = self.invert(e)
         # Grid point g counts arrivals with t ≤ g·step: bin each arrival at ceil(t / step).
         with np.errstate(invalid="ignore"):
-            idx = np.minimum(np.ceil(t / step), points).astype(np.intp)
-        flat = (np.arange(p)[:, None] * (points + 1) + idx).ravel()
-        hist = np.bincount(flat, minlength=p * (points + 1)).reshape(p, points + 1)
-        return np.cumsum(hist[:, :points], axis=1)
+            return np.minimum(np.ceil(t / step), points).astype(np.intp)
 
     def probability_by(self, n: int, days: float, extra_sites: int = 0) -> float:
         """P(n more randomizations within ``days``), with ``extra_sites`` opening now.
@@ -280,10 +278,32 @@ def _quantile_days(t: np.ndarray, q: float) -> float:
     return float(np.quantile(t, q, method="inverted_cdf"))
 
 
+def _ranks(m: int, qs: Sequence[float]) -> list[int]:
+    """0-based order statistics of the inverted-CDF quantiles ``qs`` of m values."""
+    return [min(max(int(math.ceil(q * m - 1e-9)) - 1, 0), m - 1) for q in qs]
+
+
+def binned_count_quantiles(bins: np.ndarray, points: int, qs: Sequence[float]) -> np.ndarray:
+    """The ``qs`` quantiles (inverted CDF) over paths of the count by each grid point, from
+    :meth:`RateDraws.arrival_bins`, without building the (paths × points) counts.
+
+    For integer counts X_p, the k-th smallest (0-based) is #{c ≥ 1: #{p: X_p ≥ c} ≥ m − k},
+    and X_p(g) ≥ c ⇔ bins[p, c − 1] ≤ g: so per arrival c only the (m − k − 1)-th smallest
+    bin is needed (one partition of paths × cap, cap ≪ points), and the count by g is the
+    number of those at most g. Equal to :func:`_count_quantiles` of the counts.
+    """
+    m, cap = bins.shape
+    grid = np.arange(points)
+    if cap == 0 or m == 0:
+        return np.zeros((len(qs), points), dtype=np.int64)
+    ranks = [m - k - 1 for k in _ranks(m, qs)]
+    ordered = np.partition(bins, sorted(set(ranks)), axis=0)[ranks]  # (qs, cap), rows sorted
+    return np.stack([np.searchsorted(row, grid, side="right") for row in ordered])
+
+
 def _count_quantiles(counts: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     """Quantiles (inverted CDF: always an observed count) per column."""
-    m = counts.shape[0]
-    idx = [min(max(int(math.ceil(q * m - 1e-9)) - 1, 0), m - 1) for q in qs]
+    idx = _ranks(counts.shape[0], qs)
     # Only these order statistics are needed: a partition (O(n) per column) gives exactly
     # the values a full sort would put there.
     ordered = np.partition(counts, sorted(set(idx)), axis=0)

@@ -15,10 +15,10 @@ for 80 % is found by bisection.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate
 
 from .common import MAX_ADDITIONAL_SITES, TARGET_PROBABILITY
 from .result import SitesNeeded, SitesNeededDeadline, SitesNeededRow
@@ -37,16 +37,29 @@ class Deadline:
     day: dt.date
 
 
-def _ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
-    """∫_0^days min(s/ramp, 1)·e^{−γ s} ds per path (trapezoid per distinct γ)."""
-    out = np.zeros(len(gamma))
-    if days <= 0:
-        return out
-    s = np.linspace(0.0, days, 801)
-    shape = np.minimum(s / ramp, 1.0) if ramp > 0 else np.ones_like(s)
-    for g in np.unique(gamma):
-        out[gamma == g] = integrate.trapezoid(shape * np.exp(-g * s), s)
-    return out
+def ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
+    """∫_0^days min(s/ramp, 1)·e^{−γs} ds per path, in closed form (0 when days ≤ 0).
+
+    Up to a = min(days, ramp): ∫_0^a (s/ramp)·e^{−γs} ds = (1 − e^{−γa}(1 + γa))/(γ²·ramp)
+    (a²/(2·ramp) at γ = 0); then ∫_a^days e^{−γs} ds = e^{−γa}·(1 − e^{−γ(days − a)})/γ.
+    Computed once per distinct γ (13 on the trend grid), gathered per path.
+    """
+    g = np.asarray(gamma, float)
+    if days <= 0 or len(g) == 0:
+        return np.zeros(len(g))
+    values, index = np.unique(g, return_inverse=True)
+    a = min(days, ramp) if ramp > 0 else 0.0
+    small = np.abs(values) < 1e-12
+    safe = np.where(small, 1.0, values)
+    x = safe * a
+    if ramp > 0:
+        rising = np.where(
+            small, a * a / (2 * ramp), -(np.expm1(-x) + x * np.exp(-x)) / (safe**2 * ramp)
+        )
+    else:
+        rising = np.zeros(len(values))
+    flat = np.where(small, days - a, np.exp(-x) * -np.expm1(-safe * (days - a)) / safe)
+    return (rising + flat)[np.ravel(index)]
 
 
 class NewSiteRates:
@@ -78,6 +91,26 @@ class NewSiteRates:
             value = self.known[below] + (self.known[top] - self.known[below]) * w
         self.known[k] = value
         return value
+
+
+def smallest_k(exact: dict[int, float], prob: Callable[[int], float]) -> int | None:
+    """The fewest extra sites with P(target) ≥ TARGET_PROBABILITY (None: more than
+    MAX_ADDITIONAL_SITES). ``exact``: P for every k of TABLE_K; ``prob``: P for any k.
+    P is monotone in k: bracket from the table's own columns, then bisect."""
+    above = [k for k in TABLE_K if exact[k] >= TARGET_PROBABILITY]
+    if above and above[0] == 0:
+        return 0
+    if not above and prob(MAX_ADDITIONAL_SITES) < TARGET_PROBABILITY:
+        return None
+    hi = above[0] if above else MAX_ADDITIONAL_SITES
+    lo = max(k for k in TABLE_K if k < hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if prob(mid) >= TARGET_PROBABILITY:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def sites_needed_table(
@@ -118,7 +151,7 @@ def sites_needed_table(
             continue
         base = draws.cumulative_intensity(days)[:p, 0]
         for lag in lags:
-            expo = _ramp_exposure(gamma, days - lag, ramp_days)
+            expo = ramp_exposure(gamma, days - lag, ramp_days)
 
             def prob(k: int, base: np.ndarray = base, expo: np.ndarray = expo) -> float:
                 if remaining <= 0:
@@ -134,23 +167,7 @@ def sites_needed_table(
                 means = tail(lam).mean(axis=1)
                 exact = {k: float(m) for k, m in zip(TABLE_K, means, strict=True)}
             probs = {str(k): round(p_k, 4) for k, p_k in exact.items()}
-            smallest: int | None
-            above = [k for k in TABLE_K if exact[k] >= TARGET_PROBABILITY]
-            if above and above[0] == 0:
-                smallest = 0
-            elif not above and prob(MAX_ADDITIONAL_SITES) < TARGET_PROBABILITY:
-                smallest = None
-            else:
-                # Bracket from the table's own columns (P is monotone in k), then bisect.
-                hi = above[0] if above else MAX_ADDITIONAL_SITES
-                lo = max(k for k in TABLE_K if k < hi)
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if prob(mid) >= TARGET_PROBABILITY:
-                        hi = mid
-                    else:
-                        lo = mid
-                smallest = hi
+            smallest = smallest_k(exact, prob)
             rows.append(SitesNeededRow(int(lag), probs, smallest))
         tables.append(SitesNeededDeadline(deadline.name, deadline.day, None, tuple(rows)))
     return SitesNeeded(
