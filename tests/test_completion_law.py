@@ -94,7 +94,8 @@ def test_a_quantile_beyond_the_horizon_is_infinite_and_never_is_a_probability():
 
 def test_parameter_nodes_integrate_the_law_the_paths_are_drawn_from():
     """Per γ stratum, the nodes' weighted mean and variance of ln μ are the stratum's
-    normal (Gauss–Hermite is exact for them), and the strata keep their posterior weights."""
+    normal (Gauss–Hermite is exact for them, up to the far-tail nodes left out), and the
+    strata keep their posterior weights."""
     rng = np.random.default_rng(5)
     k = rng.poisson(3.0, size=25).astype(float)
     tau = rng.uniform(60, 500, size=25)
@@ -108,9 +109,10 @@ def test_parameter_nodes_integrate_the_law_the_paths_are_drawn_from():
         sel = nodes.gamma_index == pos
         w = nodes.weight[sel]
         kept = posterior.weights[posterior.weights > MIN_STRATUM_WEIGHT].sum()
-        assert w.sum() == pytest.approx(posterior.weights[j] / kept, rel=1e-9)
+        # Exact but for the far-tail nodes left out (under 1e-9 of the whole each).
+        assert w.sum() == pytest.approx(posterior.weights[j] / kept, rel=1e-3)
         s = stratum_normal(posterior.fits[j], float(k.sum()), prior)
         mean = np.sum(w * ln_mu[sel]) / w.sum()
         var = np.sum(w * (ln_mu[sel] - mean) ** 2) / w.sum()
-        assert mean == pytest.approx(s.m_post, abs=1e-9)
-        assert math.sqrt(var) == pytest.approx(s.sd_m, rel=1e-9)
+        assert mean == pytest.approx(s.m_post, abs=1e-4 * s.sd_m)
+        assert math.sqrt(var) == pytest.approx(s.sd_m, rel=1e-3)

@@ -23,6 +23,7 @@ the same integral, and reported in place of the Monte Carlo error.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ MU_NODES = 16
 ALPHA_NODES = 4
 #: γ strata lighter than this move no quantile by a visible amount (≤ 1e-5 of P each).
 MIN_STRATUM_WEIGHT = 1e-5
+#: Nodes lighter than this share of the whole are left out (their total is < 1e-6).
+MIN_NODE_WEIGHT = 1e-9
 #: Beyond this many standard deviations of the count from n, P is 0 or 1 (below 1e-12).
 TAIL_SD = 12.0
 #: Points of the first, coarse grid of days that brackets each quantile.
@@ -49,6 +52,7 @@ NEAR_SHARE = 0.04
 NEAR_DAYS = 3.0
 
 
+@functools.lru_cache(maxsize=16)
 def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights (summing to 1) for E f(Z), Z ~ N(0, 1)."""
     if n <= 1:
@@ -124,10 +128,14 @@ def parameter_nodes(
         index.append(np.full(u.size, pos, dtype=np.intp))
         weights.append((posterior.weights[j] * wm[:, None] * wz[None, :]).ravel())
     weight = np.concatenate(weights)
+    # Nodes in the far tails of the rule (a 16-point rule's outer weights are ~1e-10) move
+    # no probability visibly; leaving them out saves a quarter of the evaluations.
+    use = weight > MIN_NODE_WEIGHT * weight.sum()
+    weight = weight[use]
     return Nodes(
-        np.concatenate(alphas),
-        np.concatenate(betas),
-        np.concatenate(index),
+        np.concatenate(alphas)[use],
+        np.concatenate(betas)[use],
+        np.concatenate(index)[use],
         np.asarray(posterior.gammas, float)[kept],
         weight / weight.sum(),
     )
