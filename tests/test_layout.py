@@ -567,7 +567,7 @@ def test_method_note_says_when_the_target_date_is_integrated(numbers_and_data):
         "bands from 1,000 simulations, parameter uncertainty included"
     )
     text = wording.forecast_precision_text(result.poisson_gamma)
-    assert text is not None and text.startswith("median by numerical integration (±")
+    assert text is not None and text.startswith("median integrated numerically: ±")
 
 
 def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data):

@@ -136,8 +136,8 @@ def forecast_precision_text(pg: fc.PoissonGammaForecast) -> str | None:
     integrated (the page), its Monte Carlo error when it was simulated."""
     if pg.completion_method == "integrated" and pg.median_numerical_error_days is not None:
         return (
-            f"median by numerical integration (±{pg.median_numerical_error_days:.0f} days); "
-            f"bands and sites needed from {pg.paths:,} simulated paths"
+            f"median integrated numerically: ±{pg.median_numerical_error_days:.0f} days "
+            "of numerical error"
         )
     if pg.median_mc_error_days is not None:
         return (
