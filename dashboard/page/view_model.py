@@ -109,6 +109,7 @@ def page_numbers(
             data_cutoff=data.data_cutoff,
             table=table,
             index=index,
+            per_site_rows=False,  # the page shows ``table``
         ),
         week=metrics.week_changes(data.sites, data.enrollment, cut, data.status_events, index),
         table=table,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_ag_grid as dag
+import numpy as np
 import pandas as pd
 
 from ...figures.theme import iso_days
@@ -12,15 +13,16 @@ from ...registry import STATUS_LABELS
 from ..ids import GRID
 
 
-def _num(value: Any, digits: int | None = None) -> Any:
-    if value is None or pd.isna(value):
-        return None
-    return round(float(value), digits) if digits is not None else int(value)
-
-
 def _numbers(column: pd.Series, digits: int | None = None) -> list[Any]:
-    """:func:`_num` of a whole column."""
-    return [_num(v, digits) for v in column.tolist()]
+    """A numeric column as JSON numbers: None where missing, rounded to ``digits`` (Python's
+    ``round``, as before), else ints. Missing values are found for the whole column at once
+    (``pd.isna`` per cell was ~1 µs, 10,000 cells per date at 2,000 sites)."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(values).tolist()
+    listed = values.tolist()
+    if digits is not None:
+        return [None if m else round(v, digits) for v, m in zip(listed, missing, strict=True)]
+    return [None if m else int(v) for v, m in zip(listed, missing, strict=True)]
 
 
 def grid_rows(

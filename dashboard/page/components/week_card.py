@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -20,9 +21,13 @@ from ..wording import (
 WEEK_LIST_MAX = 8
 
 
-def _week_list(label: str, items: list[Any], list_id: str) -> html.Div:
+def _week_list(
+    label: str, items: Sequence[Any], list_id: str, show: Callable[[Any], Any] = lambda x: x
+) -> html.Div:
+    """The first :data:`WEEK_LIST_MAX` items, each made by ``show`` (only those: a week at
+    2,000 sites lists hundreds), then "… and N more"."""
     shown = items[:WEEK_LIST_MAX]
-    rows = [html.Li(item) for item in shown]
+    rows = [html.Li(show(item)) for item in shown]
     if len(items) > len(shown):
         rows.append(
             html.Li(
@@ -65,25 +70,22 @@ def week_card(week: WeekChanges, as_of: dt.date) -> dbc.Card:
         body.append(
             _week_list(
                 "Randomized at",
-                [
-                    [site_name(s), html.Span(f" +{s.randomized}", className="week-count")]
-                    for s in randomizing
-                ],
+                randomizing,
                 f"{card_id}-randomized-sites",
+                lambda s: [site_name(s), html.Span(f" +{s.randomized}", className="week-count")],
             )
         )
     activated = week.sites_activated_in_week
     if activated:
-        body.append(
-            _week_list("Activated", [site_name(s) for s in activated], f"{card_id}-activated-sites")
-        )
+        body.append(_week_list("Activated", activated, f"{card_id}-activated-sites", site_name))
     changes = week.status_changes_in_week
     if changes:
         body.append(
             _week_list(
                 "Registry status changed",
-                [status_change_text(e) for e in changes],
+                changes,
                 f"{card_id}-status-changes",
+                status_change_text,
             )
         )
     if not week.has_changes:
