@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import gc
 import hashlib
 import os
 import threading
@@ -180,6 +181,21 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     )
 
 
+def settle_heap() -> None:
+    """Collect, then freeze every object alive (:func:`gc.freeze`) after a data version
+    is loaded.
+
+    Why: a served data version is long-lived, and at 2,000 sites / 200,000 patients its
+    frames hold ~170,000 objects the collector traverses at each full collection: every
+    few as-of requests one of them took ~100 ms (17 ms a request on average), the
+    slowest of all requests. Frozen objects are never traversed. The previous freeze is
+    undone first, so an old version in a reference cycle is still collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class DataStore:
     """Serves the last good :class:`TrialData` of a data dir, reloading when files change."""
 
@@ -230,6 +246,7 @@ class DataStore:
                 self.errors = ()
                 self.last_failure = None
                 fresh = data
+                settle_heap()
             self._seen_version = version
         assert self._data is not None
         if fresh is not None:

@@ -78,3 +78,27 @@ def test_fingerprint_changes_with_any_data_file(data_dir: Path):
     bump(paths.dataset)
     assert fingerprint(paths) != before
     assert load_trial_data(data_dir).data_cutoff.isoformat() == "2025-11-19"
+
+
+def test_a_served_version_is_frozen_and_an_old_one_still_collected(data_dir: Path):
+    """The collector no longer traverses the served data (gc.freeze), yet a replaced
+    version caught in a reference cycle is freed: the cycle, frozen with the next
+    version, is unfrozen and collected when the one after is loaded."""
+    import gc
+    import weakref
+
+    store = DataStore(data_dir)
+    first = store.get()
+    assert gc.get_freeze_count() > 0
+    freed = weakref.finalize(first.enrollment, lambda: None)
+    cycle: list = [first]
+    cycle.append(cycle)  # once unreachable, only the collector can free what this holds
+    del first
+    add_patient(data_dir, "NEW-0002,02,2025-11-01,2025-11-10,RANDOMIZED")
+    store.get()  # the cycle, still reachable, is frozen with this version
+    del cycle
+    gc.collect()
+    assert freed.alive  # frozen: a collection does not see it
+    add_patient(data_dir, "NEW-0003,02,2025-11-02,2025-11-10,RANDOMIZED")
+    store.get()
+    assert not freed.alive, "the replaced version was kept alive by the freeze"
