@@ -181,9 +181,15 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
     )
 
 
+#: Data versions with at least this many patient and site rows are frozen out of the
+#: collector's sight (:func:`settle_heap`); below it a full collection costs little, and
+#: the collection that settling needs would cost more than it saves.
+SETTLE_MIN_ROWS = 20_000
+
+
 def settle_heap() -> None:
-    """Collect, then freeze every object alive (:func:`gc.freeze`) after a data version
-    is loaded.
+    """Collect, then freeze every object alive (:func:`gc.freeze`) after a large data
+    version is loaded.
 
     Why: a served data version is long-lived, and at 2,000 sites / 200,000 patients its
     frames hold ~170,000 objects the collector traverses at each full collection: every
@@ -246,7 +252,8 @@ class DataStore:
                 self.errors = ()
                 self.last_failure = None
                 fresh = data
-                settle_heap()
+                if len(data.enrollment) + len(data.sites) >= SETTLE_MIN_ROWS:
+                    settle_heap()
             self._seen_version = version
         assert self._data is not None
         if fresh is not None:

@@ -80,13 +80,16 @@ def test_fingerprint_changes_with_any_data_file(data_dir: Path):
     assert load_trial_data(data_dir).data_cutoff.isoformat() == "2025-11-19"
 
 
-def test_a_served_version_is_frozen_and_an_old_one_still_collected(data_dir: Path):
+def test_a_served_version_is_frozen_and_an_old_one_still_collected(data_dir: Path, monkeypatch):
     """The collector no longer traverses the served data (gc.freeze), yet a replaced
     version caught in a reference cycle is freed: the cycle, frozen with the next
     version, is unfrozen and collected when the one after is loaded."""
     import gc
     import weakref
 
+    from dashboard import store as store_module
+
+    monkeypatch.setattr(store_module, "SETTLE_MIN_ROWS", 0)  # the demo is small
     store = DataStore(data_dir)
     first = store.get()
     assert gc.get_freeze_count() > 0
