@@ -5,12 +5,17 @@ parameter law it integrates over."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
+from dashboard import forecast as fc
 from dashboard.forecast.completion_law import (
     MIN_STRATUM_WEIGHT,
     CompletionLaw,
@@ -18,6 +23,7 @@ from dashboard.forecast.completion_law import (
     parameter_nodes,
 )
 from dashboard.forecast.trend import fit_trend, plan_prior, stratum_normal
+from tests.test_forecast import make_sites, make_trial
 
 
 def one_node(alpha: float, beta: float, gamma: float = 0.0) -> Nodes:
@@ -116,3 +122,79 @@ def test_parameter_nodes_integrate_the_law_the_paths_are_drawn_from():
         var = np.sum(w * (ln_mu[sel] - mean) ** 2) / w.sum()
         assert mean == pytest.approx(s.m_post, abs=1e-4 * s.sd_m)
         assert math.sqrt(var) == pytest.approx(s.sd_m, rel=1e-3)
+
+
+# --- on generated trials: whatever the data, a law (ordered dates, probabilities)
+
+
+@st.composite
+def trial_shapes(draw: st.DrawFn):
+    """Sites open, opening later, not yet recruiting without a date, closed; patients at
+    any of them (or at a site the file does not list) on any day around the as-of."""
+    start = dt.date(2023, 1, 1)
+    n_sites = draw(st.integers(min_value=1, max_value=12))
+    rows = []
+    for i in range(n_sites):
+        status = draw(
+            st.sampled_from(["RECRUITING", "RECRUITING", "NOT_YET_RECRUITING", "COMPLETED"])
+        )
+        offset = draw(st.one_of(st.none(), st.integers(min_value=-30, max_value=700)))
+        day = None if offset is None else (start + dt.timedelta(days=offset)).isoformat()
+        rows.append((f"{i:02d}", status, day))
+    n_patients = draw(st.integers(min_value=0, max_value=60))
+    sites_for = st.sampled_from([r[0] for r in rows] + ["99"])
+    patients = [
+        (draw(sites_for), start + dt.timedelta(days=draw(st.integers(min_value=0, max_value=600))))
+        for _ in range(n_patients)
+    ]
+    dates = pd.to_datetime([d for _, d in patients]).astype("datetime64[ns]")
+    enrollment = pd.DataFrame(
+        {
+            "patient_id": [f"P{j}" for j in range(n_patients)],
+            "site_id": [s for s, _ in patients],
+            "screening_date": dates,
+            "randomization_date": dates,
+            "status": "RANDOMIZED",
+        }
+    )
+    target = draw(st.integers(min_value=1, max_value=120))
+    completion = start + dt.timedelta(days=draw(st.integers(min_value=200, max_value=1500)))
+    as_of = start + dt.timedelta(days=draw(st.integers(min_value=-10, max_value=700)))
+    trend = draw(st.booleans())
+    return (
+        make_trial(start=start, completion=completion, target=target),
+        make_sites(rows),
+        enrollment,
+        as_of,
+        trend,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=trial_shapes())
+def test_integrated_target_date_is_a_law_on_any_trial(shape):
+    trial, sites, enrollment, as_of, trend = shape
+    result = fc.forecast(trial, sites, enrollment, as_of, integrate=True, paths=50, trend=trend)
+    pg = result.poisson_gamma
+    if result.remaining == 0 or pg.reason is not None:
+        return
+    assert pg.completion_method == "integrated"
+    dates = [
+        pg.interval_95[0],
+        pg.interval_80[0],
+        pg.median_target_date,
+        pg.interval_80[1],
+        pg.interval_95[1],
+    ]
+    known = [d for d in dates if d is not None]
+    assert known == sorted(known)
+    # Beyond the horizon is the upper end only: once a quantile is None, the later ones are.
+    first_none = next((i for i, d in enumerate(dates) if d is None), len(dates))
+    assert all(d is None for d in dates[first_none:])
+    assert all(d > as_of for d in known)
+    assert pg.probability_never is not None and pg.probability_beyond_horizon is not None
+    assert 0.0 <= pg.probability_never <= pg.probability_beyond_horizon + 1e-9 <= 1.0 + 1e-9
+    by = sorted(pg.probability_by.items())
+    ps = [p for _, p in by if p is not None]
+    assert all(0.0 <= p <= 1.0 for p in ps) and ps == sorted(ps)
+    assert pg.median_numerical_error_days is None or pg.median_numerical_error_days >= 0

@@ -36,8 +36,9 @@ The mean rate's uncertainty is always drawn, with the protocol's plan as a weak 
 (:mod:`.trend`); site rates may slow down (a trend averaged with the constant model,
 :mod:`.trend`); "sites needed" is a decision table over activation lags
 (:mod:`.sites_needed`). Modules: :mod:`.linear`, :mod:`.sites`, :mod:`.gamma_fit`,
-:mod:`.simulation`, :mod:`.trend`, :mod:`.sites_needed`, :mod:`.core`. The terminal text of
-a forecast is :func:`dashboard.report_text.format_forecast`.
+:mod:`.simulation`, :mod:`.trend`, :mod:`.sites_needed`, :mod:`.core`, and
+:mod:`.completion_law` (the page's target date, integrated instead of simulated). The
+terminal text of a forecast is :func:`dashboard.report_text.format_forecast`.
 """
 
 from .common import (

@@ -289,7 +289,6 @@ class IntegratedLaw:
     probability_never: float
     probability_beyond: float
     error_days: float
-    nodes: int
     law: CompletionLaw
 
 
@@ -333,6 +332,5 @@ def integrate_completion(
         law.probability_never(remaining),
         max(beyond, 0.0),
         float(error),
-        len(law.nodes.weight),
         law,
     )
