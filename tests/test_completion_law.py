@@ -198,3 +198,24 @@ def test_integrated_target_date_is_a_law_on_any_trial(shape):
     ps = [p for _, p in by if p is not None]
     assert all(0.0 <= p <= 1.0 for p in ps) and ps == sorted(ps)
     assert pg.median_numerical_error_days is None or pg.median_numerical_error_days >= 0
+
+
+def test_negative_binomial_tail_matches_scipy_even_far_out_in_a_heavy_tail():
+    """The tail against scipy's negative binomial, on light and heavy tails, near and far
+    from the mean: a heavy tail 20 standard deviations out is still a real probability."""
+    from dashboard.forecast.completion_law import negbin_tail
+
+    cases = [
+        (30.0, 10.0, 25),
+        (30.0, 10.0, 200),
+        (1.0, 100.0, 200),
+        (5.0, 500.0, 60),
+        (2.0, 0.0, 4),
+    ]
+    for mean, var, n in cases:
+        got = negbin_tail(n, np.array([mean]), np.array([var]))[0]
+        if var == 0:
+            ref = stats.poisson.sf(n - 1, mean)
+        else:
+            ref = stats.nbinom.sf(n - 1, mean * mean / var, mean / (mean + var))
+        assert got == pytest.approx(ref, rel=1e-6, abs=1e-12), (mean, var, n)

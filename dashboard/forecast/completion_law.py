@@ -35,16 +35,18 @@ from .common import ALPHA_MAX, ALPHA_MIN
 from .simulation import decay_integral
 from .trend import PlanPrior, TrendPosterior, stratum_normal
 
-#: Gauss–Hermite nodes on ln μ and on ln α given ln μ (the fine rule; the coarse rule
-#: that estimates the error has about half as many).
+#: Gauss–Hermite nodes on ln μ and on ln α given ln μ by default (:func:`parameter_nodes`;
+#: :func:`integrate_completion` walks :data:`RULES` instead).
 MU_NODES = 16
 ALPHA_NODES = 4
 #: γ strata lighter than this move no quantile by a visible amount (≤ 1e-5 of P each).
 MIN_STRATUM_WEIGHT = 1e-5
 #: Nodes lighter than this share of the whole are left out (their total is < 1e-6).
 MIN_NODE_WEIGHT = 1e-9
-#: Beyond this many standard deviations of the count from n, P is 0 or 1 (below 1e-12).
+#: Beyond this many standard deviations of the count from n, P is taken as 0 or 1, where
+#: the intensity's gamma shape is at least TAIL_MIN_SHAPE (see :func:`negbin_tail`).
 TAIL_SD = 12.0
+TAIL_MIN_SHAPE = 4.0
 #: Points of the first, coarse grid of days that brackets each quantile.
 GRID_POINTS = 24
 #: Around a guess from a coarser rule, the first bracket is ± this share (at least days).
@@ -67,13 +69,16 @@ def negbin_tail(n: int, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     P = I_{v/(v+μ)}(n, μ²/v)). 0 where the mean is 0; a plain Poisson tail without variance.
 
     The count's mean and variance are μ and μ + v: more than :data:`TAIL_SD` standard
-    deviations from n, the tail is 0 or 1 to double precision and needs no betainc (most
-    nodes at most t: the quantile search's first grid spans a century).
+    deviations from n, with a shape μ²/v of at least :data:`TAIL_MIN_SHAPE` (a light
+    enough tail: below ~1e-8), the tail is taken as 0 or 1 and needs no betainc (most
+    nodes at most t: the quantile search's first grid spans a century). Heavier-tailed
+    nodes are always computed.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (mean - n) / np.sqrt(mean + var)
-    out = (z > TAIL_SD).astype(float)
-    mid = (np.abs(z) <= TAIL_SD) & (mean > 0)
+        light = mean * mean >= TAIL_MIN_SHAPE * var
+    out = ((z > TAIL_SD) & light).astype(float)
+    mid = ((np.abs(z) <= TAIL_SD) | ~light) & (mean > 0)
     if mid.any():
         mu, v = mean[mid], var[mid]
         spread = v > 1e-12 * mu
