@@ -50,7 +50,6 @@ from .sites import SitePlan
 from .sites_needed import DEFAULT_LAGS_DAYS, DEFAULT_RAMP_DAYS, Deadline, sites_needed_table
 from .trend import (
     PRIOR_PSEUDO_PATIENTS,
-    PathParameters,
     draw_path_parameters,
     fit_trend,
     plan_prior,
@@ -189,14 +188,10 @@ def _poisson_gamma(
     integrate: bool = False,
 ) -> PoissonGammaForecast:
     remaining = max(goal - total, 0)
-
-    def new_streams() -> dict[str, np.random.Generator]:
-        return {
-            name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
-            for i, name in enumerate(("params", "rates", "times", "chart", "sites"))
-        }
-
-    streams = new_streams()
+    streams = {
+        name: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+        for i, name in enumerate(("params", "rates", "times", "chart", "sites"))
+    }
 
     def by_rng(day: dt.date) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(10, day.toordinal())))
@@ -241,23 +236,19 @@ def _poisson_gamma(
         tau_all = np.concatenate([plan.tau, np.zeros(len(plan.planned_ids))])
         start_all = np.concatenate([np.zeros(len(plan.open_ids)), plan.planned_offsets])
 
-        def simulate(n: int) -> tuple[PathParameters, RateDraws]:
-            drawn = draw_path_parameters(
-                posterior, float(plan.k.sum()), prior, n, streams["params"], parameter_uncertainty
-            )
-            return drawn, draw_site_rates(
-                drawn.alpha,
-                drawn.beta,
-                k_all,
-                tau_all,
-                start_all,
-                n,
-                streams["rates"],
-                gamma=drawn.gamma if np.any(drawn.gamma) else None,
-            )
-
-        used = paths
-        params, draws = simulate(used)
+        params = draw_path_parameters(
+            posterior, float(plan.k.sum()), prior, paths, streams["params"], parameter_uncertainty
+        )
+        draws = draw_site_rates(
+            params.alpha,
+            params.beta,
+            k_all,
+            tau_all,
+            start_all,
+            paths,
+            streams["rates"],
+            gamma=params.gamma if np.any(params.gamma) else None,
+        )
         if integrate and total < goal:
             integrated = integrate_completion(
                 posterior,
@@ -278,7 +269,7 @@ def _poisson_gamma(
             "alpha_at_bound": fit.at_bound,
             "mean_rate_per_site_per_month": _float(fit.mean_rate * MONTH_DAYS),
             "parameter_uncertainty": params.drawn,
-            "paths": used,
+            "paths": paths,
             "seed": seed,
             "prior": None
             if prior is None or not params.drawn
@@ -469,16 +460,15 @@ def _chart(
         end = max(end, int(math.ceil(q975))) if math.isfinite(q975) else CHART_HORIZON_CAP_DAYS
     end = min(max(end, CHART_STEP_DAYS), CHART_HORIZON_CAP_DAYS)
     grid = np.arange(0, end + CHART_STEP_DAYS, CHART_STEP_DAYS, dtype=float)
-    most = CHART_MAX_PATHS
     cap = goal - total
     levels = (0.5, 0.1, 0.9, 0.025, 0.975)
     if cap <= len(grid):
         # Few patients to go: draw each path's arrivals (exact, coherent along the path).
-        bins = draws.arrival_bins(CHART_STEP_DAYS, len(grid), cap, rng, most)
+        bins = draws.arrival_bins(CHART_STEP_DAYS, len(grid), cap, rng, CHART_MAX_PATHS)
         qs = total + binned_count_quantiles(bins, len(grid), levels)
     else:
         # Many to go: one Poisson count per grid point is cheaper than every arrival.
-        lam = draws.cumulative_intensity(grid)[:most]
+        lam = draws.cumulative_intensity(grid)[:CHART_MAX_PATHS]
         qs = _count_quantiles(total + np.minimum(rng.poisson(lam), cap), levels)
     return ChartPaths(
         dates=tuple(cut + dt.timedelta(days=int(d)) for d in grid),
