@@ -150,6 +150,11 @@ class CachedOutputs(dict):
     serial: int
 
 
+def names(values: Any) -> tuple[str, ...]:
+    """A status filter or site selection as the caches compare it: order and type aside."""
+    return tuple(sorted(map(str, values or ())))
+
+
 class OutputsCache:
     """The main callback's complete outputs, per data version, as-of, filter and selection.
 
@@ -190,8 +195,8 @@ class OutputsCache:
             data.version,
             as_of,
             bool(date_changed),
-            tuple(sorted(map(str, statuses or ()))),
-            tuple(sorted(map(str, selection or ()))),
+            names(statuses),
+            names(selection),
             tuple(errors),
         )
 

@@ -35,7 +35,7 @@ from typing import Any
 import dash
 
 from ..store import TrialData
-from .replies import OutputsCache
+from .replies import OutputsCache, names
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +70,6 @@ def code_version() -> str:
 def cache_dir(data_dir: Path | str) -> Path:
     """Where the shared replies of ``data_dir`` are kept."""
     return Path(data_dir) / CACHE_DIR_NAME / REPLIES_DIR_NAME
-
-
-def reply_key(
-    code: str,
-    settings: str,
-    version: str,
-    as_of: dt.date,
-    date_changed: bool,
-    statuses: Any = (),
-    selection: Any = (),
-    errors: tuple[str, ...] = (),
-) -> str:
-    """The shared key of one reply (see the module doc for what it holds)."""
-    parts = [
-        code,
-        settings,
-        version,
-        as_of.isoformat(),
-        "date" if date_changed else "same",
-        ",".join(sorted(map(str, statuses or ()))),
-        ",".join(sorted(map(str, selection or ()))),
-        hashlib.sha1("\n".join(errors).encode()).hexdigest()[:12] if errors else "",
-    ]
-    return "reply:" + json.dumps(parts, separators=(",", ":"))
 
 
 def status_key(code: str, settings: str, version: str) -> str:
@@ -253,9 +229,19 @@ class SharedReplies:
         selection: Any = (),
         errors: tuple[str, ...] = (),
     ) -> str:
-        return reply_key(
-            self.code, self.settings, data.version, as_of, date_changed, statuses, selection, errors
-        )
+        """The shared key of one reply (see the module doc for what it holds): the same
+        request as :meth:`OutputsCache.key`, plus the code and settings it was made with."""
+        parts = [
+            self.code,
+            self.settings,
+            data.version,
+            as_of.isoformat(),
+            "date" if date_changed else "same",
+            ",".join(names(statuses)),
+            ",".join(names(selection)),
+            hashlib.sha1("\n".join(errors).encode()).hexdigest()[:12] if errors else "",
+        ]
+        return "reply:" + json.dumps(parts, separators=(",", ":"))
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The outputs kept under ``key``, or None (a miss, or an entry that does not read)."""
