@@ -847,3 +847,15 @@ def test_page_has_the_download_controls():
     ):
         assert find(page, control) is not None, control
     assert getattr(find(page, ids.PDF_BUTTON), "aria-label") == "Download PDF"
+
+
+def test_grid_numbers_by_hand():
+    """Missing cells read None, counts read ints, rates keep Python's own rounding
+    (2.675 is 2.67499… as a float: 2.67), whatever the column's dtype."""
+    floats = pd.Series([1.0, None, 3.456, float("nan"), 2.675])
+    assert grid._numbers(floats, 2) == [1.0, None, 3.46, None, 2.67]
+    assert grid._numbers(floats, 1) == [1.0, None, 3.5, None, 2.7]
+    counts = pd.Series([2, pd.NA, 0], dtype="Int64")
+    got = grid._numbers(counts)
+    assert got == [2, None, 0] and [type(v) for v in got] == [int, type(None), int]
+    assert grid._numbers(pd.Series([], dtype=float)) == []
