@@ -21,6 +21,7 @@ from dashboard.forecast.completion_law import (
     CompletionLaw,
     Nodes,
     parameter_nodes,
+    simulated_brackets,
 )
 from dashboard.forecast.trend import fit_trend, plan_prior, stratum_normal
 from tests.test_forecast import make_sites, make_trial
@@ -88,6 +89,45 @@ def test_quantile_is_the_first_day_the_probability_reaches_it():
     for q, d in zip(qs, found, strict=True):
         brute = days[np.argmax(p >= q)]
         assert d == brute
+
+
+def test_brackets_from_simulated_dates_change_no_quantile_even_when_they_miss():
+    k = np.array([2.0, 0.0, 6.0])
+    tau = np.array([120.0, 40.0, 300.0])
+    law = CompletionLaw(one_node(1.2, 60.0, 0.2 / 365.25), k, tau, np.array([45.0]))
+    n = 9
+    qs = np.array([0.025, 0.1, 0.5, 0.9, 0.975])
+    days = np.arange(0.0, 4001.0)
+    p = law.probability(n, days)
+    brute = [days[np.argmax(p >= q)] for q in qs]
+    rng = np.random.default_rng(5)
+    # Dates drawn from the law itself (inverse CDF on the day grid), a shifted copy that
+    # misses every quantile, and a sample with never-reached paths.
+    good = days[np.searchsorted(p, rng.uniform(0, p[-1], 1000))]
+    for simulated in (good, good * 3 + 900, np.concatenate([good[:600], np.full(400, np.inf)])):
+        brackets = simulated_brackets(simulated, qs)
+        assert list(law.quantile_days(n, qs, 36500.0, brackets=brackets)) == brute
+
+
+def test_simulated_brackets_hold_the_quantiles_of_their_law():
+    # Order statistics at ranks n·q ∓ 3√(n·q(1−q)), written out here: for exponential
+    # draws the true quantile −ln(1−q) lies between them in (nearly) all of 200 samples,
+    # and both are among the brackets.
+    qs = np.array([0.025, 0.1, 0.5, 0.9, 0.975])
+    true = -np.log1p(-qs)
+    rng = np.random.default_rng(3)
+    n = 1000
+    half = 3 * np.sqrt(n * qs * (1 - qs))
+    lo_rank = np.floor(n * qs - half).astype(int)
+    hi_rank = np.ceil(n * qs + half).astype(int)
+    inside = np.zeros(len(qs))
+    for _ in range(200):
+        t = rng.exponential(size=n)
+        ordered = np.sort(t)
+        brackets = set(simulated_brackets(t, qs))
+        assert brackets >= set(ordered[lo_rank]) | set(ordered[hi_rank])
+        inside += (ordered[lo_rank] <= true) & (true <= ordered[hi_rank])
+    assert np.all(inside >= 195)
 
 
 def test_a_quantile_beyond_the_horizon_is_infinite_and_never_is_a_probability():

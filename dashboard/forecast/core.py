@@ -261,6 +261,7 @@ def _poisson_gamma(
                 QUANTILES,
                 float(MAX_FORECAST_DAYS),
                 parameter_uncertainty,
+                simulated=draws.arrival_times(remaining, streams["times"]),
             )
         change = posterior.change_per_year()
         fitted = {
