@@ -24,6 +24,7 @@ from .data_page import install_data_page
 from .health import data_health
 from .page import callbacks
 from .page.accessibility import INDEX_STRING
+from .page.forecast_process import ForecastProcess, forecast_process_from_environment
 from .page.layout import PageCache, serve_layout
 from .page.preload import install_preloads
 from .page.replies import OutputsCache
@@ -79,6 +80,7 @@ def create_app(
     editors: Iterable[str] | object = FROM_ENVIRONMENT,
     upload_dir: Path | None = None,
     warm_up: bool | None = None,
+    forecast_process: bool | None = None,
 ) -> dash.Dash:
     """A new Dash app over ``data_dir``; ``as_of`` fixes the default date (else the cut-off).
 
@@ -93,7 +95,10 @@ def create_app(
     confirmation (:mod:`dashboard.pending_uploads`; default a private temporary directory).
     ``warm_up``: compute the 12 recent weekly as-of dates in the background after start and
     after each data change (:mod:`dashboard.page.warmup`; default
-    ``$RECRUITMENT_DASHBOARD_WARM_UP``, on unless 0).
+    ``$RECRUITMENT_DASHBOARD_WARM_UP``, on unless 0). ``forecast_process``: run the page's
+    forecast in a companion process beside the counts and figures
+    (:mod:`dashboard.page.forecast_process`; default
+    ``$RECRUITMENT_DASHBOARD_FORECAST_PROCESS``, on unless 0).
     """
     if auth is FROM_ENVIRONMENT:
         auth = load_auth()
@@ -114,7 +119,12 @@ def create_app(
     # lang="en", skip link, one contentinfo landmark; the tabs to the Data page after the skip link
     app.index_string = INDEX_STRING.replace("{%app_entry%}", NAV_HTML + "{%app_entry%}")
     store = DataStore(data_dir)
-    cache = NumbersCache(forecast_paths=forecast_paths)
+    companion = (
+        forecast_process_from_environment() if forecast_process is None else forecast_process
+    )
+    forecasts = ForecastProcess(data_dir, forecast_paths, enabled=companion)
+    store.listeners.append(forecasts.prepare)  # the companion loads each new version
+    cache = NumbersCache(forecast_paths=forecast_paths, runner=forecasts if companion else None)
     shared = SharedReplies(data_dir, settings_name(forecast_paths))
     warm = warm_up_from_environment() if warm_up is None else warm_up
     outputs = OutputsCache()
@@ -160,4 +170,5 @@ def create_app(
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app._dashboard_store = store  # type: ignore[attr-defined]  # for tests and tools
     app._dashboard_warmer = warmer  # type: ignore[attr-defined]  # for tests and tools
+    app._dashboard_forecasts = forecasts  # type: ignore[attr-defined]  # for tests and tools
     return app

@@ -18,6 +18,9 @@ REGISTRY_RECORD = TEST_DATA_DIR / "NCT04789850-registry-record.txt"
 # The background warm-up (dashboard.page.warmup) stays off in tests unless a test turns it
 # on: an app started for a test must not start a process computing 12 dates beside it.
 os.environ.setdefault("RECRUITMENT_DASHBOARD_WARM_UP", "0")
+# Likewise the forecast's companion process (dashboard.page.forecast_process): hundreds of
+# apps are created in tests; the browser page fixture and test_forecast_process turn it on.
+os.environ.setdefault("RECRUITMENT_DASHBOARD_FORECAST_PROCESS", "0")
 
 
 @pytest.fixture

@@ -37,14 +37,30 @@ class Server:
     pid: int
 
     def rss_mib(self) -> float:
-        """Resident memory of the gunicorn master and its workers together (MiB)."""
-        pids = [self.pid]
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
+        """Resident memory of the gunicorn master and every process under it (workers and
+        their companion and warm-up processes) together (MiB)."""
+        parents: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
+                    int(entry.name)
+                )
+        pids, todo = [self.pid], [self.pid]
+        while todo:
+            children = parents.get(todo.pop(), [])
+            pids += children
+            todo += children
         total_kib = 0
         for pid in pids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
         return total_kib / 1024

@@ -131,17 +131,23 @@ def refresh_outputs(
     def on_new_date(make: Any) -> Any:
         return no_update if same_date else make()
 
-    return {
+    # What does not show the forecast first: it may still be running beside these
+    # (:class:`~dashboard.page.view_model.PendingForecast`).
+    counted = {
         "as_of_text": on_new_date(lambda: as_of_text(as_of)),
         "alerts": on_new_date(lambda: alerts(data, errors, as_of)),
-        "kpis": on_new_date(lambda: kpi_cards(numbers, data)),
         "map": map_chart(numbers, highlighted, selected, validate=False),
-        "accrual": on_new_date(lambda: accrual_chart(numbers, data, validate=False)),
         "bars": bars_chart(numbers, highlighted, selected, validate=False),
         "activation": activation_chart(numbers, data, highlighted, selected, validate=False),
         "grid": grid_rows(numbers.table, highlighted, selected),
         "selection_text": selection_text(highlighted, len(numbers.table)),
     }
+    forecast = {
+        "kpis": on_new_date(lambda: kpi_cards(numbers, data)),
+        "accrual": on_new_date(lambda: accrual_chart(numbers, data, validate=False)),
+    }
+    outputs = {**counted, **forecast}
+    return {name: outputs[name] for name in REFRESH}
 
 
 def register(

@@ -91,7 +91,8 @@ def app_url(browser_data_dir: Path) -> Iterator[str]:
         def log_request(self, *args, **kwargs) -> None:
             pass
 
-    app = create_app(browser_data_dir, auth=None)
+    # The page as served: its forecast in the companion process beside the counts.
+    app = create_app(browser_data_dir, auth=None, forecast_process=True)
 
     @app.server.after_request
     def record(response):
@@ -107,6 +108,7 @@ def app_url(browser_data_dir: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        app._dashboard_forecasts.close()
 
 
 #: The Playwright fixtures are package-scoped: a sync Playwright left running in the main
