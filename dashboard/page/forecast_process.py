@@ -24,7 +24,6 @@ or ``RECRUITMENT_DASHBOARD_FORECAST_PROCESS=0``.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime as dt
 import logging
@@ -133,7 +132,6 @@ class ForecastProcess:
                     initializer=_watch_parent,
                     initargs=(os.getpid(),),
                 )
-                atexit.register(self.close)
             if self._ready != data.version:
                 if self._loading != data.version:
                     self._load(data.version)
@@ -173,8 +171,13 @@ class ForecastProcess:
             return None
 
     def close(self) -> None:
+        """Stop the companion (waiting for a forecast it is computing). At interpreter exit
+        :mod:`concurrent.futures` stops it by itself."""
         with self._lock:
-            self._drop()
+            pool, self._pool = self._pool, None
+            self._ready = self._loading = None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- under the lock
     def _forked(self) -> bool:
