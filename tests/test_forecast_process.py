@@ -203,13 +203,16 @@ def test_the_companion_ends_when_its_worker_is_killed(data_dir):
         assert worker.stdout is not None
         companion = int(worker.stdout.readline())
         assert _alive(companion)
+        # The companion, and multiprocessing's resource tracker beside it.
+        helpers = _descendants(worker.pid)
+        assert companion in helpers
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     deadline = time.monotonic() + 10
-    while _alive(companion) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(companion)
+    assert not [pid for pid in helpers if _alive(pid)]
 
 
 @pytest.mark.slow
