@@ -251,6 +251,8 @@ def test_negative_binomial_tail_matches_scipy_even_far_out_in_a_heavy_tail():
         (1.0, 100.0, 200),
         (5.0, 500.0, 60),
         (2.0, 0.0, 4),
+        # a small, skewed mean 12.6 standard deviations below n: still ~4e-5, not 0
+        (0.054291290998130466, 0.0005821436340092403, 3),
     ]
     for mean, var, n in cases:
         got = negbin_tail(n, np.array([mean]), np.array([var]))[0]
@@ -259,3 +261,32 @@ def test_negative_binomial_tail_matches_scipy_even_far_out_in_a_heavy_tail():
         else:
             ref = stats.nbinom.sf(n - 1, mean * mean / var, mean / (mean + var))
         assert got == pytest.approx(ref, rel=1e-6, abs=1e-12), (mean, var, n)
+
+
+def test_negative_binomial_tail_summed_term_by_term_matches_scipy():
+    """Large arrays take the term-by-term sum (not scipy's betainc): the same tail as
+    scipy's negative binomial and Poisson over means, variances and n from 1 to 150,
+    with no warning where (1 − x)^shape underflows."""
+    import warnings
+
+    from dashboard.forecast import completion_law as cl
+
+    rng = np.random.default_rng(1)
+    for n in (1, 3, 20, 73, 150):
+        size = 20 * n + 100
+        assert n <= cl.SUM_MAX_TERMS and size >= cl.SUM_MIN_ELEMENTS_PER_TERM * n
+        mean = rng.lognormal(np.log(n), 2.5, size)
+        var = mean * rng.lognormal(0, 3, size)
+        var[::7] = 0.0
+        mean[2], var[2] = 5000.0, 1.0  # (1 − x)^shape underflows: the betainc fallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = cl.negbin_tail(n, mean, var)
+        spread = var > 0
+        v = np.where(spread, var, 1.0)
+        ref = np.where(
+            spread,
+            stats.nbinom.sf(n - 1, mean * mean / v, mean / (mean + v)),
+            stats.poisson.sf(n - 1, mean),
+        )
+        assert np.max(np.abs(got - ref)) < 1e-8, n
