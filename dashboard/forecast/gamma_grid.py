@@ -26,6 +26,8 @@ from .common import ALPHA_MAX, ALPHA_MIN
 #: Newton tolerances in ln β and ln α (absolute), and the iteration caps.
 _TOL_V = 1e-10
 _TOL_U = 1e-9
+#: The profile slope α·ℓ_α (log-likelihood per unit of ln α) taken as zero.
+_TOL_SLOPE = 1e-11
 _MAX_ITER = 200
 
 
@@ -155,7 +157,10 @@ def fit_profile_grid(
         hi = np.where(active & (s < 0), u, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = np.where(curv < 0, u - s / curv, np.nan)
-        done = (np.abs(newton - u) < _TOL_U) | (s == 0) | (hi - lo < 1e-12)
+        # On a flat profile (α toward the Poisson limit: curvature ~1e-5) rounding noise in
+        # the slope (~1e-12) still moves Newton by more than _TOL_U: a slope within that
+        # noise is a maximum (ln α then within ~1e-6 of it), not a reason to iterate on.
+        done = (np.abs(newton - u) < _TOL_U) | (np.abs(s) < _TOL_SLOPE) | (hi - lo < 1e-12)
         bisect = ~np.isfinite(newton) | (newton <= lo) | (newton >= hi)
         new = np.where(bisect & ~done, 0.5 * (lo + hi), newton)
         new = np.where(np.isfinite(new), new, u)
