@@ -30,11 +30,11 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from ..store import TrialData, load_trial_data
+from .background import exit_with_parent, switched_on
 from .view_model import ForecastAnswer, run_forecast
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,7 @@ MAX_STARTS = 3
 
 def forecast_process_from_environment() -> bool:
     """``$RECRUITMENT_DASHBOARD_FORECAST_PROCESS``: on unless it says 0, no, off or false."""
-    value = os.environ.get(FORECAST_PROCESS_ENV, "1").strip().lower()
-    return value not in ("0", "no", "off", "false")
+    return switched_on(FORECAST_PROCESS_ENV)
 
 
 # ------------------------------------------------------------------- in the companion
@@ -57,14 +56,9 @@ _loaded: dict[str, TrialData] = {}
 
 def _watch_parent(parent: int) -> None:
     """Never outlive the worker: exit as soon as it is gone (even when it was killed)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    threading.Thread(
+        target=exit_with_parent, args=(parent,), name="watch-parent", daemon=True
+    ).start()
 
 
 def _load(data_dir: str, version: str) -> bool:

@@ -38,6 +38,7 @@ from typing import Any
 
 from ..dates import as_of_range
 from ..store import DataStore, TrialData
+from .background import exit_with_parent, switched_on
 from .shared_replies import CACHE_DIR_NAME, SharedReplies
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,7 @@ _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 def warm_up_from_environment() -> bool:
     """``$RECRUITMENT_DASHBOARD_WARM_UP``: on unless it says 0, no, off or false."""
-    value = os.environ.get(WARM_UP_ENV, "1").strip().lower()
-    return value not in ("0", "no", "off", "false")
+    return switched_on(WARM_UP_ENV)
 
 
 def settings_name(forecast_paths: int | None) -> str:
@@ -97,14 +97,6 @@ def warm_status(
 
 
 # ----------------------------------------------------------------------------- the process
-def _exit_with_parent(parent: int) -> None:
-    """Stop the warm-up as soon as the worker that started it is gone."""
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 def run(
     data_dir: Path | str,
     forecast_paths: int | None = None,
@@ -167,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     if args.parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(args.parent,), daemon=True).start()
+        threading.Thread(target=exit_with_parent, args=(args.parent,), daemon=True).start()
     try:
         run(args.data_dir, args.forecast_paths, args.as_of, code=args.code)
     except Exception as exc:  # noqa: BLE001  (a failed warm-up only means cold clicks)
