@@ -32,6 +32,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from scipy import special
 
 from .common import ALPHA_MAX, ALPHA_MIN
+from .precision import quantile_band_ranks
 from .simulation import decay_integral
 from .trend import PlanPrior, TrendPosterior, stratum_normal
 
@@ -353,18 +354,16 @@ class IntegratedLaw:
 
 def simulated_brackets(simulated: np.ndarray, qs: np.ndarray, z: float = BRACKET_Z) -> np.ndarray:
     """Days that bracket each quantile of ``qs``, from simulated target dates (days; inf
-    for paths that never get there): the order statistics at ranks n·q ∓ z·√(n·q(1−q)),
-    a distribution-free confidence interval of the quantile (z = 3: it holds the true
+    for paths that never get there): the order statistics at ranks n·q ∓ z·√(n·q(1−q))
+    (:func:`.precision.quantile_band_ranks`), a distribution-free confidence interval of
+    the quantile (z = 3: it holds the true
     quantile with probability ≈ 0.997). A few hundred paths bracket every quantile to a few
     per cent, where a grid over a century of days is ~25 evaluations wide."""
     t = np.asarray(simulated, float)
     n = len(t)
     if n == 0:
         return np.zeros(0)
-    qs = np.asarray(qs, float)
-    half = z * np.sqrt(n * qs * (1.0 - qs))
-    ranks = np.concatenate([np.floor(n * qs - half), np.ceil(n * qs + half)])
-    ranks = np.unique(np.clip(ranks, 0, n - 1).astype(np.intp))
+    ranks = np.unique(np.concatenate(quantile_band_ranks(n, qs, z)))
     return np.partition(t, ranks)[ranks]
 
 

@@ -18,20 +18,29 @@ import numpy as np
 PAGE_SIDE_PATHS = 1000
 
 
+def quantile_band_ranks(n: int, qs: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks of the order statistics at n·q ∓ z·√(n·q(1−q)) of n draws, per q,
+    within the sample: a distribution-free band around each quantile q (the number of
+    draws below the true quantile is binomial, sd √(n·q(1−q))). Needs no density."""
+    qs = np.asarray(qs, float)
+    half = z * np.sqrt(n * qs * (1.0 - qs))
+    lo = np.clip(np.floor(n * qs - half), 0, n - 1).astype(np.intp)
+    hi = np.clip(np.ceil(n * qs + half), 0, n - 1).astype(np.intp)
+    return lo, hi
+
+
 def median_error_days(t_days: np.ndarray) -> float:
     """Monte Carlo standard error of the median of ``t_days`` (days; inf if unknown).
 
     From the order statistics: with n draws the sample median's sampling law is that of
     the order statistic n/2, whose standard deviation is ≈ (t_(n/2 + √n/2) − t_(n/2 − √n/2))/2
-    (the binomial count of draws below the true median has sd √n/2). Needs no density
-    estimate; infinite when that band reaches paths that never get there.
+    (:func:`quantile_band_ranks` at q = ½, z = 1). Needs no density estimate; infinite when
+    that band reaches paths that never get there.
     """
     n = len(t_days)
     if n < 4:
         return math.inf
-    half = 0.5 * math.sqrt(n)
-    lo = max(int(math.floor(n / 2 - half)), 0)
-    hi = min(int(math.ceil(n / 2 + half)), n - 1)
+    lo, hi = (int(r[0]) for r in quantile_band_ranks(n, np.array([0.5]), 1.0))
     part = np.partition(t_days, (lo, hi))
     if not math.isfinite(float(part[hi])):
         return math.inf
