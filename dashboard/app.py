@@ -124,7 +124,7 @@ def create_app(
     )
     forecasts = ForecastProcess(data_dir, forecast_paths, enabled=companion)
     store.listeners.append(forecasts.prepare)  # the companion loads each new version
-    cache = NumbersCache(forecast_paths=forecast_paths, runner=forecasts if companion else None)
+    cache = NumbersCache(forecast_paths=forecast_paths, runner=forecasts)  # off: submits nothing
     shared = SharedReplies(data_dir, settings_name(forecast_paths))
     warm = warm_up_from_environment() if warm_up is None else warm_up
     outputs = OutputsCache()

@@ -146,8 +146,7 @@ def refresh_outputs(
         "kpis": on_new_date(lambda: kpi_cards(numbers, data)),
         "accrual": on_new_date(lambda: accrual_chart(numbers, data, validate=False)),
     }
-    outputs = {**counted, **forecast}
-    return {name: outputs[name] for name in REFRESH}
+    return {**counted, **forecast}  # Dash matches named outputs by name, not by order
 
 
 def register(
