@@ -39,23 +39,8 @@ class Server:
     def rss_mib(self) -> float:
         """Resident memory of the gunicorn master and every process under it (workers and
         their companion and warm-up processes) together (MiB)."""
-        parents: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
-                    int(entry.name)
-                )
-        pids, todo = [self.pid], [self.pid]
-        while todo:
-            children = parents.get(todo.pop(), [])
-            pids += children
-            todo += children
         total_kib = 0
-        for pid in pids:
+        for pid in [self.pid, *descendants(self.pid)]:
             try:
                 lines = Path(f"/proc/{pid}/status").read_text().splitlines()
             except OSError:
@@ -64,6 +49,31 @@ class Server:
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
         return total_kib / 1024
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of ``pid`` from /proc (None once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process under ``pid`` (children, theirs, ...), from one pass over /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            ppid = parent_pid(int(entry.name))
+            if ppid is not None:
+                children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
 
 
 def free_port() -> int:

@@ -159,24 +159,6 @@ def test_switched_off_by_the_environment(monkeypatch):
     assert forecasts.pid() is None
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         return b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower()
@@ -204,7 +186,7 @@ def test_the_companion_ends_when_its_worker_is_killed(data_dir):
         companion = int(worker.stdout.readline())
         assert _alive(companion)
         # The companion, and multiprocessing's resource tracker beside it.
-        helpers = _descendants(worker.pid)
+        helpers = http_load.descendants(worker.pid)
         assert companion in helpers
     finally:
         worker.send_signal(signal.SIGKILL)
@@ -233,7 +215,7 @@ def test_gunicorn_preload_workers_keep_their_own_companion_and_none_outlives_the
         workers = [
             int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()
         ]
-        tree = _descendants(master)
+        tree = http_load.descendants(master)
         spawned = {
             pid
             for pid in tree - set(workers)
@@ -241,7 +223,6 @@ def test_gunicorn_preload_workers_keep_their_own_companion_and_none_outlives_the
         }
         assert spawned, "no worker started a companion"
         for pid in spawned:  # each is a worker's, none the master's
-            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            assert ppid in workers
+            assert http_load.parent_pid(pid) in workers
     time.sleep(1.5)
     assert not [pid for pid in spawned if _alive(pid)]
