@@ -124,7 +124,9 @@ def create_app(
     )
     forecasts = ForecastProcess(data_dir, forecast_paths, enabled=companion)
     store.listeners.append(forecasts.prepare)  # the companion loads each new version
-    cache = NumbersCache(forecast_paths=forecast_paths, runner=forecasts)  # off: submits nothing
+    # No runner yet: the layouts built below are forecast here, so that a gunicorn master
+    # under --preload (which builds them and serves nothing) never starts a companion.
+    cache = NumbersCache(forecast_paths=forecast_paths)
     shared = SharedReplies(data_dir, settings_name(forecast_paths))
     warm = warm_up_from_environment() if warm_up is None else warm_up
     outputs = OutputsCache()
@@ -147,6 +149,7 @@ def create_app(
     app.validation_layout = id_skeleton(serve())  # type: ignore[assignment]  # Dash declares it None-typed
     app.layout = serve
     install_preloads(app, serve)  # what the first screen needs, fetched with the scripts
+    cache.runner = forecasts  # requests: the companion forecasts (when off: it submits nothing)
     callbacks.register(
         app,
         store,

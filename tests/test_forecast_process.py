@@ -212,15 +212,14 @@ def test_gunicorn_preload_workers_keep_their_own_companion_and_none_outlives_the
             )
             assert status == 200 and b'"response"' in body
         master = server.pid
-        workers = [
-            int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        ]
         tree = http_load.descendants(master)
+        # The master's own children include a companion it would have started, so the
+        # workers are told by their command line, not by being the master's children.
+        workers = [pid for pid in tree if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         spawned = {
-            pid
-            for pid in tree - set(workers)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            pid for pid in tree if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         }
+        assert len(workers) == 2
         assert spawned, "no worker started a companion"
         for pid in spawned:  # each is a worker's, none the master's
             assert http_load.parent_pid(pid) in workers

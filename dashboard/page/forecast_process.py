@@ -81,7 +81,8 @@ def _forecast(version: str, as_of: dt.date, paths: int | None) -> ForecastAnswer
 class ForecastProcess:
     """One worker's companion process (see the module docstring).
 
-    Started by the first request that could use it, not at app creation: under gunicorn's
+    Started by the first request that needs a forecast, not at app creation (``create_app``
+    hands it to the page only after building its own layouts): under gunicorn's
     ``--preload`` the app is created in the master, which serves no request and must not
     keep a companion of its own.
     """
