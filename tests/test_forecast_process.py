@@ -66,16 +66,22 @@ def _wait_ready(forecasts: ForecastProcess, data, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def test_the_companion_answers_with_the_same_replies(data_dir):
-    expected = _replies(_fresh_app(data_dir, False), DATES)
+def _with_and_without(data_dir: Path, dates: list[str]) -> tuple[list, list, int]:
+    """Replies to ``dates`` from an app that forecasts itself, then from one whose
+    companion is ready; and how many forecasts the companion answered."""
+    expected = _replies(_fresh_app(data_dir, False), dates)
     app = _fresh_app(data_dir, True)
     forecasts = app._dashboard_forecasts
     try:
         _wait_ready(forecasts, app._dashboard_store.get())
-        got = _replies(app, DATES)
-        assert forecasts.answered >= len(DATES)  # computed there, not here
+        return expected, _replies(app, dates), forecasts.answered
     finally:
         forecasts.close()
+
+
+def test_the_companion_answers_with_the_same_replies(data_dir):
+    expected, got, answered = _with_and_without(data_dir, DATES)
+    assert answered >= len(DATES)  # computed there, not here
     assert got == expected
 
 
@@ -123,16 +129,9 @@ def test_the_companion_answers_the_same_on_data_the_demo_lacks(kind, tmp_path):
         cutoff.isoformat(),
         (cutoff + dt.timedelta(days=400)).isoformat(),
     ]
-    expected = _replies(_fresh_app(data_dir, False), dates)
-    app = _fresh_app(data_dir, True)
-    forecasts = app._dashboard_forecasts
-    try:
-        _wait_ready(forecasts, app._dashboard_store.get())
-        got = _replies(app, dates)
-        # The cut-off is the default date: its numbers were made with the app's layout.
-        assert forecasts.answered >= len(dates) - 1
-    finally:
-        forecasts.close()
+    expected, got, answered = _with_and_without(data_dir, dates)
+    # The cut-off is the default date: its numbers were made with the app's layout.
+    assert answered >= len(dates) - 1
     assert got == expected
     assert "Traceback" not in json.dumps(got)
 
