@@ -14,6 +14,7 @@ The small trial of tests/test_figures.py, counted by hand as of 2024-07-01:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -568,6 +569,11 @@ def test_method_note_says_when_the_target_date_is_integrated(numbers_and_data):
     )
     text = wording.forecast_precision_text(result.poisson_gamma)
     assert text is not None and text.startswith("median integrated numerically: ±")
+    for error, words in ((0.0, "±0 days"), (1.0, "±1 day of"), (3.0, "±3 days")):
+        pg = dataclasses.replace(result.poisson_gamma, median_numerical_error_days=error)
+        assert f"median integrated numerically: {words}" in (
+            wording.forecast_precision_text(pg) or ""
+        )
 
 
 def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data):

@@ -135,8 +135,9 @@ def forecast_precision_text(pg: fc.PoissonGammaForecast) -> str | None:
     """How precise the median date is: its numerical error when the target date's law was
     integrated (the page), its Monte Carlo error when it was simulated."""
     if pg.completion_method == "integrated" and pg.median_numerical_error_days is not None:
+        days = round(pg.median_numerical_error_days)
         return (
-            f"median integrated numerically: ±{pg.median_numerical_error_days:.0f} days "
+            f"median integrated numerically: ±{days} day{'s' if days != 1 else ''} "
             "of numerical error"
         )
     if pg.median_mc_error_days is not None:
