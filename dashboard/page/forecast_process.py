@@ -3,9 +3,9 @@
 Why: a date never asked before costs the counts and four figures, then the forecast,
 which takes about as long again; in one process both run on one core under the
 interpreter lock (a thread was measured slower than no thread). Each worker therefore
-keeps one companion process (:class:`concurrent.futures.ProcessPoolExecutor` with one
-worker, started fresh with ``spawn``: never a fork of a threaded server). The page
-sends it the data version and the as-of date; while the companion runs
+keeps one companion process (started fresh with ``spawn``: never a fork of a threaded
+server). The page sends it the data version and the as-of date down a pipe; while the
+companion runs
 :func:`~dashboard.page.view_model.run_forecast`, the worker counts and draws the
 figures on the other core, and only the forecast cards, the alerts and the accrual
 chart wait for the answer.
@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from ..store import TrialData, load_trial_data
 from .background import exit_with_parent, switched_on
@@ -54,13 +58,6 @@ def forecast_process_from_environment() -> bool:
 _loaded: dict[str, TrialData] = {}
 
 
-def _watch_parent(parent: int) -> None:
-    """Never outlive the worker: exit as soon as it is gone (even when it was killed)."""
-    threading.Thread(
-        target=exit_with_parent, args=(parent,), name="watch-parent", daemon=True
-    ).start()
-
-
 def _load(data_dir: str, version: str) -> bool:
     """Load the data dir; keep it only if it is the worker's ``version`` (else False)."""
     data = load_trial_data(data_dir, strict=True)
@@ -77,6 +74,44 @@ def _forecast(version: str, as_of: dt.date, paths: int | None) -> ForecastAnswer
     return None if data is None else run_forecast(data, as_of, paths)
 
 
+def _serve(conn: Connection, parent: int, data_dir: str) -> None:
+    """The companion's loop: one message at a time from the worker, one answer each.
+
+    ``("load", version)`` is answered ``("loaded", version, ok)``; ``("forecast", serial,
+    version, as_of, paths)`` is answered ``("forecast", serial, answer)``, the answer None
+    when it failed here (the worker then forecasts itself). It ends when the worker closes
+    the pipe or is gone (even killed outright: :func:`.background.exit_with_parent`).
+    """
+    threading.Thread(
+        target=exit_with_parent, args=(parent,), name="watch-parent", daemon=True
+    ).start()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        reply: tuple[Any, ...]
+        if message[0] == "load":
+            try:
+                ok = _load(data_dir, message[1])
+            except Exception as exc:
+                log.warning("forecast process could not load %s: %s", data_dir, exc)
+                ok = False
+            reply = ("loaded", message[1], ok)
+        else:
+            _, serial, version, as_of, paths = message
+            try:
+                answer = _forecast(version, as_of, paths)
+            except Exception:  # run_forecast words its own failures; anything else: None
+                log.exception("forecast process failed for as_of %s", as_of)
+                answer = None
+            reply = ("forecast", serial, answer)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+
+
 # ---------------------------------------------------------------------- in the worker
 class ForecastProcess:
     """One worker's companion process (see the module docstring).
@@ -85,17 +120,25 @@ class ForecastProcess:
     hands it to the page only after building its own layouts): under gunicorn's
     ``--preload`` the app is created in the master, which serves no request and must not
     keep a companion of its own.
+
+    The request thread writes the forecast's three arguments to the pipe itself: handing
+    them to a feeder thread (as :class:`concurrent.futures.ProcessPoolExecutor` does, two
+    threads deep) waited for the interpreter lock while the request counted, and the
+    companion started up to 14 ms late. A reader thread takes the answers, blocked in
+    ``recv`` (the lock released) until one comes.
     """
 
     def __init__(self, data_dir: Path | str, forecast_paths: int | None, enabled: bool = True):
         self.data_dir = str(Path(data_dir).resolve())
         self.forecast_paths = forecast_paths
         self.enabled = enabled
-        self._pool: ProcessPoolExecutor | None = None
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
         self._starts = 0
         self._ready: str | None = None  # the data version the companion holds
         self._loading: str | None = None  # the version it was last asked to load
-        self._busy = 0
+        self._waiting: dict[int, Future[ForecastAnswer | None]] = {}  # by serial
+        self._serials = itertools.count()
         #: Forecasts the companion answered (for tests and monitors).
         self.answered = 0
         self._owner = os.getpid()  # the process whose companion this is
@@ -106,7 +149,7 @@ class ForecastProcess:
         each new version). Never blocks and never raises: until the companion holds the
         version, the worker forecasts itself."""
         with self._lock:
-            if self.enabled and not self._forked() and self._pool is not None:
+            if self.enabled and not self._forked() and self._conn is not None:
                 self._load(data.version)
 
     def submit(self, data: TrialData, as_of: dt.date) -> Future[ForecastAnswer | None] | None:
@@ -117,36 +160,19 @@ class ForecastProcess:
             return None
         with self._lock:
             self._forked()
-            if self._pool is None:
-                if self._starts >= MAX_STARTS:
-                    return None
-                self._starts += 1
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_watch_parent,
-                    initargs=(os.getpid(),),
-                )
+            if self._conn is None and (self._starts >= MAX_STARTS or not self._start()):
+                return None
             if self._ready != data.version:
                 if self._loading != data.version:
                     self._load(data.version)
                 return None
-            if self._busy:
+            if self._waiting:
                 return None
-            try:
-                future = self._pool.submit(_forecast, data.version, as_of, self.forecast_paths)
-            except Exception:  # the companion is gone: started again by a later request
-                self._drop()
+            serial = next(self._serials)
+            future: Future[ForecastAnswer | None] = Future()
+            if not self._send(("forecast", serial, data.version, as_of, self.forecast_paths)):
                 return None
-            self._busy += 1
-
-        def finished(done: Future[ForecastAnswer | None]) -> None:
-            ok = not done.cancelled() and done.exception() is None and done.result() is not None
-            with self._lock:
-                self._busy -= 1
-                self.answered += ok
-
-        future.add_done_callback(finished)
+            self._waiting[serial] = future
         return future
 
     def failed(self) -> None:
@@ -155,58 +181,108 @@ class ForecastProcess:
         with self._lock:
             self._drop()
 
-    def pid(self, timeout: float = 60.0) -> int | None:
+    def pid(self) -> int | None:
         """The companion's process id, once it runs (None when it does not)."""
-        pool = self._pool
-        if pool is None:
-            return None
-        try:
-            return int(pool.submit(os.getpid).result(timeout=timeout))
-        except Exception:
-            return None
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
 
     def close(self) -> None:
-        """Stop the companion (waiting for a forecast it is computing). At interpreter exit
-        :mod:`concurrent.futures` stops it by itself."""
+        """Stop the companion: it ends once its current forecast is done (waited for, a
+        few seconds at most). At interpreter exit :mod:`multiprocessing` stops it."""
         with self._lock:
-            pool, self._pool = self._pool, None
-            self._ready = self._loading = None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            process, conn = self._process, self._conn
+            self._drop(terminate=False)
+        if process is not None:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
 
     # -- under the lock
+    def _start(self) -> bool:
+        self._starts += 1
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve,
+            args=(theirs, os.getpid(), self.data_dir),
+            name="forecast-companion",
+            daemon=True,  # stopped by multiprocessing at the worker's exit
+        )
+        try:
+            process.start()
+        except Exception as exc:
+            log.warning("forecast process could not start: %s", exc)
+            ours.close()
+            return False
+        finally:
+            theirs.close()  # the companion holds its end: EOF here when it is gone
+        self._process, self._conn = process, ours
+        threading.Thread(
+            target=self._read, args=(ours,), name="forecast-answers", daemon=True
+        ).start()
+        return True
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        assert self._conn is not None
+        try:
+            self._conn.send(message)
+            return True
+        except (OSError, ValueError):  # the companion is gone: started again later
+            self._drop()
+            return False
+
     def _forked(self) -> bool:
-        """True once in a process forked after the companion was started: the pool is
+        """True once in a process forked after the companion was started: the pipe is
         the parent's; this process starts its own on its first request."""
         if self._owner == os.getpid():
             return False
         self._owner = os.getpid()
-        self._pool, self._ready, self._loading, self._busy, self._starts = None, None, None, 0, 0
+        self._process, self._conn, self._ready, self._loading = None, None, None, None
+        self._waiting, self._starts = {}, 0
         return True
 
     def _load(self, version: str) -> None:
-        assert self._pool is not None
-        self._loading = version
-        try:
-            loading = self._pool.submit(_load, self.data_dir, version)
-        except Exception:
-            self._drop()
-            return
+        if self._send(("load", version)):
+            self._loading = version
 
-        def loaded(done: Future[bool]) -> None:
-            error = None if done.cancelled() else done.exception()
-            ok = not done.cancelled() and error is None and done.result()
-            with self._lock:
-                if ok and self._loading == version:
-                    self._ready = version
-            if error is not None:
-                log.warning("forecast process could not load %s: %s", self.data_dir, error)
-
-        loading.add_done_callback(loaded)
-
-    def _drop(self) -> None:
-        pool, self._pool = self._pool, None
+    def _drop(self, terminate: bool = True) -> None:
+        """Forget the companion; whoever waits for it forecasts itself."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
         self._ready = self._loading = None
-        if pool is not None:
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            future.set_exception(RuntimeError("the forecast process is gone"))
+        if terminate and process is not None:
             with contextlib.suppress(Exception):
-                pool.shutdown(wait=False, cancel_futures=True)
+                process.terminate()
+        if terminate and conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    # -- in the reader thread
+    def _read(self, conn: Connection) -> None:
+        """Hand each answer to whoever waits for it, until the pipe ends."""
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                if conn is not self._conn:
+                    return
+                if message[0] == "loaded":
+                    if message[2] and self._loading == message[1]:
+                        self._ready = message[1]
+                    continue
+                future = self._waiting.pop(message[1], None)
+                self.answered += message[2] is not None
+            if future is not None:
+                future.set_result(message[2])
+        with self._lock:
+            if conn is self._conn:
+                self._drop()
