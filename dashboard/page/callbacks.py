@@ -119,11 +119,15 @@ def refresh_outputs(
     statuses: list[str],
     selection: list[str],
     same_date: bool,
+    encode: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """The main callback's outputs, by the names of :data:`REFRESH`.
 
     A new selection (``same_date``) leaves the counts, alerts and accrual chart as they are.
+    ``encode`` (:func:`~dashboard.page.replies.encode_output`) is applied to each output,
+    to those that do not show the forecast before it is waited for.
     """
+    done: Callable[[Any], Any] = encode or (lambda value: value)
     numbers = numbers_cache.get(data, as_of)
     highlighted = highlighted_sites(numbers.table, statuses, selection)
     selected = set(selection or ())
@@ -133,18 +137,19 @@ def refresh_outputs(
 
     # What does not show the forecast first: it may still be running beside these
     # (:class:`~dashboard.page.view_model.PendingForecast`).
+    # Encoded at once: their encoding is then done while the forecast still runs.
     counted = {
-        "as_of_text": on_new_date(lambda: as_of_text(as_of)),
-        "alerts": on_new_date(lambda: alerts(data, errors, as_of)),
-        "map": map_chart(numbers, highlighted, selected, validate=False),
-        "bars": bars_chart(numbers, highlighted, selected, validate=False),
-        "activation": activation_chart(numbers, data, highlighted, selected, validate=False),
-        "grid": grid_rows(numbers.table, highlighted, selected),
-        "selection_text": selection_text(highlighted, len(numbers.table)),
+        "as_of_text": done(on_new_date(lambda: as_of_text(as_of))),
+        "alerts": done(on_new_date(lambda: alerts(data, errors, as_of))),
+        "map": done(map_chart(numbers, highlighted, selected, validate=False)),
+        "bars": done(bars_chart(numbers, highlighted, selected, validate=False)),
+        "activation": done(activation_chart(numbers, data, highlighted, selected, validate=False)),
+        "grid": done(grid_rows(numbers.table, highlighted, selected)),
+        "selection_text": done(selection_text(highlighted, len(numbers.table))),
     }
     forecast = {
-        "kpis": on_new_date(lambda: kpi_cards(numbers, data)),
-        "accrual": on_new_date(lambda: accrual_chart(numbers, data, validate=False)),
+        "kpis": done(on_new_date(lambda: kpi_cards(numbers, data))),
+        "accrual": done(on_new_date(lambda: accrual_chart(numbers, data, validate=False))),
     }
     return {**counted, **forecast}  # Dash matches named outputs by name, not by order
 
@@ -284,10 +289,16 @@ def register(
             wide = sharing.key(data, as_of, True, (), (), errors) if sharing else ""
             found = sharing.get(wide) if sharing else None
             if found is None:
-                made = refresh_outputs(
-                    numbers_cache, data, errors, as_of, statuses, selection, same_date
+                found = refresh_outputs(
+                    numbers_cache,
+                    data,
+                    errors,
+                    as_of,
+                    statuses,
+                    selection,
+                    same_date,
+                    encode_output,
                 )
-                found = {name: encode_output(v) for name, v in made.items()}
                 if sharing:
                     sharing.put(wide, found)
             hit = replies.put(data, key, found)

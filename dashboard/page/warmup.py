@@ -134,8 +134,8 @@ def run(
                     break
                 key = shared.key(data, day, True, (), (), errors)
                 if not shared.contains(key):
-                    made = refresh_outputs(numbers, data, errors, day, [], [], same_date=False)
-                    shared.put(key, {name: encode_output(v) for name, v in made.items()})
+                    made = refresh_outputs(numbers, data, errors, day, [], [], False, encode_output)
+                    shared.put(key, made)
                 done.append(day)
                 shared.set_warm_status(data.version, [d.isoformat() for d in done], False)
             if moved:
