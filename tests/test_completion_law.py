@@ -109,6 +109,27 @@ def test_brackets_from_simulated_dates_change_no_quantile_even_when_they_miss():
         assert list(law.quantile_days(n, qs, 36500.0, brackets=brackets)) == brute
 
 
+def test_guesses_from_another_rule_change_no_quantile_however_far_off():
+    """The finer rules start from the coarser rule's quantiles: right, a day or a few
+    off, far off either way, infinite or missing, the answer is the brute-force day."""
+    k = np.array([2.0, 0.0, 6.0])
+    tau = np.array([120.0, 40.0, 300.0])
+    law = CompletionLaw(one_node(1.2, 60.0, 0.2 / 365.25), k, tau, np.array([45.0]))
+    n = 9
+    qs = np.array([0.025, 0.1, 0.5, 0.9, 0.975])
+    days = np.arange(0.0, 4001.0)
+    p = law.probability(n, days)
+    brute = np.array([days[np.argmax(p >= q)] for q in qs])
+    for shift in (0, 1, -1, 3, -4, 40, -200, 3000):
+        near = np.maximum(brute + shift, 1.0)
+        assert list(law.quantile_days(n, qs, 36500.0, near=near)) == list(brute), shift
+    for near in (np.full(5, np.inf), np.full(5, 1.0), brute * 0.5 + 0.3):
+        assert list(law.quantile_days(n, qs, 36500.0, near=near)) == list(brute)
+    # A horizon inside the law: the quantiles beyond it are infinite, the others exact.
+    short = law.quantile_days(n, qs, float(brute[2]), near=brute)
+    assert list(short[:3]) == list(brute[:3]) and np.all(np.isinf(short[3:]))
+
+
 def test_simulated_brackets_hold_the_quantiles_of_their_law():
     # Order statistics at ranks n·q ∓ 3√(n·q(1−q)), written out here: for exponential
     # draws the true quantile −ln(1−q) lies between them in (nearly) all of 200 samples,

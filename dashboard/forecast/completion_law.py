@@ -277,58 +277,113 @@ class CompletionLaw:
     ) -> np.ndarray:
         """Smallest whole day d ≤ horizon with P(by d) ≥ q, per q (inf when beyond).
 
-        A coarse geometric grid (or, given ``near`` guesses, a few days around each; or
-        given ``brackets``, those days) brackets every q; then all brackets shrink
-        together, each step one evaluation of P at one day per q: a regula falsi point
-        (Illinois: the end kept twice is halved in weight) alternating with bisection, on
-        whole days. Guesses and brackets only save evaluations: one that misses still
-        leaves a bracket (day 1 and the horizon are always in the grid), only a wider one.
+        The first evaluation is at the horizon and, given ``near`` guesses (another rule's
+        quantiles), at each guess and the day before it; given ``brackets``, at those days;
+        else on a coarse geometric grid. Then every q's bracket shrinks at once, each step
+        one evaluation of P at two adjacent days per q (:func:`_next_days`): where a
+        Newton step from the nearer end, with the slope the last pair measured, says P
+        crosses q. A guess within a day of the answer is settled by the first evaluation,
+        a few days off by the second. Guesses and brackets only save evaluations: the
+        answer is the same whatever they are (P(by day 0) is 0 and the horizon is always
+        evaluated, so every q reached by the horizon has a bracket).
         """
         qs = np.asarray(qs, float)
+        if n <= 0:
+            return np.zeros(len(qs))
         if brackets is not None:
-            b = np.asarray(brackets, float)
-            ends = np.concatenate([[1.0, horizon], b[np.isfinite(b)]])
-            grid = np.unique(np.ceil(np.clip(ends, 1.0, horizon)))
-        elif near is None:
-            grid = np.unique(np.ceil(np.geomspace(1.0, max(horizon, 2.0), GRID_POINTS)))
+            first = np.asarray(brackets, float)
+        elif near is not None:
+            g = np.ceil(np.asarray(near, float))
+            first = np.concatenate([g - 1.0, g])
         else:
-            # Guesses (another rule's quantiles): bracket each within ±NEAR_SHARE of it.
-            g = np.asarray(near, float)
-            g = g[np.isfinite(g)]
-            w = np.maximum(NEAR_DAYS, NEAR_SHARE * g)
-            ends = np.concatenate([[1.0, horizon], g - w, g + w])
-            grid = np.unique(np.ceil(np.clip(ends, 1.0, horizon)))
-        grid = np.concatenate([[0.0], grid])
+            first = np.geomspace(1.0, max(horizon, 2.0), GRID_POINTS)
+        first = first[np.isfinite(first)]
+        grid = np.unique(np.ceil(np.clip(np.append(first, horizon), 1.0, horizon)))
         cdf = np.maximum.accumulate(self.probability(n, grid))
-        at = np.searchsorted(cdf, qs, side="left")  # first grid day with P ≥ q
+        grid, cdf = np.concatenate([[0.0], grid]), np.concatenate([[0.0], cdf])
+        at = np.searchsorted(cdf, qs, side="left")  # first evaluated day with P ≥ q
         out = np.full(len(qs), np.inf)
-        found = at < len(grid)
-        first = found & (at == 0)
-        out[first] = grid[0]
-        todo = found & (at > 0)
-        lo_d = np.where(todo, grid[np.maximum(at - 1, 0)], 0.0)
-        hi_d = np.where(todo, grid[np.minimum(at, len(grid) - 1)], 0.0)
-        lo_p = np.where(todo, cdf[np.maximum(at - 1, 0)], 0.0)
-        hi_p = np.where(todo, cdf[np.minimum(at, len(grid) - 1)], 1.0)
-        step = 0
-        while True:
+        todo = at < len(grid)
+        at = np.minimum(at, len(grid) - 1)
+        lo_d, lo_p = grid[np.maximum(at - 1, 0)], cdf[np.maximum(at - 1, 0)]
+        hi_d, hi_p = grid[at], cdf[at]
+        # The slope of P per day where two adjacent days were evaluated (the guesses).
+        slope = np.zeros(len(qs))
+        if near is not None:
+            for side in (lo_d, hi_d):
+                pos = np.searchsorted(grid, side)
+                pair = (pos + 1 < len(grid)) & (
+                    grid[np.minimum(pos + 1, len(grid) - 1)] == side + 1
+                )
+                rise = cdf[np.minimum(pos + 1, len(grid) - 1)] - cdf[pos]
+                slope = np.where(pair & (slope == 0), rise, slope)
+        for _ in range(MAX_SEARCH_STEPS):
             active = todo & (hi_d - lo_d > 1)
             if not active.any():
                 break
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(hi_p > lo_p, (qs - lo_p) / (hi_p - lo_p), 0.5)
-            if step % 2:
-                frac = np.full(len(qs), 0.5)
-            mid = np.floor(lo_d + np.clip(frac, 0.0, 1.0) * (hi_d - lo_d))
-            mid = np.minimum(np.maximum(mid, lo_d + 1), hi_d - 1)
             idx = np.flatnonzero(active)
-            p = self.probability(n, mid[idx])
-            up = p >= qs[idx]
-            hi_d[idx[up]], hi_p[idx[up]] = mid[idx[up]], p[up]
-            lo_d[idx[~up]], lo_p[idx[~up]] = mid[idx[~up]], p[~up]
-            step += 1
+            a, b = _next_days(qs[idx], lo_d[idx], lo_p[idx], hi_d[idx], hi_p[idx], slope[idx])
+            days = np.concatenate([a, b])
+            values = np.unique(days)
+            p = self.probability(n, values)
+            pa, pb = p[np.searchsorted(values, a)], p[np.searchsorted(values, b)]
+            slope[idx] = np.where(b > a, (pb - pa) / np.maximum(b - a, 1.0), slope[idx])
+            for d, pd in ((a, pa), (b, pb)):
+                q = qs[idx]
+                up = pd >= q
+                take_hi = up & (d < hi_d[idx])
+                take_lo = ~up & (d > lo_d[idx])
+                hi_d[idx] = np.where(take_hi, d, hi_d[idx])
+                hi_p[idx] = np.where(take_hi, pd, hi_p[idx])
+                lo_d[idx] = np.where(take_lo, d, lo_d[idx])
+                lo_p[idx] = np.where(take_lo, pd, lo_p[idx])
+        else:  # pragma: no cover - every step shrinks a bracket of at most 36,500 days
+            raise RuntimeError("quantile search did not converge")
         out[todo] = hi_d[todo]
         return out
+
+
+#: A search step's estimate goes at most this share of the bracket's width from the end it
+#: starts from: a step that misses the root still halves the bracket (a bisection).
+BISECT_BELOW = 0.5
+#: Steps of :meth:`CompletionLaw.quantile_days` before giving up (each shrinks every open
+#: bracket: a bracket over a century of days needs at most ~2·log2(36,500) bisections).
+MAX_SEARCH_STEPS = 200
+
+
+def _next_days(
+    qs: np.ndarray,
+    lo: np.ndarray,
+    lo_p: np.ndarray,
+    hi: np.ndarray,
+    hi_p: np.ndarray,
+    slope: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two adjacent days strictly inside each bracket (lo, hi) to evaluate next (equal when
+    only one fits): around where P is expected to reach q.
+
+    With a measured slope, a Newton step from the bracket end whose P is nearer q; else
+    the chord between the ends. The estimate is kept at least one day inside each end
+    and, on wide brackets, at most half-way towards the far end, so that a bracket the
+    step misses still shrinks by half.
+    """
+    width = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chord = lo + (qs - lo_p) / (hi_p - lo_p) * width
+        from_lo = lo + (qs - lo_p) / slope
+        from_hi = hi - (hi_p - qs) / slope
+    newton = np.where(qs - lo_p <= hi_p - qs, from_lo, from_hi)
+    est = np.where((slope > 0) & np.isfinite(newton), newton, chord)
+    est = np.where(np.isfinite(est), est, lo + width / 2)
+    # A Newton step from one end lands near the root; one that would fall deep into the
+    # far half is not trusted beyond the middle (the pair then still halves the bracket).
+    nearer_lo = qs - lo_p <= hi_p - qs
+    half = lo + width * BISECT_BELOW
+    est = np.where(nearer_lo, np.minimum(est, np.maximum(half, lo + 1)), est)
+    est = np.where(~nearer_lo, np.maximum(est, np.minimum(half, hi - 1)), est)
+    a = np.clip(np.floor(est), lo + 1, hi - 1)
+    b = np.minimum(a + 1, hi - 1)
+    return a, b
 
 
 #: Quadrature rules (ln μ nodes, ln α nodes), coarse to fine: the next is used while the
