@@ -355,6 +355,7 @@ def serve(
     from .app import create_app
     from .firststeps import serve_refusal
     from .security import SecurityConfigError, check_bind, load_auth
+    from .store import settle_heap
 
     try:
         auth = load_auth(htpasswd)
@@ -385,6 +386,7 @@ def serve(
         + " — Ctrl+C to stop",
         err=True,
     )
+    settle_heap()  # the app is built and served until exit: see dashboard.wsgi
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 

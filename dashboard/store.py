@@ -182,20 +182,24 @@ def load_trial_data(data_dir: Path | str, strict: bool = False) -> TrialData:
 
 
 #: Data versions with at least this many patient and site rows are frozen out of the
-#: collector's sight (:func:`settle_heap`); below it a full collection costs little, and
-#: the collection that settling needs would cost more than it saves.
+#: collector's sight (:func:`settle_heap`) when they replace another; below it the new
+#: version's own objects cost a full collection little, and the collection that settling
+#: needs would cost more than it saves. (A serving process settles once anyway when its
+#: app is built: :mod:`dashboard.wsgi`, ``recruitment-dashboard serve``.)
 SETTLE_MIN_ROWS = 20_000
 
 
 def settle_heap() -> None:
-    """Collect, then freeze every object alive (:func:`gc.freeze`) after a large data
-    version is loaded.
+    """Collect, then freeze every object alive (:func:`gc.freeze`): once a process serving
+    the app has built it, and after a large data version is loaded.
 
-    Why: a served data version is long-lived, and at 2,000 sites / 200,000 patients its
-    frames hold ~170,000 objects the collector traverses at each full collection: every
-    few as-of requests one of them took ~100 ms (17 ms a request on average), the
-    slowest of all requests. Frozen objects are never traversed. The previous freeze is
-    undone first, so an old version in a reference cycle is still collected.
+    Why: what a server keeps for its lifetime (modules, the app's layouts, the served
+    data) is traversed at each full collection. A worker holds ~165,000 such objects at
+    46 sites, and one full collection in ~120 new dates took ~100 ms, inside a request;
+    at 2,000 sites / 200,000 patients the frames add ~170,000 more (a full collection
+    every few requests, 17 ms a request on average). Frozen objects are never traversed:
+    a full collection then takes ~2 ms. The previous freeze is undone first, so an old
+    data version in a reference cycle is still collected.
     """
     gc.unfreeze()
     gc.collect()

@@ -20,8 +20,12 @@ from .app import create_app
 from .bind_guard import check_listeners
 from .datadir import default_data_dir
 from .security import load_auth
+from .store import settle_heap
 
 auth = load_auth()
 check_listeners(auth)  # a gunicorn worker holds its listening sockets: refuse a public one
 app = create_app(default_data_dir(), auth=auth)
 server = app.server
+# This process serves the app until it exits (under --preload, its workers are forked from
+# it): what it holds now is never garbage, so no full collection should walk it again.
+settle_heap()

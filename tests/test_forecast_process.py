@@ -282,3 +282,26 @@ def test_gunicorn_preload_workers_keep_their_own_companion_and_none_outlives_the
             assert http_load.parent_pid(pid) in workers
     time.sleep(1.5)
     assert not [pid for pid in spawned if _alive(pid)]
+
+
+def test_the_companion_freezes_each_version_it_loads(data_dir):
+    """A loaded version stays until the next: frozen, never walked by a full collection
+    in the middle of a forecast (run in a process of its own, as the companion is)."""
+    code = (
+        "import gc, sys\n"
+        "from dashboard.page.forecast_process import _load\n"
+        "from dashboard.store import load_trial_data\n"
+        "version = load_trial_data(sys.argv[1]).version\n"
+        "assert _load(sys.argv[1], version)\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    frozen, tracked = (int(x) for x in out.stdout.split())
+    assert frozen > 20_000
+    assert tracked < frozen / 20

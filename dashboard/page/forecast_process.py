@@ -37,7 +37,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from ..store import TrialData, load_trial_data
+from ..store import TrialData, load_trial_data, settle_heap
 from .background import exit_with_parent, switched_on
 from .view_model import ForecastAnswer, run_forecast
 
@@ -65,6 +65,7 @@ def _load(data_dir: str, version: str) -> bool:
         return False
     _loaded.clear()
     _loaded[version] = data
+    settle_heap()  # kept until the next version: never walked by a full collection
     return True
 
 
