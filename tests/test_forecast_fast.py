@@ -20,8 +20,8 @@ from dashboard import forecast as fc
 from dashboard.forecast.common import ALPHA_MAX, ALPHA_MIN
 from dashboard.forecast.precision import median_error_days
 from dashboard.forecast.prepared import classify, prepare, since_open
-from dashboard.forecast.simulation import decay_integral
-from dashboard.forecast.sites_needed import NewSiteRates, PoissonTail
+from dashboard.forecast.simulation import PoissonTail, decay_integral
+from dashboard.forecast.sites_needed import NewSiteRates
 from dashboard.forecast.trend import TREND_GRID_PER_YEAR, YEAR_DAYS
 from tests.test_forecast import make_sites, make_trial
 

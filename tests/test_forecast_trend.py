@@ -116,6 +116,21 @@ def test_trend_intensity_and_inversion_match_quadrature():
     np.testing.assert_allclose(back, np.array([[7.0, 80.0]] * 3), rtol=1e-9)
 
 
+def test_inversion_with_every_site_open_already():
+    """One opening group (the common case late in a trial, computed without a search):
+    with and without a trend, inverting ∫Λ gives back the time; a path at rate 0 and a
+    slowing path asked beyond its total intensity never get there."""
+    for gamma in (np.array([0.0, 0.004, -0.001, 0.0, 0.01]), None):
+        rates = np.array([[0.2], [0.2], [0.2], [0.0], [0.1]])
+        draws = fc.RateDraws(np.array([0.0]), rates, np.full(5, 0.1), gamma)
+        e = draws.cumulative_intensity(np.array([7.0, 80.0]))
+        back = draws.invert(e)
+        np.testing.assert_allclose(back[[0, 1, 2, 4]], np.array([[7.0, 80.0]] * 4), rtol=1e-9)
+        assert np.all(np.isinf(back[3]))
+        if gamma is not None:  # total intensity 0.1 / 0.01 = 10 on the slowing path
+            assert np.isinf(draws.invert(np.array([[5.0, 10.5]] * 5))[4, 1])
+
+
 def test_slowing_path_may_never_reach_the_target():
     """Rate 0.1/day decaying at γ = 0.01/day: the remaining intensity is 0.1/0.01 = 10, so
     P(10 more never come) = P(Poisson(10) ≤ 9) = 0.458."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from .common import MAX_ADDITIONAL_SITES, TARGET_PROBABILITY
 from .result import SitesNeeded, SitesNeededDeadline, SitesNeededRow
-from .simulation import PoissonTail, RateDraws
+from .simulation import RateDraws, poisson_tail
 
 DEFAULT_LAGS_DAYS = (0, 90, 180)
 DEFAULT_RAMP_DAYS = 60
@@ -137,7 +137,7 @@ def sites_needed_table(
     extra = NewSiteRates(a, b, rng)
     for k in TABLE_K:
         extra(k)
-    tail = PoissonTail(remaining) if remaining > 0 else None
+    tail = poisson_tail(remaining) if remaining > 0 else None
 
     for deadline in deadlines:
         days = (deadline.day - as_of).days
