@@ -284,15 +284,20 @@ def test_gunicorn_preload_workers_keep_their_own_companion_and_none_outlives_the
     assert not [pid for pid in spawned if _alive(pid)]
 
 
-def test_the_companion_freezes_each_version_it_loads(data_dir):
-    """A loaded version stays until the next: frozen, never walked by a full collection
-    in the middle of a forecast (run in a process of its own, as the companion is)."""
+def test_the_companion_prepares_and_freezes_each_version_it_loads(data_dir):
+    """A loaded version stays until the next: its forecast inputs are indexed before the
+    first date is asked, and it is frozen, never walked by a full collection in the middle
+    of a forecast (run in a process of its own, as the companion is)."""
     code = (
         "import gc, sys\n"
-        "from dashboard.page.forecast_process import _load\n"
+        "from dashboard.page.forecast_process import _load, _loaded\n"
+        "from dashboard.page.per_version import once_per_version\n"
         "from dashboard.store import load_trial_data\n"
         "version = load_trial_data(sys.argv[1]).version\n"
         "assert _load(sys.argv[1], version)\n"
+        "def again(data):\n"
+        "    raise AssertionError('the forecast inputs were not prepared at load')\n"
+        "once_per_version(_loaded[version], 'forecast_inputs', again)\n"
         "print(gc.get_freeze_count(), len(gc.get_objects()))\n"
     )
     out = subprocess.run(
