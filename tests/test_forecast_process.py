@@ -310,3 +310,16 @@ def test_the_companion_prepares_and_freezes_each_version_it_loads(data_dir):
     frozen, tracked = (int(x) for x in out.stdout.split())
     assert frozen > 20_000
     assert tracked < frozen / 20
+
+
+def test_closing_stops_the_companion_itself(data_dir):
+    """close() asks the companion to stop: it ends on its own (exit code 0), where one
+    that never heard it would only be terminated after the wait (-SIGTERM)."""
+    data = load_trial_data(data_dir)
+    forecasts = ForecastProcess(data_dir, None)
+    _wait_ready(forecasts, data)
+    process = forecasts._process
+    assert process is not None and process.is_alive()
+    forecasts.close()
+    assert process.exitcode == 0
+    assert forecasts.pid() is None

@@ -5,10 +5,9 @@ which takes about as long again; in one process both run on one core under the
 interpreter lock (a thread was measured slower than no thread). Each worker therefore
 keeps one companion process (started fresh with ``spawn``: never a fork of a threaded
 server). The page sends it the data version and the as-of date down a pipe; while the
-companion runs
-:func:`~dashboard.page.view_model.run_forecast`, the worker counts and draws the
-figures on the other core, and only the forecast cards, the alerts and the accrual
-chart wait for the answer.
+companion runs :func:`~dashboard.page.view_model.run_forecast`, the worker counts and draws the
+figures on the other core, and only the forecast cards and the accrual chart wait for
+the answer.
 
 The companion loads the data dir itself once per data version (in the background, after
 each change: :meth:`ForecastProcess.prepare`) and answers only for the version it
@@ -83,8 +82,9 @@ def _serve(conn: Connection, parent: int, data_dir: str) -> None:
 
     ``("load", version)`` is answered ``("loaded", version, ok)``; ``("forecast", serial,
     version, as_of, paths)`` is answered ``("forecast", serial, answer)``, the answer None
-    when it failed here (the worker then forecasts itself). It ends when the worker closes
-    the pipe or is gone (even killed outright: :func:`.background.exit_with_parent`).
+    when it failed here (the worker then forecasts itself). It ends on ``("stop",)``, when
+    the pipe ends, or when the worker is gone (even killed outright:
+    :func:`.background.exit_with_parent`).
     """
     threading.Thread(
         target=exit_with_parent, args=(parent,), name="watch-parent", daemon=True
@@ -95,6 +95,8 @@ def _serve(conn: Connection, parent: int, data_dir: str) -> None:
         except (EOFError, OSError):
             return
         reply: tuple[Any, ...]
+        if message[0] == "stop":
+            return
         if message[0] == "load":
             try:
                 ok = _load(data_dir, message[1])
@@ -195,6 +197,9 @@ class ForecastProcess:
         few seconds at most). At interpreter exit :mod:`multiprocessing` stops it."""
         with self._lock:
             process, conn = self._process, self._conn
+            if conn is not None:  # it stops once the forecast in hand is sent
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(("stop",))
             self._drop(terminate=False)
         if process is not None:
             process.join(timeout=10)
