@@ -49,11 +49,9 @@ MIN_NODE_WEIGHT = 1e-9
 TAIL_SD = 12.0
 TAIL_MIN_SHAPE = 4.0
 TAIL_MIN_MEAN = 1.0
-#: Points of the first, coarse grid of days that brackets each quantile.
+#: Points of the first, coarse grid of days that brackets each quantile when neither a
+#: coarser rule's guesses nor simulated brackets are given.
 GRID_POINTS = 24
-#: Around a guess from a coarser rule, the first bracket is ± this share (at least days).
-NEAR_SHARE = 0.04
-NEAR_DAYS = 3.0
 
 
 @functools.lru_cache(maxsize=16)

@@ -145,28 +145,22 @@ class RateDraws:
         knots = self.knots[:p]
         groups = knots.shape[1]
         g = self.trend[:p]  # (p, 1): broadcast along each row
-
-        def errors() -> np.errstate:
-            return np.errstate(divide="ignore", invalid="ignore", over="ignore")
-
-        if groups == 1:
-            # Every site open already (one segment from day 0): no per-arrival gather.
-            r = self.rate[:p, :1]
-            with errors():
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if groups == 1:
+                # Every site open already (one segment from day 0): no per-arrival gather.
+                r = self.rate[:p, :1]
                 x = (e - knots[:, :1]) / r
-            start: np.ndarray | float = self.offsets[0]
-        else:
-            width = float(max(knots[:, -1].max(), e.max())) + 1.0
-            shift = np.arange(p, dtype=float)[:, None] * width
-            found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
-            seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
-            np.clip(seg, 0, groups - 1, out=seg)
-            rows = np.arange(p)[:, None]
-            r = self.rate[:p][rows, seg]
-            with errors():
+                start: np.ndarray | float = self.offsets[0]
+            else:
+                width = float(max(knots[:, -1].max(), e.max())) + 1.0
+                shift = np.arange(p, dtype=float)[:, None] * width
+                found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
+                seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
+                np.clip(seg, 0, groups - 1, out=seg)
+                rows = np.arange(p)[:, None]
+                r = self.rate[:p][rows, seg]
                 x = (e - knots[rows, seg]) / r
-            start = self.offsets[seg]
-        with errors():
+                start = self.offsets[seg]
             small = np.abs(g) < 1e-12
             never = ~(r > 0)
             if small.all():  # no trend on these paths: u = x
