@@ -131,6 +131,36 @@ def test_inversion_with_every_site_open_already():
             assert np.isinf(draws.invert(np.array([[5.0, 10.5]] * 5))[4, 1])
 
 
+def test_inversion_finds_each_arrivals_opening_group_in_order_or_not():
+    """Six opening groups (one recruiting nobody), paths with and without a trend: every
+    arrival's time brings the path's intensity to it (checked through
+    ``cumulative_intensity``, which searches the offsets, not the knots), or the path never
+    gets there; and arrivals in order along a row (the chart's, placed among the knots the
+    other way round) invert to exactly what the same arrivals shuffled do."""
+    rng = np.random.default_rng(7)
+    paths = 40
+    offsets = np.array([0.0, 10.0, 30.0, 31.0, 90.0, 200.0])
+    rates = rng.gamma(2.0, 0.05, (paths, len(offsets)))
+    rates[:, 2] = 0.0  # a group that opens and recruits nobody: two equal knots
+    rates[5] = 0.0  # a path recruiting nobody at all
+    gamma = np.where(np.arange(paths) % 3 == 0, 0.0, rng.normal(0.0, 0.004, paths))
+    gamma[7] = 0.05  # slows so fast that most arrivals never come
+    draws = fc.RateDraws(offsets, rates, np.full(paths, 0.1), gamma)
+    e = np.cumsum(rng.standard_exponential((paths, 30)), axis=1)  # in order along each row
+    t = draws.invert(e)
+    reached = np.isfinite(t)
+    assert not reached[5].any() and not reached[7].all() and reached.mean() > 0.5
+    for p, m in zip(*np.nonzero(reached), strict=True):
+        assert draws.cumulative_intensity(t[p, m])[p, 0] == pytest.approx(e[p, m], rel=1e-9)
+    assert set(np.nonzero(~reached)[0]) == {5, 7}
+    # The slowing path never gets past its total intensity: ∫Λ by day 200 + rate·(1/γ).
+    total = draws.cumulative_intensity(200.0)[7, 0] + draws.rate[7, -1] / 0.05
+    assert np.all(e[7][~reached[7]] >= total) and np.all(e[7][reached[7]] < total)
+    order = np.argsort(rng.random(e.shape), axis=1)
+    shuffled = np.take_along_axis(e, order, axis=1)
+    np.testing.assert_array_equal(draws.invert(shuffled), np.take_along_axis(t, order, axis=1))
+
+
 def test_slowing_path_may_never_reach_the_target():
     """Rate 0.1/day decaying at γ = 0.01/day: the remaining intensity is 0.1/0.01 = 10, so
     P(10 more never come) = P(Poisson(10) ≤ 9) = 0.458."""

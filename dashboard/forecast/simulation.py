@@ -137,9 +137,9 @@ class RateDraws:
     def invert(self, e: np.ndarray) -> np.ndarray:
         """Times t with ∫_0^t Λ = e, for an array e of shape (p, m) on the first p paths.
 
-        Find each e's segment among the path's knots (one batched searchsorted: row r is
-        shifted by r·width so all rows stay sorted in one flat array), then
-        t = offset + (e − knot) / rate. inf where the rate stays 0.
+        Find each e's segment among the path's knots, then t = offset + (e − knot) / rate
+        (or its trend form); inf where the rate stays 0. Why the care: the accrual chart
+        inverts a thousand paths × every patient still to come on each new date.
         """
         p, m = e.shape
         knots = self.knots[:p]
@@ -149,33 +149,61 @@ class RateDraws:
             if groups == 1:
                 # Every site open already (one segment from day 0): no per-arrival gather.
                 r = self.rate[:p, :1]
-                x = (e - knots[:, :1]) / r
+                x = e - knots[:, :1]
                 start: np.ndarray | float = self.offsets[0]
             else:
-                width = float(max(knots[:, -1].max(), e.max())) + 1.0
-                shift = np.arange(p, dtype=float)[:, None] * width
-                found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
-                seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
-                np.clip(seg, 0, groups - 1, out=seg)
-                rows = np.arange(p)[:, None]
-                r = self.rate[:p][rows, seg]
-                x = (e - knots[rows, seg]) / r
-                start = self.offsets[seg]
-            small = np.abs(g) < 1e-12
+                seg = self._segments(knots, e)
+                flat = seg + np.arange(p)[:, None] * groups
+                r = np.take(self.rate[:p].ravel(), flat)
+                x = e - np.take(knots.ravel(), flat)
+                start = np.take(self.offsets, seg)
+            x /= r
             never = ~(r > 0)
+            small = np.abs(g) < 1e-12
             if small.all():  # no trend on these paths: u = x
                 u = x
             else:
                 # Invert (1 − e^{−γu})/γ = x: u = −ln(1 − γx)/γ; no solution when γx ≥ 1 (a
-                # slowing path whose remaining intensity never gets there).
-                arg = 1.0 - g * x
-                u = np.where(
-                    small, x, -np.log(np.where(arg > 0, arg, 1.0)) / np.where(small, 1.0, g)
-                )
-                never = never | (~small & ~(arg > 0))
-            t = start + u
+                # slowing path whose remaining intensity never gets there). In place: the
+                # chart's arrays hold tens of thousands of arrivals.
+                arg = g * x
+                np.subtract(1.0, arg, out=arg)
+                beyond = ~(arg > 0)
+                arg[beyond] = 1.0
+                u = np.log(arg, out=arg)
+                u /= np.where(small, 1.0, g)
+                np.negative(u, out=u)
+                if small.any():
+                    flat_rows = small[:, 0]
+                    u[flat_rows] = x[flat_rows]
+                never = never | (beyond & ~small)
+            t = u + start
         t[never | ~np.isfinite(t)] = np.inf
         return t
+
+    @staticmethod
+    def _segments(knots: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Per element of e (p, m), the index g of the last knot ≤ it on its row (knot 0 is 0).
+
+        Rows are searched at once in one flat sorted array (row r shifted by r·width). When
+        every row of e is nondecreasing (the chart's cumulative sums; one column) the knots
+        are placed among the e instead: fewer searches (paths × openings, not paths ×
+        arrivals), and a running count along each row gives the same indices.
+        """
+        p, m = e.shape
+        groups = knots.shape[1]
+        width = float(max(knots[:, -1].max(), e.max())) + 1.0
+        shift = np.arange(p, dtype=float)[:, None] * width
+        if m > 1 and not np.all(e[:, 1:] >= e[:, :-1]):
+            found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
+            seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
+            return np.clip(seg, 0, groups - 1, out=seg)
+        # Knot g ≥ 1 of row r lands before the first e ≥ it: every e from there on has it.
+        # Positions are per row in [0, m] (m: after every e), marked in a (p, m + 1) array.
+        before = np.searchsorted((e + shift).ravel(), (knots[:, 1:] + shift).ravel(), side="left")
+        rows = np.repeat(np.arange(p), groups - 1)
+        marks = np.bincount(before + rows, minlength=p * (m + 1)).reshape(p, m + 1)
+        return np.cumsum(marks[:, :m], axis=1)
 
     def arrival_times(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Time (days after as_of) of the n-th further randomization on each path; inf if never.
