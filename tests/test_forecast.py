@@ -263,6 +263,24 @@ def test_hessian_matches_finite_differences():
     np.testing.assert_allclose(fc.negbin_hessian(u, v, k, tau), fd, rtol=1e-4)
 
 
+def test_grid_hessians_at_once_are_the_hessians_row_by_row():
+    """The trend grid's fit takes every row's Hessian in one array step: the same numbers,
+    to the last bit, as :func:`negbin_hessian` row by row (which the finite differences
+    above check), over sites, counts and parameters drawn at random."""
+    from dashboard.forecast.gamma_fit import _negbin_hessians
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        sites, rows = int(rng.integers(1, 120)), int(rng.integers(1, 14))
+        k = rng.poisson(rng.uniform(0, 15), sites).astype(float)
+        exposure = rng.uniform(0.5, 1500.0, (rows, sites))
+        u, v = rng.normal(0, 2, rows), rng.normal(4, 2, rows)
+        at_once = _negbin_hessians(u, v, k, exposure)
+        for row in range(rows):
+            one = fc.negbin_hessian(u[row], v[row], k, exposure[row])
+            np.testing.assert_array_equal(at_once[row], one)
+
+
 def test_fit_refuses_data_without_randomizations():
     with pytest.raises(ValueError, match="no randomization"):
         fc.fit_gamma_rates([0, 0, 0], [100, 200, 300])

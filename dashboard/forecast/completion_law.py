@@ -91,7 +91,9 @@ def negbin_tail(n: int, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
             p = _negbin_tail_by_sum(n, shape, x)
         else:
             p = special.betainc(float(n), shape, x)
-        out[mid] = np.where(spread, p, special.gammainc(float(n), mu))
+        if not spread.all():  # no variance: a plain Poisson tail (only there: as dear)
+            p[~spread] = special.gammainc(float(n), mu[~spread])
+        out[mid] = p
     return out
 
 

@@ -86,6 +86,27 @@ def negbin_hessian(log_alpha: float, log_beta: float, k: np.ndarray, tau: np.nda
     return -np.array([[l_uu, ab_l_ab], [ab_l_ab, l_vv]], dtype=float)
 
 
+def _negbin_hessians(
+    log_alpha: np.ndarray, log_beta: np.ndarray, k: np.ndarray, exposure: np.ndarray
+) -> np.ndarray:
+    """:func:`negbin_hessian` for each row of ``exposure`` (rows × sites) at its own
+    (ln α, ln β): shape (rows, 2, 2). α and β come from :func:`math.exp` as there (numpy's
+    exp may differ in the last bit), and each sum runs along a contiguous row, as the
+    1-d sums do."""
+    a = np.array([math.exp(float(u)) for u in log_alpha])[:, None]
+    b = np.array([math.exp(float(v)) for v in log_beta])[:, None]
+    tau = exposure
+    l_a = np.sum(-np.log1p(tau / b) + special.digamma(a + k) - special.digamma(a), axis=1)
+    l_b = np.sum(a / b - (a + k) / (b + tau), axis=1)
+    l_aa = np.sum(special.polygamma(1, a + k) - special.polygamma(1, a), axis=1)
+    b2_l_bb = np.sum((a + k) * (b / (b + tau)) ** 2 - a, axis=1)
+    ab_l_ab = np.sum(a * tau / (b + tau), axis=1)
+    a, b = a[:, 0], b[:, 0]
+    l_uu = a * a * l_aa + a * l_a
+    l_vv = b2_l_bb + b * l_b
+    return -np.stack([np.stack([l_uu, ab_l_ab], axis=1), np.stack([ab_l_ab, l_vv], axis=1)], axis=1)
+
+
 def _checked_counts(k: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Which sites carry information (τ > 0); ValueError when the rates cannot be estimated."""
     keep = tau > 0
@@ -134,10 +155,17 @@ def fit_gamma_grid(
     k, exposure = k[keep], exposure[:, keep]
     u_max, u_min = math.log(alpha_max), math.log(ALPHA_MIN)
     us, vs, lls, conv = fit_profile_grid(k, exposure, alpha_max)
+    bounds = [float(u) >= u_max - 1e-6 or float(u) <= u_min + 1e-6 for u in us]
+    inside = [row for row, at_bound in enumerate(bounds) if not at_bound]
+    # The interior rows' Hessians at once (one array step per term for the ~13 rows of the
+    # trend grid, not 13 small calls): the same numbers as negbin_hessian row by row.
+    hessians = dict(
+        zip(inside, _negbin_hessians(us[inside], vs[inside], k, exposure[inside]), strict=True)
+    )
     fits: list[GammaFit] = []
     for row, (u, v, ll, ok) in enumerate(zip(us, vs, lls, conv, strict=True)):
         u, v = float(u), float(v)
-        at_bound = u >= u_max - 1e-6 or u <= u_min + 1e-6
+        at_bound = bounds[row]
         cov = None
         note = None
         if at_bound:
@@ -145,7 +173,7 @@ def fit_gamma_grid(
                 " (no over-dispersion between sites)" if u >= u_max - 1e-6 else ""
             )
         else:
-            cov = covariance_from_hessian(negbin_hessian(u, v, k, exposure[row]))
+            cov = covariance_from_hessian(hessians[row])
             if cov is None:
                 note = "Hessian of the likelihood not positive definite at the maximum"
         fits.append(

@@ -48,6 +48,11 @@ def ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
     if days <= 0 or len(g) == 0:
         return np.zeros(len(g))
     values, index = np.unique(g, return_inverse=True)
+    return _ramp_by_value(values, days, ramp)[np.ravel(index)]
+
+
+def _ramp_by_value(values: np.ndarray, days: float, ramp: float) -> np.ndarray:
+    """:func:`ramp_exposure` for each distinct γ in ``values`` (days > 0)."""
     a = min(days, ramp) if ramp > 0 else 0.0
     small = np.abs(values) < 1e-12
     safe = np.where(small, 1.0, values)
@@ -59,7 +64,7 @@ def ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
     else:
         rising = np.zeros(len(values))
     flat = np.where(small, days - a, np.exp(-x) * -np.expm1(-safe * (days - a)) / safe)
-    return (rising + flat)[np.ravel(index)]
+    return rising + flat
 
 
 class NewSiteRates:
@@ -129,7 +134,8 @@ def sites_needed_table(
     from the first TABLE_MAX_PATHS paths (or ``max_paths``, when fewer)."""
     p = min(draws.paths, TABLE_MAX_PATHS, max_paths or TABLE_MAX_PATHS)
     rng = rng or np.random.default_rng(0)
-    gamma = draws.trend[:p, 0]
+    # The paths' distinct γ, found once: every row's exposure is computed per γ value.
+    gamma_values, gamma_index = np.unique(draws.trend[:p, 0], return_inverse=True)
     a, b = np.asarray(alpha)[:p], np.asarray(beta)[:p]
     tables: list[SitesNeededDeadline] = []
     # The summed rates of k new sites depend on k only (not on the lag or the deadline):
@@ -151,7 +157,11 @@ def sites_needed_table(
             continue
         base = draws.cumulative_intensity(days)[:p, 0]
         for lag in lags:
-            expo = ramp_exposure(gamma, days - lag, ramp_days)
+            expo = (
+                _ramp_by_value(gamma_values, days - lag, ramp_days)[np.ravel(gamma_index)]
+                if days - lag > 0
+                else np.zeros(p)
+            )
 
             def prob(k: int, base: np.ndarray = base, expo: np.ndarray = expo) -> float:
                 if remaining <= 0:
