@@ -136,7 +136,8 @@ def test_inversion_finds_each_arrivals_opening_group_in_order_or_not():
     arrival's time brings the path's intensity to it (checked through
     ``cumulative_intensity``, which searches the offsets, not the knots), or the path never
     gets there; and arrivals in order along a row (the chart's, placed among the knots the
-    other way round) invert to exactly what the same arrivals shuffled do."""
+    other way round) invert to exactly what the same arrivals shuffled, or fewer of them,
+    do."""
     rng = np.random.default_rng(7)
     paths = 40
     offsets = np.array([0.0, 10.0, 30.0, 31.0, 90.0, 200.0])
@@ -159,6 +160,8 @@ def test_inversion_finds_each_arrivals_opening_group_in_order_or_not():
     order = np.argsort(rng.random(e.shape), axis=1)
     shuffled = np.take_along_axis(e, order, axis=1)
     np.testing.assert_array_equal(draws.invert(shuffled), np.take_along_axis(t, order, axis=1))
+    # Fewer arrivals than later openings per row: the plain search, the same times.
+    np.testing.assert_array_equal(draws.invert(e[:, :3]), t[:, :3])
 
 
 def test_slowing_path_may_never_reach_the_target():

@@ -186,15 +186,16 @@ class RateDraws:
         """Per element of e (p, m), the index g of the last knot ≤ it on its row (knot 0 is 0).
 
         Rows are searched at once in one flat sorted array (row r shifted by r·width). When
-        every row of e is nondecreasing (the chart's cumulative sums; one column) the knots
-        are placed among the e instead: fewer searches (paths × openings, not paths ×
-        arrivals), and a running count along each row gives the same indices.
+        every row of e is nondecreasing (the chart's cumulative sums; one column) and a row
+        has more arrivals than later openings, the knots are placed among the e instead:
+        fewer searches (paths × openings, not paths × arrivals), and a running count along
+        each row gives the same indices.
         """
         p, m = e.shape
         groups = knots.shape[1]
         width = float(max(knots[:, -1].max(), e.max())) + 1.0
         shift = np.arange(p, dtype=float)[:, None] * width
-        if m > 1 and not np.all(e[:, 1:] >= e[:, :-1]):
+        if groups - 1 > m or (m > 1 and not np.all(e[:, 1:] >= e[:, :-1])):
             found = np.searchsorted((knots + shift).ravel(), (e + shift).ravel(), side="right")
             seg = found.reshape(p, m) - np.arange(p)[:, None] * groups - 1
             return np.clip(seg, 0, groups - 1, out=seg)
