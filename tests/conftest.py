@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,26 @@ os.environ.setdefault("RECRUITMENT_DASHBOARD_WARM_UP", "0")
 # Likewise the forecast's companion process (dashboard.page.forecast_process): hundreds of
 # apps are created in tests; the browser page fixture and test_forecast_process turn it on.
 os.environ.setdefault("RECRUITMENT_DASHBOARD_FORECAST_PROCESS", "0")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_files_in_the_test_area(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every temporary file of the session, this process's and its children's (servers,
+    Chromium), under pytest's own temporary area, which pytest removes in turn.
+
+    Why: each app keeps its held uploads in a folder of the system's temporary area named
+    after its data dir (:func:`dashboard.pending_uploads.default_upload_dir`); a run of
+    the suite creates hundreds of data dirs, and left as many folders in /tmp.
+    """
+    place = tmp_path_factory.mktemp("tmp")
+    before = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(place), str(place)
+    yield place
+    if before[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before[0]
+    tempfile.tempdir = before[1]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,7 +306,9 @@ def test_alice_uploads_a_french_export_previews_and_confirms(
         for site in ("02", "03", "05", "12", "22", "26", "39", "45"):
             assert site in new_sites
         assert b"FR-PAT" not in (data_dir / "enrollment.csv").read_bytes()  # not yet
-        page.screenshot(path="/tmp/data-page-preview.png", full_page=True)
+        page.screenshot(
+            path=str(Path(tempfile.gettempdir()) / "data-page-preview.png"), full_page=True
+        )
         page.click("#data-confirm")
         page.wait_for_selector("#data-status .alert-success", timeout=30_000)
         assert "Imported 14 patients" in page.inner_text("#data-status")

@@ -10,6 +10,7 @@ tests/test_first_day.py. (The snapshot of the same data: tests/test_first_day.py
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def test_page_with_no_activation_dates(browser_context, no_dates_url):
         timeline = _text(page, "#site-activation")
         assert "no activation date" in timeline
         assert "registry says not yet recruiting" in _text(page, "#sites-grid")
-        page.screenshot(path="/tmp/issue11-no-dates.png", full_page=True)
+        page.screenshot(
+            path=str(Path(tempfile.gettempdir()) / "issue11-no-dates.png"), full_page=True
+        )
         watched.assert_clean()
     finally:
         watched.close()
@@ -81,7 +84,9 @@ def test_page_with_partial_activation_dates(browser_context, partial_url):
         assert "activation date after first patient" in timeline  # site 12's typo, drawn
         assert "no activation date" in timeline  # sites 22 and 31 have none
         assert "Data: activation date after first randomization" in _text(page, "#sites-grid")
-        page.screenshot(path="/tmp/issue11-partial.png", full_page=True)
+        page.screenshot(
+            path=str(Path(tempfile.gettempdir()) / "issue11-partial.png"), full_page=True
+        )
         watched.assert_clean()
     finally:
         watched.close()
@@ -94,7 +99,9 @@ def test_page_as_of_before_the_trial_start(browser_context, partial_url):
         page.wait_for_selector("#before-start", timeout=30_000)
         assert "before the trial start 2023-02-02" in _text(page, "#before-start")
         assert _text(page, "#kpi-randomized-value") == "0"
-        page.screenshot(path="/tmp/issue11-before-start.png", full_page=True)
+        page.screenshot(
+            path=str(Path(tempfile.gettempdir()) / "issue11-before-start.png"), full_page=True
+        )
         watched.assert_clean()
     finally:
         watched.close()
