@@ -337,15 +337,22 @@ def binned_count_quantiles(bins: np.ndarray, points: int, qs: Sequence[float]) -
 
     For integer counts X_p, the k-th smallest (0-based) is #{c ≥ 1: #{p: X_p ≥ c} ≥ m − k},
     and X_p(g) ≥ c ⇔ bins[p, c − 1] ≤ g: so per arrival c only the (m − k − 1)-th smallest
-    bin is needed (one partition of paths × cap, cap ≪ points), and the count by g is the
-    number of those at most g. Equal to :func:`_count_quantiles` of the counts.
+    bin is needed, and the count by g is the number of those at most g. The bins are small
+    whole numbers (grid points), so that order statistic is read off each arrival's
+    cumulative histogram of bins (one bincount of paths × cap, ~5× cheaper than
+    partitioning it). Equal to :func:`_count_quantiles` of the counts.
     """
     m, cap = bins.shape
     grid = np.arange(points)
     if cap == 0 or m == 0:
         return np.zeros((len(qs), points), dtype=np.int64)
     ranks = [m - k - 1 for k in _ranks(m, qs)]
-    ordered = np.partition(bins, sorted(set(ranks)), axis=0)[ranks]  # (qs, cap), rows sorted
+    top = int(bins.max()) + 1
+    flat = (np.arange(cap) * top + bins).ravel()
+    below = np.cumsum(np.bincount(flat, minlength=cap * top).reshape(cap, top), axis=1)
+    # The r-th smallest bin of arrival c: the first bin value with more than r paths at or
+    # below it (the last column holds all m paths, so there always is one).
+    ordered = np.stack([(below > r).argmax(axis=1) for r in ranks])  # (qs, cap), rows sorted
     return np.stack([np.searchsorted(row, grid, side="right") for row in ordered])
 
 
