@@ -471,11 +471,14 @@ def _chart(
         # Many to go: one Poisson count per grid point is cheaper than every arrival.
         lam = draws.cumulative_intensity(grid)[:CHART_MAX_PATHS]
         qs = _count_quantiles(total + np.minimum(rng.poisson(lam), cap), levels)
+    # Whole days and counts as Python dates and ints, converted by numpy all at once.
+    days = np.datetime64(cut, "D") + grid.astype(np.int64).astype("timedelta64[D]")
+    bands = [tuple(row) for row in np.asarray(qs, dtype=np.int64).tolist()]
     return ChartPaths(
-        dates=tuple(cut + dt.timedelta(days=int(d)) for d in grid),
-        median=tuple(int(v) for v in qs[0]),
-        lo80=tuple(int(v) for v in qs[1]),
-        hi80=tuple(int(v) for v in qs[2]),
-        lo95=tuple(int(v) for v in qs[3]),
-        hi95=tuple(int(v) for v in qs[4]),
+        dates=tuple(days.tolist()),
+        median=bands[0],
+        lo80=bands[1],
+        hi80=bands[2],
+        lo95=bands[3],
+        hi95=bands[4],
     )
