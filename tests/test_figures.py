@@ -400,3 +400,14 @@ def test_bar_and_activation_hovers_name_the_site_and_its_numbers():
     assert "Activation → first patient: 26 days" in hovers["01"]
     pending = _trace(fig, "Not activated")
     assert "Not activated by the as-of date" in _hover_texts(pending)[0]
+    # Dates a site does not have are said so in words, never "nan" or "null" (pandas' str
+    # columns turned the missing dates into NaN, which the hover wrote as null).
+    assert pending.customdata[0][4:6] == ["not known", "—"]
+    assert "Activation: not known" in _hover_texts(pending)[0]
+    waiting_on = dt.date(2024, 6, 10)  # site 04 activated 2024-06-01, first patient 06-28
+    fig = activation_figure(
+        _table(data, waiting_on), as_of=waiting_on, trial_start=data.trial.start_date
+    )
+    waiting = [t for t in fig.data if t.name and t.name.startswith("No patient yet")][0]
+    assert waiting.customdata[0][4:6] == ["2024-06-01", "—"]
+    assert "First randomization: —" in _hover_texts(waiting)[0]

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -81,6 +82,20 @@ def _hover_data(r: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _bar_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The bars' rows, largest count first (then by site id), with their labels: the
+    records of ``table.sort_values(["randomized", "site_id"], ascending=[False, True])``
+    with a string ``site_id`` and a ``label``, sorted on the arrays (np.lexsort is stable,
+    as that sort is)."""
+    site_ids = table["site_id"].astype(str).tolist()
+    randomized = table["randomized"].to_numpy()
+    order = np.lexsort((np.asarray(site_ids, dtype=str), -randomized)).tolist()
+    columns = {c: theme.column_values(table[c]) for c in BAR_COLUMNS if c in table}
+    columns["site_id"] = site_ids
+    columns["label"] = site_labels(table)
+    return theme.ordered_records(columns, order)
+
+
 def site_bar_figure(
     table: pd.DataFrame,
     *,
@@ -96,9 +111,7 @@ def site_bar_figure(
     """
     highlighted_set = None if highlighted is None else {str(s) for s in highlighted}
     selected_set = {str(s) for s in selected}
-    ordered = table.sort_values(["randomized", "site_id"], ascending=[False, True])
-    ordered = ordered.assign(site_id=ordered["site_id"].astype(str), label=site_labels(ordered))
-    records = theme.records(ordered[[c for c in (*BAR_COLUMNS, "label") if c in ordered]])
+    records = _bar_records(table)
     data: list[dict[str, Any]] = []
     present = {r["status"] for r in records}
     statuses = [s for s in LOCATION_STATUSES if s in present]

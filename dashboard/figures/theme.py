@@ -7,6 +7,7 @@ that introduces a new status never draws an uncoloured marker.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -112,21 +113,33 @@ def axis_style(**overrides: Any) -> dict[str, Any]:
     return style
 
 
+def column_values(series: pd.Series) -> list[Any]:
+    """One column as :func:`records` puts it in the row dicts (``tolist``; a missing value
+    of an object or extension column reads None, as in pandas' own records)."""
+    listed = series.tolist()
+    if series.dtype == object or isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+        listed = [None if v is pd.NA else v for v in listed]
+    return listed
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``frame.to_dict("records")``, the same values, built column by column (pandas boxes
     value by value: ~100 ms for 2,000 sites, each figure, each click)."""
     columns = [str(c) for c in frame.columns]
     if len(set(columns)) != len(columns) or not all(isinstance(c, str) for c in frame.columns):
         return frame.to_dict("records")  # type: ignore[return-value]  # keys: the frame's own labels
-    values = []
-    for column in frame.columns:
-        series = frame[column]
-        listed = series.tolist()
-        if series.dtype == object or isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
-            # as pandas' own records: a missing value of these columns reads None
-            listed = [None if v is pd.NA else v for v in listed]
-        values.append(listed)
+    values = [column_values(frame[column]) for column in frame.columns]
     return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def ordered_records(columns: dict[str, list[Any]], order: Sequence[int]) -> list[dict[str, Any]]:
+    """Row dicts of ``columns`` (name → one value per site, in the table's order), taken in
+    ``order``: what :func:`records` gives for the table sorted that way, without building
+    the sorted frame (an ``iloc``, an ``assign`` and a column selection cost ~1 ms a figure
+    even at 46 sites, on every new date)."""
+    names = list(columns)
+    values = [columns[name] for name in names]
+    return [dict(zip(names, [v[i] for v in values], strict=True)) for i in order]
 
 
 def iso_days(column: pd.Series) -> list[str | None]:
