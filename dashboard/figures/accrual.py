@@ -36,13 +36,6 @@ def _change_points(series: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     return series.iloc[np.flatnonzero(changed)]
 
 
-def _iso_days(dates: pd.Series) -> list[str]:
-    """YYYY-MM-DD of each date (numpy's formatting when they are datetimes already)."""
-    if pd.api.types.is_datetime64_dtype(dates.dtype):
-        return np.datetime_as_string(dates.to_numpy().astype("datetime64[D]")).tolist()
-    return pd.to_datetime(dates).dt.strftime("%Y-%m-%d").tolist()
-
-
 def forecast_band(forecast: Mapping[str, Any], level: str) -> tuple[list | None, list | None]:
     """Lower and upper values of the ``level`` ("80" or "95") band of a forecast dict.
 
@@ -218,7 +211,7 @@ def accrual_figure(
         )
     if len(series):
         steps = _change_points(series, ["screened", "randomized"])
-        x = _iso_days(steps["date"])
+        x = theme.iso_days(steps["date"])
         data.append(
             {
                 "type": "scatter",

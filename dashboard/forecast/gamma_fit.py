@@ -74,33 +74,26 @@ def negbin_hessian(log_alpha: float, log_beta: float, k: np.ndarray, tau: np.nda
     ℓ_uv = αβ ℓ_αβ (the gradient terms vanish at an interior maximum, kept for checks).
     """
     k, tau = _check_data(k, tau)
-    a, b = math.exp(log_alpha), math.exp(log_beta)
-    l_a = np.sum(-np.log1p(tau / b) + special.digamma(a + k) - special.digamma(a))
-    l_b = np.sum(a / b - (a + k) / (b + tau))
-    l_aa = np.sum(special.polygamma(1, a + k) - special.polygamma(1, a))
-    # β²ℓ_ββ = Σ[(α+k)β²/(β+τ)² − α], kept in that form for precision.
-    b2_l_bb = np.sum((a + k) * (b / (b + tau)) ** 2 - a)
-    ab_l_ab = np.sum(a * tau / (b + tau))  # αβ(1/β − 1/(β+τ)) = ατ/(β+τ)
-    l_uu = a * a * l_aa + a * l_a
-    l_vv = b2_l_bb + b * l_b
-    return -np.array([[l_uu, ab_l_ab], [ab_l_ab, l_vv]], dtype=float)
+    return _negbin_hessians(np.array([log_alpha]), np.array([log_beta]), k, tau[None, :])[0]
 
 
 def _negbin_hessians(
     log_alpha: np.ndarray, log_beta: np.ndarray, k: np.ndarray, exposure: np.ndarray
 ) -> np.ndarray:
     """:func:`negbin_hessian` for each row of ``exposure`` (rows × sites) at its own
-    (ln α, ln β): shape (rows, 2, 2). α and β come from :func:`math.exp` as there (numpy's
-    exp may differ in the last bit), and each sum runs along a contiguous row, as the
-    1-d sums do."""
+    (ln α, ln β): shape (rows, 2, 2). The trend grid takes its ~13 rows in one array step
+    per term; a row's numbers do not depend on the others (α and β come from
+    :func:`math.exp`, whose last bit numpy's exp may not match, and each sum runs along one
+    contiguous row)."""
     a = np.array([math.exp(float(u)) for u in log_alpha])[:, None]
     b = np.array([math.exp(float(v)) for v in log_beta])[:, None]
     tau = exposure
     l_a = np.sum(-np.log1p(tau / b) + special.digamma(a + k) - special.digamma(a), axis=1)
     l_b = np.sum(a / b - (a + k) / (b + tau), axis=1)
     l_aa = np.sum(special.polygamma(1, a + k) - special.polygamma(1, a), axis=1)
+    # β²ℓ_ββ = Σ[(α+k)β²/(β+τ)² − α], kept in that form for precision.
     b2_l_bb = np.sum((a + k) * (b / (b + tau)) ** 2 - a, axis=1)
-    ab_l_ab = np.sum(a * tau / (b + tau), axis=1)
+    ab_l_ab = np.sum(a * tau / (b + tau), axis=1)  # αβ(1/β − 1/(β+τ)) = ατ/(β+τ)
     a, b = a[:, 0], b[:, 0]
     l_uu = a * a * l_aa + a * l_a
     l_vv = b2_l_bb + b * l_b

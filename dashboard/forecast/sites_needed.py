@@ -44,11 +44,16 @@ def ramp_exposure(gamma: np.ndarray, days: float, ramp: float) -> np.ndarray:
     (a²/(2·ramp) at γ = 0); then ∫_a^days e^{−γs} ds = e^{−γa}·(1 − e^{−γ(days − a)})/γ.
     Computed once per distinct γ (13 on the trend grid), gathered per path.
     """
-    g = np.asarray(gamma, float)
-    if days <= 0 or len(g) == 0:
-        return np.zeros(len(g))
-    values, index = np.unique(g, return_inverse=True)
-    return _ramp_by_value(values, days, ramp)[np.ravel(index)]
+    values, index = np.unique(np.asarray(gamma, float), return_inverse=True)
+    return _ramp_per_path(values, np.ravel(index), days, ramp)
+
+
+def _ramp_per_path(values: np.ndarray, index: np.ndarray, days: float, ramp: float) -> np.ndarray:
+    """:func:`ramp_exposure` from the paths' distinct γ (``values``) and each path's
+    position in them (``index``): the table finds those once for all its rows."""
+    if days <= 0 or len(index) == 0:
+        return np.zeros(len(index))
+    return _ramp_by_value(values, days, ramp)[index]
 
 
 def _ramp_by_value(values: np.ndarray, days: float, ramp: float) -> np.ndarray:
@@ -136,6 +141,7 @@ def sites_needed_table(
     rng = rng or np.random.default_rng(0)
     # The paths' distinct γ, found once: every row's exposure is computed per γ value.
     gamma_values, gamma_index = np.unique(draws.trend[:p, 0], return_inverse=True)
+    gamma_index = np.ravel(gamma_index)
     a, b = np.asarray(alpha)[:p], np.asarray(beta)[:p]
     tables: list[SitesNeededDeadline] = []
     # The summed rates of k new sites depend on k only (not on the lag or the deadline):
@@ -157,11 +163,7 @@ def sites_needed_table(
             continue
         base = draws.cumulative_intensity(days)[:p, 0]
         for lag in lags:
-            expo = (
-                _ramp_by_value(gamma_values, days - lag, ramp_days)[np.ravel(gamma_index)]
-                if days - lag > 0
-                else np.zeros(p)
-            )
+            expo = _ramp_per_path(gamma_values, gamma_index, days - lag, ramp_days)
 
             def prob(k: int, base: np.ndarray = base, expo: np.ndarray = expo) -> float:
                 if remaining <= 0:
