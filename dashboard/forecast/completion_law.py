@@ -34,7 +34,7 @@ from scipy import special
 from .common import ALPHA_MAX, ALPHA_MIN
 from .precision import quantile_band_ranks
 from .simulation import decay_integral
-from .trend import PlanPrior, TrendPosterior, stratum_normal
+from .trend import PlanPrior, StratumNormal, TrendPosterior, stratum_normal
 
 #: Gauss–Hermite nodes on ln μ and on ln α given ln μ by default (:func:`parameter_nodes`;
 #: :func:`integrate_completion` walks :data:`RULES` instead).
@@ -149,8 +149,12 @@ def parameter_nodes(
     mu_nodes: int = MU_NODES,
     alpha_nodes: int = ALPHA_NODES,
     parameter_uncertainty: bool = True,
+    strata: list[tuple[int, StratumNormal]] | None = None,
 ) -> Nodes:
-    """The quadrature of the law of θ that the simulation draws paths from."""
+    """The quadrature of the law of θ that the simulation draws paths from.
+
+    ``strata``: :func:`kept_strata` of the same arguments when already known (the rules
+    of :func:`integrate_completion` share them)."""
     if not parameter_uncertainty:
         fit = posterior.fits[posterior.mode]
         return Nodes(
@@ -160,21 +164,32 @@ def parameter_nodes(
             np.array([posterior.gammas[posterior.mode]]),
             np.ones(1),
         )
+    if strata is None:
+        strata = kept_strata(posterior, k_total, prior)
+    kept = [j for j, _ in strata]
     xm, wm = _gauss_hermite(mu_nodes)
     xa, wa = _gauss_hermite(alpha_nodes)
     lo_u, hi_u = math.log(ALPHA_MIN), math.log(ALPHA_MAX)
+    # Every stratum's (ln μ, ln α) grid at once, stratum by stratum in order (the same
+    # numbers, in the same order, as one stratum at a time). Without a covariance ln α
+    # is fixed given ln μ: one node on it.
+    spread = [s.sd_u > 0 for _, s in strata]
+    groups = [strata] if len(set(spread)) <= 1 else [[one] for one in strata]
     alphas, betas, index, weights = [], [], [], []
-    kept = [j for j, w in enumerate(posterior.weights) if w > MIN_STRATUM_WEIGHT]
-    for pos, j in enumerate(kept):
-        s = stratum_normal(posterior.fits[j], k_total, prior)
-        m = (s.m_post + s.sd_m * xm)[:, None]
-        # Without a covariance ln α is fixed given ln μ: one node on it.
-        za, wz = (xa, wa) if s.sd_u > 0 else (np.zeros(1), np.ones(1))
-        u = np.clip(s.u_hat + s.slope * (m - s.m_hat) + s.sd_u * za[None, :], lo_u, hi_u)
+    pos = 0
+    for group in groups:
+        za, wz = (xa, wa) if group[0][1].sd_u > 0 else (np.zeros(1), np.ones(1))
+        col = np.array([[s.m_post, s.sd_m, s.u_hat, s.slope, s.m_hat, s.sd_u] for _, s in group])
+        m_post, sd_m, u_hat, slope, m_hat, sd_u = (c[:, None, None] for c in col.T)
+        m = m_post + sd_m * xm[None, :, None]  # (strata, μ nodes, 1)
+        u = np.clip(u_hat + slope * (m - m_hat) + sd_u * za[None, None, :], lo_u, hi_u)
+        w = np.array([posterior.weights[j] for j, _ in group])[:, None, None]
         alphas.append(np.exp(u).ravel())
         betas.append(np.exp(u - m).ravel())
-        index.append(np.full(u.size, pos, dtype=np.intp))
-        weights.append((posterior.weights[j] * wm[:, None] * wz[None, :]).ravel())
+        per = u.shape[1] * u.shape[2]
+        index.append(np.repeat(np.arange(pos, pos + len(group), dtype=np.intp), per))
+        weights.append((w * wm[None, :, None] * wz[None, None, :]).ravel())
+        pos += len(group)
     weight = np.concatenate(weights)
     # Nodes in the far tails of the rule (a 16-point rule's outer weights are ~1e-10) move
     # no probability visibly; leaving them out saves a quarter of the evaluations.
@@ -187,6 +202,43 @@ def parameter_nodes(
         np.asarray(posterior.gammas, float)[kept],
         weight / weight.sum(),
     )
+
+
+def kept_strata(
+    posterior: TrendPosterior, k_total: float, prior: PlanPrior | None
+) -> list[tuple[int, StratumNormal]]:
+    """The γ strata heavier than :data:`MIN_STRATUM_WEIGHT` (their index on the grid) and
+    the normal law of (ln μ, ln α) on each: the same for every rule."""
+    return [
+        (j, stratum_normal(posterior.fits[j], k_total, prior))
+        for j, w in enumerate(posterior.weights)
+        if w > MIN_STRATUM_WEIGHT
+    ]
+
+
+@dataclass(frozen=True)
+class OpenSites:
+    """What the open sites contribute on each γ of a grid, whatever the rule on (α, β):
+    sites with the same days open grouped (their counts summed), and per (γ, group) the
+    exposure so far and today's decay factor."""
+
+    gammas: np.ndarray
+    counts: np.ndarray
+    k_sum: np.ndarray
+    exposure: np.ndarray
+    today: np.ndarray
+
+    @classmethod
+    def of(cls, gammas: np.ndarray, k: np.ndarray, tau: np.ndarray) -> OpenSites:
+        # Sites with the same days open share β + E and e^{−γτ}: sum their k and count.
+        taus, inverse, counts = np.unique(
+            np.asarray(tau, float), return_inverse=True, return_counts=True
+        )
+        k_sum = np.bincount(np.ravel(inverse), weights=np.asarray(k, float), minlength=len(taus))
+        g = np.asarray(gammas, float)
+        exposure = decay_integral(g[:, None], taus[None, :])  # (γ, τ groups)
+        today = np.exp(-g[:, None] * taus[None, :])
+        return cls(g, counts, k_sum, exposure, today)
 
 
 class CompletionLaw:
@@ -204,19 +256,16 @@ class CompletionLaw:
         k: np.ndarray,
         tau: np.ndarray,
         planned_offsets: np.ndarray,
+        open_sites: OpenSites | None = None,
     ) -> None:
         self.nodes = nodes
-        k = np.asarray(k, float)
-        tau = np.asarray(tau, float)
-        # Sites with the same days open share β + E and e^{−γτ}: sum their k and count.
-        taus, inverse, counts = np.unique(tau, return_inverse=True, return_counts=True)
-        k_sum = np.bincount(np.ravel(inverse), weights=k, minlength=len(taus))
-        g = nodes.gammas
-        exposure = decay_integral(g[:, None], taus[None, :])  # (γ, τ groups)
-        today = np.exp(-g[:, None] * taus[None, :])
-        e = exposure[nodes.gamma_index]  # (nodes, groups)
-        c = today[nodes.gamma_index]
-        a = nodes.alpha[:, None] * counts[None, :] + k_sum[None, :]
+        if open_sites is None or not np.array_equal(open_sites.gammas, nodes.gammas):
+            open_sites = OpenSites.of(nodes.gammas, k, tau)
+        #: Shared with the laws of the other rules on the same γ grid.
+        self.open_sites = open_sites
+        e = open_sites.exposure[nodes.gamma_index]  # (nodes, groups)
+        c = open_sites.today[nodes.gamma_index]
+        a = nodes.alpha[:, None] * open_sites.counts[None, :] + open_sites.k_sum[None, :]
         b = nodes.beta[:, None] + e
         ratio = c / b
         self.mean_open = np.sum(a * ratio, axis=1)  # E rate today, per node
@@ -227,25 +276,34 @@ class CompletionLaw:
         self.prior_mean = nodes.alpha / nodes.beta
         self.prior_var = nodes.alpha / nodes.beta**2
 
-    def moments(self, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and variance of Λ(t) per node (rows) and t (columns)."""
+    def moments(
+        self, days: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of Λ(t) per node (rows: all, or those of ``rows``) and t
+        (columns)."""
         t = np.maximum(np.asarray(days, float), 0.0)
         g = self.nodes.gammas
-        d = decay_integral(g[:, None], t[None, :])[self.nodes.gamma_index]
-        mean = self.mean_open[:, None] * d
-        var = self.var_open[:, None] * d * d
+        index, mean_open, var_open = self.nodes.gamma_index, self.mean_open, self.var_open
+        prior_mean, prior_var = self.prior_mean, self.prior_var
+        if rows is not None:
+            index, mean_open, var_open = index[rows], mean_open[rows], var_open[rows]
+            prior_mean, prior_var = prior_mean[rows], prior_var[rows]
+        d = decay_integral(g[:, None], t[None, :])[index]
+        mean = mean_open[:, None] * d
+        var = var_open[:, None] * d * d
         if len(self.planned_offsets):
             since = np.maximum(t[None, :] - self.planned_offsets[:, None], 0.0)  # (offsets, t)
             dp = decay_integral(g[:, None, None], since[None, :, :])  # (γ, offsets, t)
-            m1 = np.einsum("o,got->gt", self.planned_counts, dp)[self.nodes.gamma_index]
-            m2 = np.einsum("o,got->gt", self.planned_counts, dp * dp)[self.nodes.gamma_index]
-            mean = mean + self.prior_mean[:, None] * m1
-            var = var + self.prior_var[:, None] * m2
+            m1 = np.einsum("o,got->gt", self.planned_counts, dp)[index]
+            m2 = np.einsum("o,got->gt", self.planned_counts, dp * dp)[index]
+            mean = mean + prior_mean[:, None] * m1
+            var = var + prior_var[:, None] * m2
         return mean, var
 
-    def conditional(self, n: int, days: np.ndarray) -> np.ndarray:
-        """P(N(t) ≥ n | θ) per node and t: the moment-matched negative binomial tail."""
-        return negbin_tail(n, *self.moments(days))
+    def conditional(self, n: int, days: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """P(N(t) ≥ n | θ) per node (all, or those of ``rows``) and t: the moment-matched
+        negative binomial tail."""
+        return negbin_tail(n, *self.moments(days, rows))
 
     def probability(self, n: int, days: np.ndarray) -> np.ndarray:
         """P(n more randomizations within each t of ``days``): the mixture over θ."""
@@ -263,9 +321,10 @@ class CompletionLaw:
             return 0.0
         # Λ(∞) = (rate today + planned) / γ on slowing nodes: the count is NB there.
         t_inf = 1e7 / max(float(g[slowing].min()), 1e-12)
-        with np.errstate(over="ignore", invalid="ignore"):  # growing nodes: discarded below
-            p = self.conditional(n, np.array([t_inf]))[:, 0]
-        return float(self.nodes.weight[slowing] @ (1.0 - p[slowing]))
+        rows = np.flatnonzero(slowing)
+        with np.errstate(over="ignore", invalid="ignore"):  # growing γ of the grid: unused
+            p = self.conditional(n, np.array([t_inf]), rows)[:, 0]
+        return float(self.nodes.weight[rows] @ (1.0 - p))
 
     def quantile_days(
         self,
@@ -445,9 +504,15 @@ def integrate_completion(
     is the numerical error of the median.
     """
 
+    # What every rule shares: the strata's normal laws and the open sites' exposures.
+    strata = kept_strata(posterior, k_total, prior) if parameter_uncertainty else None
+    shared: list[OpenSites] = []
+
     def law_for(rule: tuple[int, int]) -> CompletionLaw:
-        nodes = parameter_nodes(posterior, k_total, prior, *rule, parameter_uncertainty)
-        return CompletionLaw(nodes, k, tau, planned_offsets)
+        nodes = parameter_nodes(posterior, k_total, prior, *rule, parameter_uncertainty, strata)
+        law = CompletionLaw(nodes, k, tau, planned_offsets, shared[0] if shared else None)
+        shared[:] = [law.open_sites]
+        return law
 
     def difference(a: float, b: float) -> float:
         return 0.0 if math.isinf(a) and math.isinf(b) else abs(a - b)
