@@ -36,6 +36,22 @@ def _change_points(series: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     return series.iloc[np.flatnonzero(changed)]
 
 
+def observed_steps(series: pd.DataFrame) -> tuple[list[str], list[int], list[int]]:
+    """The cumulative screened and randomized step lines of :func:`accrual_figure`: ISO
+    days and counts where a count changes (and the first and last day).
+
+    Why apart: the page draws these while the forecast is still on its way (they do not
+    depend on it) and hands them to :func:`accrual_figure` through ``observed``."""
+    if not len(series):
+        return [], [], []
+    steps = _change_points(series, ["screened", "randomized"])
+    return (
+        theme.iso_days(steps["date"]),
+        [int(v) for v in steps["screened"]],
+        [int(v) for v in steps["randomized"]],
+    )
+
+
 def forecast_band(forecast: Mapping[str, Any], level: str) -> tuple[list | None, list | None]:
     """Lower and upper values of the ``level`` ("80" or "95") band of a forecast dict.
 
@@ -156,6 +172,7 @@ def accrual_figure(
     forecast: Mapping[str, Any] | None = None,
     height: int = 560,
     validate: bool = True,
+    observed: tuple[list[str], list[int], list[int]] | None = None,
 ) -> go.Figure | dict[str, Any]:
     """Cumulative accrual against plan.
 
@@ -166,7 +183,7 @@ def accrual_figure(
     ``forecast`` (optional): ``{"dates": [ISO...], "median": [...], "lo80": [...],
     "hi80": [...], "lo95": [...], "hi95": [...], "linear_date": ISO | None}`` (see
     :func:`forecast_band` for the other accepted band spellings). Nothing is drawn for it
-    when it is None.
+    when it is None. ``observed``: :func:`observed_steps` of ``series``, when already made.
     """
     start = to_date(start_date)
     completion = to_date(planned_completion_date)
@@ -210,13 +227,12 @@ def accrual_figure(
             }
         )
     if len(series):
-        steps = _change_points(series, ["screened", "randomized"])
-        x = theme.iso_days(steps["date"])
+        x, screened, randomized_steps = observed or observed_steps(series)
         data.append(
             {
                 "type": "scatter",
                 "x": x,
-                "y": [int(v) for v in steps["screened"]],
+                "y": screened,
                 "mode": "lines",
                 "line": {"color": theme.SCREENED_COLOR, "width": 2, "shape": "hv"},
                 "name": "Screened (cumulative)",
@@ -228,7 +244,7 @@ def accrual_figure(
             {
                 "type": "scatter",
                 "x": x,
-                "y": [int(v) for v in steps["randomized"]],
+                "y": randomized_steps,
                 "mode": "lines",
                 "line": {"color": theme.RANDOMIZED_COLOR, "width": 3, "shape": "hv"},
                 "name": "Randomized (cumulative)",

@@ -26,10 +26,16 @@ from ..dates import AsOfRefused, as_of_range, parse_as_of
 from ..store import DataStore, TrialData
 from . import chart_text, ids
 from .components.alerts import alerts
-from .components.charts import accrual_chart, activation_chart, bars_chart, map_chart
+from .components.charts import (
+    accrual_chart,
+    accrual_observed,
+    activation_chart,
+    bars_chart,
+    map_chart,
+)
 from .components.grid import grid_rows
 from .components.header import as_of_text
-from .components.kpi_cards import kpi_cards
+from .components.kpi_cards import KpiCards
 from .downloads import SnapshotDownloads, table_download
 from .replies import OutputsCache, encode_output
 from .shared_replies import SharedReplies
@@ -147,9 +153,17 @@ def refresh_outputs(
         "grid": done(grid_rows(numbers.table, highlighted, selected)),
         "selection_text": done(selection_text(highlighted, len(numbers.table))),
     }
+    # What shows the forecast, in two steps: the KPI cards and the accrual chart's observed
+    # lines that do not show it are made while it still runs; then the rest, waiting for it.
+    cards = None if same_date else KpiCards(numbers, data)
+    observed = None if same_date else accrual_observed(numbers)
     forecast = {
-        "kpis": done(on_new_date(lambda: kpi_cards(numbers, data))),
-        "accrual": done(on_new_date(lambda: accrual_chart(numbers, data, validate=False))),
+        "kpis": done(no_update if cards is None else cards.finish()),
+        "accrual": done(
+            no_update
+            if same_date
+            else accrual_chart(numbers, data, validate=False, observed=observed)
+        ),
     }
     return {**counted, **forecast}  # Dash matches named outputs by name, not by order
 

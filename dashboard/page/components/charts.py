@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...figures.accrual import accrual_figure
+from ...figures.accrual import accrual_figure, observed_steps
 from ...figures.activation import activation_figure
 from ...figures.bars import site_bar_figure
 from ...figures.map import site_map_figure
@@ -48,9 +48,16 @@ def map_chart(numbers: PageNumbers, highlighted=None, selected=(), *, validate: 
     )
 
 
-def accrual_chart(numbers: PageNumbers, data: TrialData, *, validate: bool = True):
+def accrual_chart(
+    numbers: PageNumbers,
+    data: TrialData,
+    *,
+    validate: bool = True,
+    observed: tuple[list[str], list[int], list[int]] | None = None,
+):
     """The accrual chart with the forecast of :attr:`PageNumbers.forecast` (see
-    :func:`chart_forecast`)."""
+    :func:`chart_forecast`). ``observed``: :func:`accrual_observed` of ``numbers``, made
+    while the forecast was still on its way."""
     trial = data.trial
     return accrual_figure(
         numbers.accrual,
@@ -64,7 +71,13 @@ def accrual_chart(numbers: PageNumbers, data: TrialData, *, validate: bool = Tru
         forecast=chart_forecast(numbers.forecast),
         height=ACCRUAL_HEIGHT,
         validate=validate,
+        observed=observed,
     )
+
+
+def accrual_observed(numbers: PageNumbers) -> tuple[list[str], list[int], list[int]]:
+    """The accrual chart's observed step lines (they do not wait for the forecast)."""
+    return observed_steps(numbers.accrual)
 
 
 def bars_chart(numbers: PageNumbers, highlighted=None, selected=(), *, validate: bool = True):

@@ -32,6 +32,67 @@ from .week_card import week_card
 
 def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
     """Two rows of cards: where the trial stands; then the week and the forecast."""
+    return KpiCards(numbers, data).finish()
+
+
+class KpiCards:
+    """:func:`kpi_cards` in two steps: the cards that do not show the forecast when made,
+    the forecast's (which wait for it, :attr:`PageNumbers.forecast`) on :meth:`finish`.
+
+    Why: on a new date the page makes the first while the forecast still runs beside it
+    (:func:`~dashboard.page.callbacks.refresh_outputs`), so the reply waits only for the
+    cards that show the forecast.
+    """
+
+    def __init__(self, numbers: PageNumbers, data: TrialData) -> None:
+        self.numbers, self.data = numbers, data
+        self.status_row = status_row(numbers, data)
+        self.week = dbc.Col(week_card(numbers.week, numbers.as_of), xs=12, lg=4)
+
+    def finish(self) -> html.Div:
+        numbers, data = self.numbers, self.data
+        trial = data.trial
+        # The week just gone, then where the trial is heading; the method note sits under
+        # the two forecast cards.
+        outlook_row = dbc.Row(
+            [
+                self.week,
+                dbc.Col(
+                    forecast_probability_card(numbers.forecast, trial, numbers.forecast_error),
+                    xs=12,
+                    sm=6,
+                    lg=4,
+                ),
+                dbc.Col(
+                    forecast_date_card(numbers.forecast, trial, numbers.forecast_error),
+                    xs=12,
+                    sm=6,
+                    lg=4,
+                ),
+            ],
+            className="g-3 kpi-row kpi-row-outlook",
+        )
+        note = dbc.Row(
+            dbc.Col(
+                html.Div(
+                    [
+                        forecast_method_text(numbers.forecast),
+                        *forecast_warning_spans(numbers, data),
+                        *forecast_details(numbers.forecast),
+                    ],
+                    className="forecast-note",
+                    id="forecast-note",
+                ),
+                xs=12,
+                lg={"size": 8, "offset": 4},
+            ),
+            className="gx-3",
+        )
+        return html.Div([self.status_row, outlook_row, note], className="kpi-rows")
+
+
+def status_row(numbers: PageNumbers, data: TrialData) -> dbc.Row:
+    """Where the trial stands: randomized, screened, sites, time left, pace."""
     s = numbers.summary
     trial = data.trial
     pace = numbers.pace
@@ -152,7 +213,7 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
         ],
         "kpi-pace",
     )
-    status_row = dbc.Row(
+    return dbc.Row(
         [
             dbc.Col(randomized, xs=12, sm=6, lg=3, xxl=2),
             dbc.Col(screened, xs=12, sm=6, lg=3, xxl=2),
@@ -162,40 +223,3 @@ def kpi_cards(numbers: PageNumbers, data: TrialData) -> html.Div:
         ],
         className="g-3 kpi-row",
     )
-    # The week just gone, then where the trial is heading; the method note sits under the
-    # two forecast cards.
-    outlook_row = dbc.Row(
-        [
-            dbc.Col(week_card(numbers.week, numbers.as_of), xs=12, lg=4),
-            dbc.Col(
-                forecast_probability_card(numbers.forecast, trial, numbers.forecast_error),
-                xs=12,
-                sm=6,
-                lg=4,
-            ),
-            dbc.Col(
-                forecast_date_card(numbers.forecast, trial, numbers.forecast_error),
-                xs=12,
-                sm=6,
-                lg=4,
-            ),
-        ],
-        className="g-3 kpi-row kpi-row-outlook",
-    )
-    note = dbc.Row(
-        dbc.Col(
-            html.Div(
-                [
-                    forecast_method_text(numbers.forecast),
-                    *forecast_warning_spans(numbers, data),
-                    *forecast_details(numbers.forecast),
-                ],
-                className="forecast-note",
-                id="forecast-note",
-            ),
-            xs=12,
-            lg={"size": 8, "offset": 4},
-        ),
-        className="gx-3",
-    )
-    return html.Div([status_row, outlook_row, note], className="kpi-rows")
