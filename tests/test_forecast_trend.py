@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -292,3 +293,43 @@ def test_falling_rates_calibration_small():
         hi_ok = hi is None or (true_date is not None and true_date <= hi)
         hits += lo_ok and hi_ok
     assert hits / runs >= 0.5
+
+
+def test_latin_hypercube_normals_take_one_draw_from_each_slice_of_the_normal_law():
+    """Each column of n draws falls once in each of the n equally likely slices of N(0, 1)
+    (the stratification), the columns are paired at random, and the law is normal."""
+    from dashboard.forecast.trend import latin_hypercube_normals
+
+    n = 997
+    z = latin_hypercube_normals(n, np.random.default_rng(3))
+    assert z.shape == (n, 2) and np.isfinite(z).all()
+    for column in z.T:
+        slices = np.floor(stats.norm.cdf(column) * n).astype(int)
+        assert sorted(slices) == list(range(n))
+    assert abs(np.corrcoef(z.T)[0, 1]) < 0.1  # not paired slice for slice
+    pooled = np.concatenate(
+        [latin_hypercube_normals(50, np.random.default_rng(s)) for s in range(40)]
+    )
+    assert stats.kstest(pooled.ravel(), "norm").pvalue > 0.01
+    assert latin_hypercube_normals(1, np.random.default_rng(0)).shape == (1, 2)
+
+
+def test_stratified_path_parameters_cut_the_noise_of_a_smooth_average():
+    """The reason for the stratification: the mean over 300 paths of a smooth function of
+    the mean rate (here E[μ], known in closed form) moves far less from seed to seed than
+    the same mean over 300 independent draws of the same normal law, and is as unbiased."""
+    from dashboard.forecast import trend
+
+    fit = fc.fit_gamma_rates([3, 5, 1, 8, 2], [300, 280, 150, 400, 200])
+    posterior = fc.TrendPosterior(np.array([0.0]), np.array([1.0]), [fit])
+    s = trend.stratum_normal(fit, 19.0, None)
+    stratified, independent = [], []
+    for seed in range(60):
+        p = trend.draw_path_parameters(posterior, 19.0, None, 300, np.random.default_rng(seed))
+        stratified.append(float(np.mean(p.alpha / p.beta)))
+        z = np.random.default_rng(1000 + seed).standard_normal(300)
+        independent.append(float(np.mean(np.exp(s.m_post + s.sd_m * z))))
+    exact = math.exp(s.m_post + s.sd_m**2 / 2)  # E[μ] for ln μ ~ N(m, sd²)
+    assert np.std(stratified) < np.std(independent) / 5
+    assert np.mean(stratified) == pytest.approx(exact, rel=0.002)
+    assert np.mean(independent) == pytest.approx(exact, rel=0.02)

@@ -565,7 +565,7 @@ def test_method_note_says_when_the_target_date_is_integrated(numbers_and_data):
     result = numbers_and_data[0].forecast
     assert wording.forecast_method_text(result).startswith(
         "Forecast: Poisson–gamma (Anisimov & Fedorov), target date integrated numerically, "
-        "bands from 1,000 simulations, parameter uncertainty included"
+        "bands from 600 simulations, parameter uncertainty included"
     )
     text = wording.forecast_precision_text(result.poisson_gamma)
     assert text is not None and text.startswith("median integrated numerically: ±")
@@ -581,9 +581,9 @@ def test_page_numbers_hold_the_forecast_and_the_chart_draws_it(numbers_and_data)
     result = numbers.forecast
     assert numbers.forecast_error is None
     assert result.as_of == dt.date(2024, 7, 1) and result.randomized == 4
-    # The page integrates the target date; its bands come from 1,000 paths.
+    # The page integrates the target date; its bands come from 600 paths.
     assert result.poisson_gamma.completion_method == "integrated"
-    assert result.poisson_gamma.paths == 1000
+    assert result.poisson_gamma.paths == 600
     cards = kpi_cards.kpi_cards(numbers, data)
     assert find(cards, "kpi-forecast-probability") is not None
     assert find(cards, "kpi-forecast-date") is not None

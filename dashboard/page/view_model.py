@@ -124,7 +124,7 @@ def run_forecast(data: TrialData, as_of: dt.date, paths: int | None = None) -> F
     By default the page's target date, its intervals and P(by a date) are integrated
     numerically over the model (:mod:`dashboard.forecast.completion_law`: no Monte Carlo
     error, where 10,000 paths leave days to weeks of it), and its sites-needed table,
-    chart bands and expected counts come from 1,000 simulated paths (the cards say so).
+    chart bands and expected counts come from 600 simulated paths (the cards say so).
     ``paths`` simulates everything from that many paths instead (tests).
 
     A forecast that fails must not take the page down with it: the counts are still right.
