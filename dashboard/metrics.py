@@ -26,6 +26,7 @@ from .dates import as_of_warnings, iso, optional_date
 from .dates import to_date as to_date  # re-exported likewise
 from .registry import LOCATION_STATUSES, Trial
 from .site_counts import MONTH_DAYS as MONTH_DAYS  # re-exported: the one definition
+from .site_counts import NAT_NS, site_facts
 from .site_counts import RATE_WINDOW_DAYS as RATE_WINDOW_DAYS
 from .site_counts import REGISTRY_LAG_STATUSES as REGISTRY_LAG_STATUSES
 from .site_counts import counts_index as counts_index
@@ -155,8 +156,12 @@ def pace(
     )
 
 
-def status_counts(sites: pd.DataFrame) -> dict[str, int]:
-    """Sites per ClinicalTrials.gov status (only statuses present, in canonical order)."""
+def status_counts(sites: pd.DataFrame, index: CountsIndex | None = None) -> dict[str, int]:
+    """Sites per ClinicalTrials.gov status (only statuses present, in canonical order).
+    ``index``: :func:`counts_index` of the data version, which then keeps them."""
+    facts = site_facts(sites, index) if index is not None else None
+    if facts is not None:
+        return dict(facts.status_counts)
     present = sites["status"].value_counts()
     return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
 
@@ -309,23 +314,38 @@ def week_changes(
         enrolling = now_by_site["site_id"].nunique() - then_by_site["site_id"].nunique()
         in_week = now_by_site[now_by_site["randomization_date"] > pd.Timestamp(before)]
         week_sites = in_week.groupby("site_id").size()
-    names = sites.set_index("site_id")
-    activated = sites[
-        sites["activation_date"].notna()
-        & (sites["activation_date"] > pd.Timestamp(before))
-        & (sites["activation_date"] <= pd.Timestamp(cut))
-    ]
+    facts = site_facts(sites, index) if index is not None else None
+    if facts is not None:  # read once per data version, not from the frame on each date
+        act = facts.activation_ns
+        opened = np.flatnonzero((act != NAT_NS) & (act > ns_of(before)) & (act <= ns_of(cut)))
+        activated_sites = tuple(
+            WeekSite(facts.ids[i], facts.facility[i], facts.city[i]) for i in opened
+        )
+        randomizing = tuple(
+            WeekSite(str(sid), facts.facility_by_id[sid], facts.city_by_id[sid], int(n))
+            for sid, n in week_sites.sort_index().items()
+            if sid in facts.facility_by_id
+        )
+    else:
+        names = sites.set_index("site_id")
+        activated = sites[
+            sites["activation_date"].notna()
+            & (sites["activation_date"] > pd.Timestamp(before))
+            & (sites["activation_date"] <= pd.Timestamp(cut))
+        ]
+        activated_sites = tuple(
+            WeekSite(r.site_id, r.facility, r.city) for r in frame_rows(activated)
+        )
+        randomizing = _week_sites(names, week_sites, index is not None)
     return WeekChanges(
         since=before,
         randomized=now_c.randomized - then_c.randomized,
         screened=now_c.screened - then_c.screened,
         screen_failed=now_c.screen_failed - then_c.screen_failed,
         sites_enrolling=int(enrolling),
-        sites_recruiting=int(len(activated)),
-        sites_randomizing_in_week=_week_sites(names, week_sites, index is not None),
-        sites_activated_in_week=tuple(
-            WeekSite(r.site_id, r.facility, r.city) for r in frame_rows(activated)
-        ),
+        sites_recruiting=len(activated_sites),
+        sites_randomizing_in_week=randomizing,
+        sites_activated_in_week=activated_sites,
         status_changes_in_week=tuple(
             StatusChange.from_event(e)
             for e in (status_events or [])
@@ -536,7 +556,7 @@ def summary(
         percent_of_target=None if pct is None else round(pct, 1),
         sites=SiteCounts(
             total=int(len(sites)),
-            by_status=status_counts(sites),
+            by_status=status_counts(sites, index),
             enrolling=int((table["randomized"] > 0).sum()),
         ),
         pace=pace(trial, enrollment, cut, index),

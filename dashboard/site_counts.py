@@ -9,12 +9,15 @@ same table (tests/test_cumulative.py compares them on generated enrollments).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .cumulative import CountsIndex, build_index, per_site_frame
 from .dates import DateLike, to_date
+from .registry import LOCATION_STATUSES
 
 MONTH_DAYS = 365.25 / 12
 RATE_WINDOW_DAYS = 90
@@ -43,7 +46,8 @@ def site_table(
         dtype = enrollment["randomization_date"].to_numpy().dtype  # datetime64 (build_index)
         by_site = per_site_frame(index, cut, RATE_WINDOW_DAYS, dtype)
         static = _static_parts(sites, geocodes, index)
-        return _site_table(sites, geocodes, by_site, cut, trial_start, static)
+        facts = site_facts(sites, index)
+        return _site_table(sites, geocodes, by_site, cut, trial_start, static, facts)
     by_site = _per_site_by_filtering(enrollment, cut)
     return _site_table(sites, geocodes, by_site, cut, trial_start)
 
@@ -80,6 +84,7 @@ def _site_table(
     cut: pd.Timestamp,
     trial_start: dt.date | None,
     static: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    facts: SiteFacts | None = None,
 ) -> pd.DataFrame:
     """The table from the per-site counts: joined to the sites and their geocodes, with
     every derived column computed on numpy arrays and added at once (column by column in
@@ -87,12 +92,16 @@ def _site_table(
     pandas expressions written in the comments (tests/test_cumulative.py compares).
     ``static``: :func:`_static_parts`, given when ``by_site`` is
     :func:`dashboard.cumulative.per_site_frame` (int counts, one row per site in the sites'
-    order): the three are then put side by side without a join."""
+    order): the three are then put side by side without a join, and the sites' statuses
+    and activation dates are read from ``facts`` (:func:`site_facts`) when given."""
     if static is not None and by_site.index.equals(static[0].index):
         # Counted from the index: one row per site already, in the sites' order.
         parts: list[pd.DataFrame] = [static[0], by_site, static[1]]
-        table = by_site.join(static[0][["activation_date", "status"]])
+        table = (
+            by_site if facts is not None else by_site.join(static[0][["activation_date", "status"]])
+        )
     else:
+        facts = None
         table = sites.set_index("site_id").join(by_site, how="left")
         for col in ("screened", "screen_failed", "randomized", "randomized_last_90_days"):
             if table[col].dtype != np.int64:
@@ -102,7 +111,7 @@ def _site_table(
     cut_ns = cut.as_unit("ns").value
     randomized = table["randomized"].to_numpy()
     screened = table["screened"].to_numpy()
-    activation = _ns(table["activation_date"])
+    activation = facts.activation_ns if facts is not None else _ns(table["activation_date"])
     first, last = _ns(table["first_randomization"]), _ns(table["last_randomization"])
     total = int(randomized.sum())
     opened = activation
@@ -112,8 +121,12 @@ def _site_table(
     days_open = _days(cut_ns - opened, opened == _NAT)
     positive = days_open > 0
     months_open = np.where(positive, days_open, np.nan) / MONTH_DAYS
-    recruiting = (table["status"] == "RECRUITING").to_numpy(dtype=bool)
-    lag = table["status"].isin(REGISTRY_LAG_STATUSES).to_numpy(dtype=bool)
+    if facts is not None:
+        recruiting, lag, statuses = facts.recruiting, facts.lagging, facts.status
+    else:
+        recruiting = (table["status"] == "RECRUITING").to_numpy(dtype=bool)
+        lag = table["status"].isin(REGISTRY_LAG_STATUSES).to_numpy(dtype=bool)
+        statuses = table["status"].tolist()
     none_recent = table["randomized_last_90_days"].to_numpy() == 0
     derived = {
         "share_of_randomized": 100.0 * randomized / total
@@ -142,7 +155,7 @@ def _site_table(
         derived["none_last_90_days"],
         derived["activation_after_first_randomization"],
         derived["patients_at_non_recruiting_site"],
-        table["status"].tolist(),
+        statuses,
     )
     extra = pd.DataFrame(derived, index=table.index)
     return pd.concat([*parts, extra], axis=1).reset_index()
@@ -179,7 +192,66 @@ def _static_parts(
 
 
 _NAT = np.iinfo(np.int64).min
+#: A missing date among int64 nanoseconds (NaT's value).
+NAT_NS = _NAT
 _NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What the page reads of the sites on every as-of date and that does not depend on it:
+    ids, names, cities and statuses as lists, activation dates as int64 nanoseconds
+    (missing: int64 min), statuses counted, and each site's name and city by id.
+
+    Why: a new date on the page asks these of the site frame several times (the week card,
+    the status counts, the table); read from pandas each time, they cost ~2 ms a date in
+    a busy worker. Kept once per data version by :func:`site_facts`.
+    """
+
+    ids: list[Any]
+    facility: list[Any]
+    city: list[Any]
+    status: list[Any]
+    activation_ns: np.ndarray
+    recruiting: np.ndarray
+    lagging: np.ndarray
+    status_counts: dict[str, int]
+    facility_by_id: dict[Any, Any]
+    city_by_id: dict[Any, Any]
+
+    @classmethod
+    def of(cls, sites: pd.DataFrame) -> SiteFacts:
+        ids = sites["site_id"].tolist()
+        facility, city = sites["facility"].tolist(), sites["city"].tolist()
+        statuses = sites["status"]
+        present = statuses.value_counts()
+        return cls(
+            ids,
+            facility,
+            city,
+            statuses.tolist(),
+            _ns(sites["activation_date"]),
+            (statuses == "RECRUITING").to_numpy(dtype=bool),
+            statuses.isin(REGISTRY_LAG_STATUSES).to_numpy(dtype=bool),
+            {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index},
+            dict(zip(ids, facility, strict=True)),
+            dict(zip(ids, city, strict=True)),
+        )
+
+
+def site_facts(sites: pd.DataFrame, index: CountsIndex) -> SiteFacts | None:
+    """:class:`SiteFacts` of ``sites``, kept in the data version's ``index``; None when the
+    site ids repeat or the activation dates are not dates (the callers then read the
+    frame)."""
+    key = ("site_facts", id(sites))
+    hit = index.memo.get(key)
+    if hit is not None and hit[0] is sites:
+        return hit[1]
+    facts = None
+    if sites["site_id"].is_unique and pd.api.types.is_datetime64_dtype(sites["activation_date"]):
+        facts = SiteFacts.of(sites)
+    index.memo[key] = (sites, facts)
+    return facts
 
 
 def _ns(column: pd.Series) -> np.ndarray:

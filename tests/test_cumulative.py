@@ -179,6 +179,7 @@ def test_counts_from_sorted_dates_equal_the_pandas_filter(trial, offset, start):
     assert metrics.week_changes(sites, enrollment, as_of, (), index) == metrics.week_changes(
         sites, enrollment, as_of
     )
+    assert metrics.status_counts(sites, index) == metrics.status_counts(sites)
 
 
 def test_per_site_counts_by_hand():

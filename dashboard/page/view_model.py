@@ -191,7 +191,7 @@ def page_numbers(
         week=metrics.week_changes(data.sites, data.enrollment, cut, data.status_events, index),
         table=table,
         accrual=metrics.accrual_series(data.enrollment, data.trial.start_date, cut, index),
-        status_counts=metrics.status_counts(data.sites),
+        status_counts=metrics.status_counts(data.sites, index),
         outlook=outlook,
     )
 
