@@ -17,12 +17,14 @@ from scipy import integrate, special, stats
 
 from dashboard import forecast as fc
 from dashboard.forecast.completion_law import (
+    BRACKET_Z,
     MIN_STRATUM_WEIGHT,
     CompletionLaw,
     Nodes,
     parameter_nodes,
     simulated_brackets,
 )
+from dashboard.forecast.precision import quantile_band_ranks
 from dashboard.forecast.trend import fit_trend, plan_prior, stratum_normal
 from tests.test_forecast import make_sites, make_trial
 
@@ -108,6 +110,37 @@ def test_brackets_from_simulated_dates_change_no_quantile_even_when_they_miss():
     for simulated in (good, good * 3 + 900, np.concatenate([good[:600], np.full(400, np.inf)])):
         brackets = simulated_brackets(simulated, qs)
         assert list(law.quantile_days(n, qs, 36500.0, brackets=brackets)) == list(brute)
+
+
+def test_a_bracket_among_never_reached_paths_gets_finite_stand_ins_and_fewer_steps():
+    """Paths that never get there put a quantile's upper bracket at infinity; the latest
+    finite date (and its double and quadruple) stand in for it, the answer is unchanged,
+    and the search takes fewer evaluations than halving down from a century."""
+    law, days, p, brute = _search_case()
+    n, qs = SEARCH_N, SEARCH_QS
+    rng = np.random.default_rng(7)
+    finite = days[np.searchsorted(p, rng.uniform(0, p[-1], 560))]
+    simulated = np.concatenate([finite, np.full(40, np.inf)])
+    brackets = simulated_brackets(simulated, qs)
+    top = finite.max()
+    assert {top, 2 * top, 4 * top} <= set(brackets.tolist())
+    counted: list[int] = []
+
+    class Counting(CompletionLaw):
+        def probability(self, n, days):  # type: ignore[no-untyped-def]
+            counted.append(1)
+            return super().probability(n, days)
+
+    counting = Counting(
+        law.nodes, np.array([2.0, 0.0, 6.0]), np.array([120.0, 40.0, 300.0]), np.array([45.0])
+    )
+    assert list(counting.quantile_days(n, qs, 36500.0, brackets=brackets)) == list(brute)
+    with_stand_ins = len(counted)
+    counted.clear()
+    lo, hi = quantile_band_ranks(len(simulated), qs, BRACKET_Z)  # without the stand-ins
+    bare = np.partition(simulated, np.concatenate([lo, hi]))[np.concatenate([lo, hi])]
+    assert list(counting.quantile_days(n, qs, 36500.0, brackets=bare)) == list(brute)
+    assert with_stand_ins < len(counted)
 
 
 def test_guesses_from_another_rule_change_no_quantile_however_far_off():

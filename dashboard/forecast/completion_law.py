@@ -472,13 +472,22 @@ def simulated_brackets(simulated: np.ndarray, qs: np.ndarray, z: float = BRACKET
     (:func:`.precision.quantile_band_ranks`), a distribution-free confidence interval of
     the quantile (z = 3: it holds the true
     quantile with probability ≈ 0.997). A few hundred paths bracket every quantile to a few
-    per cent, where a grid over a century of days is ~25 evaluations wide."""
+    per cent, where a grid over a century of days is ~25 evaluations wide.
+
+    Where a rank falls among the paths that never get there (a slowing trial), its end is
+    infinite: the latest finite date and its double and quadruple stand in for it, so that
+    a quantile just short of P(ever) is not searched for by halving a century."""
     t = np.asarray(simulated, float)
     n = len(t)
     if n == 0:
         return np.zeros(0)
     ranks = np.unique(np.concatenate(quantile_band_ranks(n, qs, z)))
-    return np.partition(t, ranks)[ranks]
+    days = np.partition(t, ranks)[ranks]
+    if np.isinf(days).any():
+        finite = t[np.isfinite(t)]
+        if len(finite):
+            days = np.concatenate([days, float(finite.max()) * np.array([1.0, 2.0, 4.0])])
+    return days
 
 
 def integrate_completion(
