@@ -20,6 +20,8 @@ from ..dates import DateLike, to_date
 from . import theme
 
 LPI_COLOR = theme.OKABE_ITO["reddish_purple"]
+#: The observed step lines: ISO days, cumulative screened, cumulative randomized.
+ObservedSteps = tuple[list[str | None], list[int], list[int]]
 
 
 def _change_points(series: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -36,7 +38,7 @@ def _change_points(series: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     return series.iloc[np.flatnonzero(changed)]
 
 
-def observed_steps(series: pd.DataFrame) -> tuple[list[str], list[int], list[int]]:
+def observed_steps(series: pd.DataFrame) -> ObservedSteps:
     """The cumulative screened and randomized step lines of :func:`accrual_figure`: ISO
     days and counts where a count changes (and the first and last day).
 
@@ -172,7 +174,7 @@ def accrual_figure(
     forecast: Mapping[str, Any] | None = None,
     height: int = 560,
     validate: bool = True,
-    observed: tuple[list[str], list[int], list[int]] | None = None,
+    observed: ObservedSteps | None = None,
 ) -> go.Figure | dict[str, Any]:
     """Cumulative accrual against plan.
 

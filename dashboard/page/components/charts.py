@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...figures.accrual import accrual_figure, observed_steps
+from ...figures.accrual import ObservedSteps, accrual_figure, observed_steps
 from ...figures.activation import activation_figure
 from ...figures.bars import site_bar_figure
 from ...figures.map import site_map_figure
@@ -53,7 +53,7 @@ def accrual_chart(
     data: TrialData,
     *,
     validate: bool = True,
-    observed: tuple[list[str], list[int], list[int]] | None = None,
+    observed: ObservedSteps | None = None,
 ):
     """The accrual chart with the forecast of :attr:`PageNumbers.forecast` (see
     :func:`chart_forecast`). ``observed``: :func:`accrual_observed` of ``numbers``, made
@@ -75,7 +75,7 @@ def accrual_chart(
     )
 
 
-def accrual_observed(numbers: PageNumbers) -> tuple[list[str], list[int], list[int]]:
+def accrual_observed(numbers: PageNumbers) -> ObservedSteps:
     """The accrual chart's observed step lines (they do not wait for the forecast)."""
     return observed_steps(numbers.accrual)
 
