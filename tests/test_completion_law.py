@@ -339,3 +339,27 @@ def test_negative_binomial_tail_summed_term_by_term_matches_scipy():
             stats.poisson.sf(n - 1, mean),
         )
         assert np.max(np.abs(got - ref)) < 1e-8, n
+
+
+def test_parameter_nodes_of_strata_with_and_without_an_alpha_spread():
+    """Strata whose α is fixed given μ (no covariance: α at its bound) take one α node,
+    the others the whole rule, each stratum with its own normal and weight, in order."""
+    spread = fc.fit_gamma_rates([0, 9, 1, 14, 2, 0, 7], [300, 280, 310, 290, 305, 295, 300])
+    alike = fc.fit_gamma_rates([3, 3, 3, 3], [300, 300, 300, 300])
+    assert spread.cov is not None and alike.cov is None
+    posterior = fc.TrendPosterior(
+        np.array([0.0, 0.001, 0.002]), np.array([0.5, 0.3, 0.2]), [spread, alike, spread]
+    )
+    nodes = parameter_nodes(posterior, 36.0, None, mu_nodes=8, alpha_nodes=3)
+    counts = np.bincount(nodes.gamma_index, minlength=3)
+    assert counts[1] <= 8 < counts[0] and counts[0] == counts[2] <= 24
+    assert list(nodes.gamma_index) == sorted(nodes.gamma_index)  # stratum by stratum
+    ln_mu = np.log(nodes.alpha / nodes.beta)
+    for pos, (fit, weight) in enumerate(zip(posterior.fits, posterior.weights, strict=True)):
+        sel = nodes.gamma_index == pos
+        w = nodes.weight[sel]
+        assert w.sum() == pytest.approx(weight, rel=1e-6)
+        s = stratum_normal(fit, 36.0, None)
+        assert np.sum(w * ln_mu[sel]) / w.sum() == pytest.approx(s.m_post, abs=1e-6)
+        if fit.cov is None:
+            assert np.allclose(nodes.alpha[sel], fit.alpha)
