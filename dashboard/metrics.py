@@ -24,9 +24,9 @@ from .dates import STALE_CUTOFF_DAYS as STALE_CUTOFF_DAYS  # re-exported: the on
 from .dates import DateLike as DateLike  # re-exported: forecast/, serving, snapshot use it
 from .dates import as_of_warnings, iso, optional_date
 from .dates import to_date as to_date  # re-exported likewise
-from .registry import LOCATION_STATUSES, Trial
+from .registry import Trial
 from .site_counts import MONTH_DAYS as MONTH_DAYS  # re-exported: the one definition
-from .site_counts import NAT_NS, site_facts
+from .site_counts import NAT_NS, count_statuses, site_facts
 from .site_counts import RATE_WINDOW_DAYS as RATE_WINDOW_DAYS
 from .site_counts import REGISTRY_LAG_STATUSES as REGISTRY_LAG_STATUSES
 from .site_counts import counts_index as counts_index
@@ -160,10 +160,7 @@ def status_counts(sites: pd.DataFrame, index: CountsIndex | None = None) -> dict
     """Sites per ClinicalTrials.gov status (only statuses present, in canonical order).
     ``index``: :func:`counts_index` of the data version, which then keeps them."""
     facts = site_facts(sites, index) if index is not None else None
-    if facts is not None:
-        return dict(facts.status_counts)
-    present = sites["status"].value_counts()
-    return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
+    return dict(facts.status_counts) if facts is not None else count_statuses(sites["status"])
 
 
 @dataclass(frozen=True)
@@ -206,6 +203,14 @@ def _week_sites(names: pd.DataFrame, week_sites: pd.Series, unique: bool) -> tup
     ids = names.index.tolist()
     facility = dict(zip(ids, names["facility"].tolist(), strict=True))
     city = dict(zip(ids, names["city"].tolist(), strict=True))
+    return _week_sites_by_id(facility, city, week_sites)
+
+
+def _week_sites_by_id(
+    facility: dict[Any, Any], city: dict[Any, Any], week_sites: pd.Series
+) -> tuple[WeekSite, ...]:
+    """The sites that randomized in the week, in site-id order, named from the two dicts
+    (site id → facility, city); ids the dicts do not hold are left out."""
     return tuple(
         WeekSite(str(sid), facility[sid], city[sid], int(n))
         for sid, n in week_sites.sort_index().items()
@@ -321,11 +326,7 @@ def week_changes(
         activated_sites = tuple(
             WeekSite(facts.ids[i], facts.facility[i], facts.city[i]) for i in opened
         )
-        randomizing = tuple(
-            WeekSite(str(sid), facts.facility_by_id[sid], facts.city_by_id[sid], int(n))
-            for sid, n in week_sites.sort_index().items()
-            if sid in facts.facility_by_id
-        )
+        randomizing = _week_sites_by_id(facts.facility_by_id, facts.city_by_id, week_sites)
     else:
         names = sites.set_index("site_id")
         activated = sites[

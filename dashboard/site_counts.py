@@ -224,7 +224,6 @@ class SiteFacts:
         ids = sites["site_id"].tolist()
         facility, city = sites["facility"].tolist(), sites["city"].tolist()
         statuses = sites["status"]
-        present = statuses.value_counts()
         return cls(
             ids,
             facility,
@@ -233,10 +232,16 @@ class SiteFacts:
             _ns(sites["activation_date"]),
             (statuses == "RECRUITING").to_numpy(dtype=bool),
             statuses.isin(REGISTRY_LAG_STATUSES).to_numpy(dtype=bool),
-            {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index},
+            count_statuses(statuses),
             dict(zip(ids, facility, strict=True)),
             dict(zip(ids, city, strict=True)),
         )
+
+
+def count_statuses(statuses: pd.Series) -> dict[str, int]:
+    """Sites per ClinicalTrials.gov status (only statuses present, in canonical order)."""
+    present = statuses.value_counts()
+    return {s: int(present[s]) for s in LOCATION_STATUSES if s in present.index}
 
 
 def site_facts(sites: pd.DataFrame, index: CountsIndex) -> SiteFacts | None:

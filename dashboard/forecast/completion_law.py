@@ -261,8 +261,6 @@ class CompletionLaw:
         self.nodes = nodes
         if open_sites is None or not np.array_equal(open_sites.gammas, nodes.gammas):
             open_sites = OpenSites.of(nodes.gammas, k, tau)
-        #: Shared with the laws of the other rules on the same γ grid.
-        self.open_sites = open_sites
         e = open_sites.exposure[nodes.gamma_index]  # (nodes, groups)
         c = open_sites.today[nodes.gamma_index]
         a = nodes.alpha[:, None] * open_sites.counts[None, :] + open_sites.k_sum[None, :]
@@ -513,15 +511,18 @@ def integrate_completion(
     is the numerical error of the median.
     """
 
-    # What every rule shares: the strata's normal laws and the open sites' exposures.
+    # What every rule shares: the strata's normal laws and the open sites' exposures on
+    # their γ (without parameter uncertainty there is one rule, one γ: nothing to share).
     strata = kept_strata(posterior, k_total, prior) if parameter_uncertainty else None
-    shared: list[OpenSites] = []
+    open_sites = (
+        None
+        if strata is None
+        else OpenSites.of(np.asarray(posterior.gammas, float)[[j for j, _ in strata]], k, tau)
+    )
 
     def law_for(rule: tuple[int, int]) -> CompletionLaw:
         nodes = parameter_nodes(posterior, k_total, prior, *rule, parameter_uncertainty, strata)
-        law = CompletionLaw(nodes, k, tau, planned_offsets, shared[0] if shared else None)
-        shared[:] = [law.open_sites]
-        return law
+        return CompletionLaw(nodes, k, tau, planned_offsets, open_sites)
 
     def difference(a: float, b: float) -> float:
         return 0.0 if math.isinf(a) and math.isinf(b) else abs(a - b)
